@@ -1,0 +1,3 @@
+"""dumpcli: RL post-training on a mixture of distributions with an automatic curriculum."""
+
+__version__ = "0.1.0"

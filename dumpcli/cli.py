@@ -1,0 +1,207 @@
+"""The `dump` command. Thin on purpose: parse arguments, load the recipe, call one stage."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from dumpcli import __version__
+from dumpcli.errors import DumpError
+from dumpcli.recipe import Recipe, RecipeError, load_recipe
+
+app = typer.Typer(
+    name="dump",
+    help="RL post-training on a mixture of distributions with an automatic curriculum (DUMP, Actor-Curator).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+puzzles_app = typer.Typer(help="Logic-puzzle families: list, generate, verify.", no_args_is_help=True)
+app.add_typer(puzzles_app, name="puzzles")
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RecipeArg = Annotated[Path, typer.Argument(help="YAML recipe (see recipes/).", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a recipe field: key.path=value (repeatable)."),
+]
+
+
+def _reports_errors(fn: F) -> F:
+    """Turn the errors users can fix into one message and an exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RecipeError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except DumpError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(recipe: Path, overrides: list[str] | None, extra: list[str] | None = None) -> Recipe:
+    return load_recipe(recipe, [*(overrides or []), *(extra or [])])
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"dumpcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """dump: prepare data, train with a curriculum, evaluate, report."""
+
+
+@app.command()
+@_reports_errors
+def prepare(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Go on past bad records; write them to OUTPUT/rejects.jsonl.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if inputs are unchanged.")] = False,
+) -> None:
+    """Ingest files and puzzle generators, validate, tag, split, dedup; write OUTPUT/data and manifest.json."""
+    from dumpcli.data.prepare import prepare as run_prepare
+
+    run_prepare(_load(recipe, set_), skip_invalid=skip_invalid, force=force, console=console)
+
+
+@app.command()
+@_reports_errors
+def train(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    scheduler: Annotated[str | None, typer.Option(help="Curriculum scheduler (overrides the recipe).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Resolve and print everything, load no weights, train nothing.")
+    ] = False,
+) -> None:
+    """GRPO (TRL) with a curriculum scheduler choosing the distribution of every prompt."""
+    from dumpcli.train.run import train as run_train
+
+    extra = [f"train.scheduler.name={scheduler}"] if scheduler else []
+    run_train(_load(recipe, set_, extra), resume=resume, dry_run=dry_run, console=console)
+
+
+@app.command("eval")
+@_reports_errors
+def eval_(
+    recipe: RecipeArg,
+    checkpoint: Annotated[
+        list[Path] | None, typer.Option("--checkpoint", "-c", help="Checkpoint dir (repeatable).")
+    ] = None,
+    run: Annotated[Path | None, typer.Option("--run", help="Evaluate every checkpoint of this run dir.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write eval.json.")] = None,
+    max_per_distribution: Annotated[int | None, typer.Option(help="Cap test problems per distribution.")] = None,
+    backend: Annotated[str | None, typer.Option(help="hf (default) or vllm.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Score checkpoints per distribution on the test split (accuracy, reward, format, pass@k, length)."""
+    from dumpcli.evaluate import evaluate_cli
+
+    extra = []
+    if max_per_distribution is not None:
+        extra.append(f"eval.max_per_distribution={max_per_distribution}")
+    if backend is not None:
+        extra.append(f"eval.backend={backend}")
+    evaluate_cli(_load(recipe, set_, extra), checkpoints=checkpoint or [], run_dir=run, output=output, console=console)
+
+
+@app.command()
+@_reports_errors
+def report(run_dir: Annotated[Path, typer.Argument(help="A training run's output_dir.")]) -> None:
+    """Plots of what the curriculum did (probabilities, rewards, eval accuracy) and report.md."""
+    from dumpcli.report import report as run_report
+
+    run_report(run_dir, console=console)
+
+
+@app.command()
+@_reports_errors
+def compare(
+    recipe: RecipeArg,
+    schedulers: Annotated[str, typer.Option(help="Comma-separated scheduler names.")] = "uniform,ucb",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
+    set_: SetOpt = None,
+) -> None:
+    """Same recipe, same warm start, several schedulers and seeds side by side."""
+    from dumpcli.compare import compare as run_compare
+
+    names = [s.strip() for s in schedulers.split(",") if s.strip()]
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise DumpError(f"--seeds {seeds!r}: expected comma-separated integers") from None
+    run_compare(_load(recipe, set_), schedulers=names, seeds=seed_list, console=console)
+
+
+@puzzles_app.command("list")
+@_reports_errors
+def puzzles_list() -> None:
+    """Families, their difficulty knobs, an example each."""
+    from dumpcli.puzzles.commands import list_families
+
+    list_families(console=console)
+
+
+@puzzles_app.command("generate")
+@_reports_errors
+def puzzles_generate(
+    family: Annotated[str, typer.Argument(help="Puzzle family (see `dump puzzles list`).")],
+    difficulty: Annotated[str, typer.Option("--difficulty", "-d", help="A level, a range 3..8, or a list 3,5,7.")],
+    n: Annotated[int, typer.Option("-n", help="Puzzles per difficulty level.")] = 100,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same puzzles).")] = 0,
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")] = Path("puzzles.jsonl"),
+) -> None:
+    """Generate puzzles with unique solutions as JSONL."""
+    from dumpcli.puzzles.commands import generate
+
+    generate(family, difficulty, n=n, seed=seed, output=output, console=console)
+
+
+@puzzles_app.command("verify")
+@_reports_errors
+def puzzles_verify(
+    completions: Annotated[Path, typer.Argument(help="JSONL rows with `completion` + the puzzle's fields.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write one score row per input.")] = None,
+    scheme: Annotated[str, typer.Option(help="Reward scheme: dump, binary, partial.")] = "dump",
+    verifier: Annotated[
+        str | None, typer.Option(help="Verifier for rows that do not name one (default: guessed).")
+    ] = None,
+) -> None:
+    """Score completions against their puzzles; per-distribution table."""
+    from dumpcli.puzzles.commands import verify
+
+    verify(completions, output=output, scheme=scheme, verifier=verifier, console=console)
+
+
+def run() -> None:  # pragma: no cover - console script shim
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,42 @@
+"""Prompt templates: turn a problem's text into chat messages (TRL's conversational format).
+
+`think_answer` is the Logic-RL / DUMP system prompt; `short` is a one-line version for the
+tiny CPU model (fewer tokens per step); `plain` passes the question through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+THINK_ANSWER_SYSTEM = (
+    "You are a helpful assistant. The assistant first thinks about the reasoning process in the mind "
+    "and then provides the user with the answer. The reasoning process and answer are enclosed within "
+    "<think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning process here "
+    "</think><answer> answer here </answer>. Now the user asks you to solve a logical reasoning problem. "
+    "After thinking, when you finally reach a conclusion, clearly state the answer within "
+    "<answer> </answer> tags. For knights and knaves, state the identity of each character, i.e., "
+    "<answer> (1) Zoey is a knight\n(2) ... </answer>."
+)
+
+SHORT_SYSTEM = "Think in <think> </think>, then answer in <answer> </answer>."
+
+Messages = list[dict[str, str]]
+
+
+def think_answer(question: str) -> Messages:
+    return [{"role": "system", "content": THINK_ANSWER_SYSTEM}, {"role": "user", "content": question}]
+
+
+def short(question: str) -> Messages:
+    return [{"role": "system", "content": SHORT_SYSTEM}, {"role": "user", "content": question}]
+
+
+def plain(question: str) -> Messages:
+    return [{"role": "user", "content": question}]
+
+
+TEMPLATES: dict[str, Callable[[str], Messages]] = {"think_answer": think_answer, "short": short, "plain": plain}
+
+
+def render(template: str, question: str) -> Messages:
+    return TEMPLATES[template](question)

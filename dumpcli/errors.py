@@ -1,0 +1,19 @@
+"""Errors the CLI reports as one clear message and an exit code, never a traceback."""
+
+
+class DumpError(Exception):
+    """A failure the user can fix; `exit_code` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class DataError(DumpError):
+    """A bad input record or file: the message says file:line: field 'x': expected ..., got ..."""
+
+    exit_code = 1
+
+
+class NotBuiltError(DumpError):
+    """A command that exists in the design but is not implemented yet."""
+
+    exit_code = 3

@@ -1,0 +1,1 @@
+"""Puzzle families (generator + verifier each) and the reward schemes built on verifiers."""

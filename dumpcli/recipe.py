@@ -1,0 +1,417 @@
+"""The YAML recipe shared by every command: pydantic models, loading, `--set` overrides.
+
+One file describes a run end to end (data, model, warm start, training, eval), so that
+`prepare`, `train`, `eval`, `report` and `compare` all agree on what they are looking at.
+Errors are reported as `RecipeError` naming the YAML path; the CLI turns them into exit 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class RecipeError(Exception):
+    """A recipe that cannot be used; the message names the file and the YAML path."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DifficultyRule(Strict):
+    """How a record's difficulty is read. Exactly one of field / regex / len_of / value.
+
+    - `{field: extra_info.depth}`: the value of a (nested) field
+    - `{regex: 'people(\\d+)', on: filename}` or `{regex: ..., on: quiz}`: first group of a
+      regex searched in the file name or in a field
+    - `{len_of: names}`: length of a list field
+    - `{value: 3}`: a fixed value
+    `map` then maps raw values to buckets (`{"Level 1": easy}`), `bins` maps numbers to
+    the index of the bin they fall in (`bins: [3, 6]` -> <3: 0, 3..5: 1, >=6: 2).
+    """
+
+    field: str | None = None
+    regex: str | None = None
+    on: str = "filename"
+    len_of: str | None = None
+    value: int | str | None = None
+    map: dict[str, int | str] | None = None
+    bins: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DifficultyRule:
+        given = [k for k in ("field", "regex", "len_of", "value") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of field, regex, len_of, value (got {', '.join(given) or 'none'})"
+            )
+        if self.regex is not None:
+            try:
+                compiled = re.compile(self.regex)
+            except re.error as e:
+                raise ValueError(f"regex {self.regex!r} does not compile: {e}") from e
+            if compiled.groups < 1:
+                raise ValueError(f"regex {self.regex!r} needs one capture group, e.g. 'people(\\d+)'")
+        if self.map is not None and self.bins is not None:
+            raise ValueError("give map or bins, not both")
+        if self.bins is not None and sorted(self.bins) != self.bins:
+            raise ValueError("bins must be sorted ascending")
+        return self
+
+
+class FieldMap(Strict):
+    """Where the canonical fields live in an input record (dotted paths for nesting)."""
+
+    prompt: str = "prompt"
+    answer: str = "answer"
+    id: str | None = None
+
+
+class SourceSpec(Strict):
+    """One data source: a built-in puzzle generator, or JSONL/Parquet files."""
+
+    name: str
+    # built-in generator
+    puzzle: str | None = None
+    difficulties: list[int] | None = None
+    train_per_difficulty: int = Field(0, ge=0)
+    test_per_difficulty: int = Field(0, ge=0)
+    params: dict[str, Any] = Field(default_factory=dict)
+    # files
+    files: list[str] | None = None
+    test_files: list[str] | None = None
+    format: Literal["auto", "jsonl", "parquet"] = "auto"
+    fields: FieldMap = Field(default_factory=FieldMap)
+    difficulty: DifficultyRule | None = None
+    test_fraction: float | None = Field(None, ge=0.0, lt=1.0)
+    # both
+    verifier: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", v):
+            raise ValueError(f"{v!r}: use letters, digits, '_', '-', '.' only")
+        return v
+
+    @model_validator(mode="after")
+    def _kind(self) -> SourceSpec:
+        if (self.puzzle is None) == (self.files is None):
+            raise ValueError("give either `puzzle:` (a built-in generator) or `files:` (JSONL/Parquet)")
+        if self.puzzle is not None:
+            if not self.difficulties:
+                raise ValueError("a puzzle source needs `difficulties: [...]`")
+            if self.train_per_difficulty + self.test_per_difficulty == 0:
+                raise ValueError("set train_per_difficulty and/or test_per_difficulty")
+        if self.files is not None and self.test_files is not None and self.test_fraction:
+            raise ValueError("give test_files or test_fraction, not both")
+        return self
+
+    @property
+    def is_generator(self) -> bool:
+        return self.puzzle is not None
+
+
+class DataSpec(Strict):
+    sources: list[SourceSpec]
+    distribution: list[Literal["source", "difficulty"]] = Field(default_factory=lambda: ["source", "difficulty"])
+    prompt_template: str = "think_answer"
+    dedup: bool = True
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> DataSpec:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique, repeated: {', '.join(dupes)}")
+        if not self.sources:
+            raise ValueError("give at least one source")
+        if not self.distribution:
+            raise ValueError("distribution needs at least one of source, difficulty")
+        return self
+
+
+class LoraSpec(Strict):
+    r: int = Field(16, gt=0)
+    alpha: int = Field(32, gt=0)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] | str = "all-linear"
+
+
+class TinyModelSpec(Strict):
+    """Shape of the built-in CPU model (`model.name_or_path: tiny`)."""
+
+    hidden_size: int = Field(128, gt=0)
+    num_layers: int = Field(2, gt=0)
+    num_heads: int = Field(4, gt=0)
+    intermediate_size: int = Field(256, gt=0)
+    max_vocab: int = Field(2000, gt=10)
+
+
+class ModelSpec(Strict):
+    name_or_path: str = "tiny"
+    trust_remote_code: bool = False
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    lora: LoraSpec | None = None
+    tiny: TinyModelSpec = Field(default_factory=TinyModelSpec)
+
+
+class WarmupSpec(Strict):
+    """Optional SFT cold start on the train split's reference answers."""
+
+    steps: int = Field(0, ge=0)
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(16, gt=0)
+
+
+class SchedulerSpec(Strict):
+    """`name` picks the scheduler; the other keys are its options (checked by the scheduler)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    name: str = "ucb"
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class RewardSpec(Strict):
+    scheme: Literal["dump", "binary", "partial"] = "dump"
+
+
+class TrainSpec(Strict):
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
+    reward: RewardSpec = Field(default_factory=RewardSpec)
+    grpo: dict[str, Any] = Field(default_factory=dict)
+    eval_every: int = Field(0, ge=0)
+    save_steps: int = Field(0, ge=0)
+
+
+class EvalSpec(Strict):
+    max_per_distribution: int | None = Field(None, gt=0)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    n: int = Field(1, gt=0)
+    pass_k: list[int] = Field(default_factory=lambda: [1])
+    batch_size: int = Field(32, gt=0)
+    max_new_tokens: int = Field(256, gt=0)
+    backend: Literal["hf", "vllm"] = "hf"
+
+    @model_validator(mode="after")
+    def _k_le_n(self) -> EvalSpec:
+        bad = [k for k in self.pass_k if k < 1 or k > self.n]
+        if bad:
+            raise ValueError(f"pass_k values must be in 1..n (n={self.n}), got {bad}")
+        return self
+
+
+class Recipe(Strict):
+    name: str = "run"
+    seed: int = 0
+    output_dir: str = "runs/run"
+    data: DataSpec
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    warmup: WarmupSpec = Field(default_factory=WarmupSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+
+    # set by load_recipe: where relative paths resolve and what the file said
+    _base_dir: Path = Path(".")
+    _source_file: Path | None = None
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    @property
+    def output_path(self) -> Path:
+        return resolve_path(self.output_dir, self._base_dir)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.output_path / "data"
+
+    def data_hash(self) -> str:
+        """Hash of what determines the prepared data (seed + data section)."""
+        return _hash({"seed": self.seed, "data": self.data.model_dump(mode="json")})
+
+    def recipe_hash(self) -> str:
+        return _hash(self.model_dump(mode="json"))
+
+    def resolve(self, path: str) -> Path:
+        return resolve_path(path, self._base_dir)
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def resolve_path(path: str | Path, base: Path) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b.c=value` -> (["a","b","c"], value), value parsed as YAML (so 3, true, [1,2] work)."""
+    if "=" not in text:
+        raise RecipeError(f"--set {text!r}: expected key.path=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise RecipeError(f"--set {text!r}: expected key.path=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise RecipeError(f"--set {text!r}: value is not valid YAML: {e}") from e
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `--set` overrides to the raw YAML mapping. List items by index: data.sources.0.name=x."""
+    out = copy.deepcopy(raw)
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = out
+        for i, part in enumerate(path[:-1]):
+            where = ".".join(path[: i + 1])
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise RecipeError(f"--set {text!r}: {where}: no list item {part}")
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+            else:
+                raise RecipeError(f"--set {text!r}: {'.'.join(path[:i]) or 'recipe'} is not a mapping")
+        last = path[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise RecipeError(f"--set {text!r}: no list item {last}")
+            node[int(last)] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise RecipeError(f"--set {text!r}: {'.'.join(path[:-1])} is not a mapping")
+    return out
+
+
+def _format_validation_error(err: ValidationError, origin: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        inp = e.get("input")
+        got = "" if e["type"] in ("extra_forbidden", "missing") else f" (got {_short(inp)})"
+        lines.append(f"{loc or 'recipe'}: {msg}{got}")
+    return f"{origin}: invalid recipe\n  " + "\n  ".join(lines)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None, check_files: bool = True) -> Recipe:
+    """Read, override, validate. Raises RecipeError with a one-screen message."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: recipe file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: not valid YAML: {e}") from e
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{path}: not UTF-8 text: {e}") from e
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = apply_overrides(raw, overrides or [])
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as e:
+        raise RecipeError(_format_validation_error(e, str(path))) from None
+    recipe._base_dir = path.resolve().parent
+    recipe._source_file = path.resolve()
+    _check_semantics(recipe, str(path), check_files)
+    return recipe
+
+
+def _check_semantics(recipe: Recipe, origin: str, check_files: bool) -> None:
+    """Checks that need the registries or the file system."""
+    from dumpcli.puzzles import registry as puzzles
+    from dumpcli.schedulers import registry as schedulers
+
+    problems: list[str] = []
+    for i, src in enumerate(recipe.data.sources):
+        where = f"data.sources.{i}"
+        if src.puzzle is not None and src.puzzle not in puzzles.names():
+            problems.append(
+                f"{where}.puzzle: unknown puzzle family {src.puzzle!r} "
+                f"(available: {', '.join(puzzles.names()) or 'none yet'})"
+            )
+        if src.verifier is not None and src.verifier not in puzzles.verifier_names():
+            problems.append(
+                f"{where}.verifier: unknown verifier {src.verifier!r} "
+                f"(available: {', '.join(puzzles.verifier_names())})"
+            )
+        if check_files:
+            for key in ("files", "test_files"):
+                for j, pattern in enumerate(getattr(src, key) or []):
+                    full = str(recipe.resolve(pattern))
+                    if not glob.glob(full, recursive=True):
+                        problems.append(f"{where}.{key}.{j}: no file matches {pattern!r} (looked for {full})")
+    if recipe.data.prompt_template not in _template_names():
+        problems.append(
+            f"data.prompt_template: unknown template {recipe.data.prompt_template!r} "
+            f"(available: {', '.join(_template_names())})"
+        )
+    sched = recipe.train.scheduler
+    if sched.name not in schedulers.names():
+        problems.append(
+            f"train.scheduler.name: unknown scheduler {sched.name!r} (available: {', '.join(schedulers.names())})"
+        )
+    else:
+        for msg in schedulers.check_options(sched.name, sched.options()):
+            problems.append(f"train.scheduler.{msg}")
+    problems.extend(_check_grpo_keys(recipe.train.grpo))
+    if problems:
+        raise RecipeError(f"{origin}: invalid recipe\n  " + "\n  ".join(problems))
+
+
+def _template_names() -> list[str]:
+    from dumpcli.data.templates import TEMPLATES
+
+    return sorted(TEMPLATES)
+
+
+def _check_grpo_keys(grpo: dict[str, Any]) -> list[str]:
+    """`train.grpo` keys must be GRPOConfig fields (checked lazily: importing trl is slow)."""
+    if not grpo:
+        return []
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    known = {f.name for f in dataclasses.fields(GRPOConfig)}
+    return [
+        f"train.grpo.{k}: not a trl.GRPOConfig field" + (" (removed in TRL 1.x)" if k == "max_prompt_length" else "")
+        for k in grpo
+        if k not in known
+    ]
