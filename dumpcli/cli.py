@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,6 +15,9 @@ from rich.console import Console
 from dumpcli import __version__
 from dumpcli.errors import DumpError
 from dumpcli.recipe import Recipe, RecipeError, load_recipe
+
+# transformers 5.x renames (gradient_checkpointing -> activation_checkpointing) warn on every step
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
 
 app = typer.Typer(
     name="dump",
@@ -79,7 +83,8 @@ def prepare(
     recipe: RecipeArg,
     set_: SetOpt = None,
     skip_invalid: Annotated[
-        bool, typer.Option("--skip-invalid", help="Go on past bad records; write them to OUTPUT/rejects.jsonl.")
+        bool,
+        typer.Option("--skip-invalid", help="Go on past bad records; write them to OUTPUT/rejects.jsonl."),
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if inputs are unchanged.")] = False,
 ) -> None:
@@ -94,7 +99,9 @@ def prepare(
 def train(
     recipe: RecipeArg,
     set_: SetOpt = None,
-    scheduler: Annotated[str | None, typer.Option(help="Curriculum scheduler (overrides the recipe).")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Curriculum scheduler (overrides the recipe).")
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Resolve and print everything, load no weights, train nothing.")
@@ -114,9 +121,13 @@ def eval_(
     checkpoint: Annotated[
         list[Path] | None, typer.Option("--checkpoint", "-c", help="Checkpoint dir (repeatable).")
     ] = None,
-    run: Annotated[Path | None, typer.Option("--run", help="Evaluate every checkpoint of this run dir.")] = None,
+    run: Annotated[
+        Path | None, typer.Option("--run", help="Evaluate every checkpoint of this run dir.")
+    ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write eval.json.")] = None,
-    max_per_distribution: Annotated[int | None, typer.Option(help="Cap test problems per distribution.")] = None,
+    max_per_distribution: Annotated[
+        int | None, typer.Option(help="Cap test problems per distribution.")
+    ] = None,
     backend: Annotated[str | None, typer.Option(help="hf (default) or vllm.")] = None,
     set_: SetOpt = None,
 ) -> None:
@@ -128,7 +139,9 @@ def eval_(
         extra.append(f"eval.max_per_distribution={max_per_distribution}")
     if backend is not None:
         extra.append(f"eval.backend={backend}")
-    evaluate_cli(_load(recipe, set_, extra), checkpoints=checkpoint or [], run_dir=run, output=output, console=console)
+    evaluate_cli(
+        _load(recipe, set_, extra), checkpoints=checkpoint or [], run_dir=run, output=output, console=console
+    )
 
 
 @app.command()
@@ -172,10 +185,14 @@ def puzzles_list() -> None:
 @_reports_errors
 def puzzles_generate(
     family: Annotated[str, typer.Argument(help="Puzzle family (see `dump puzzles list`).")],
-    difficulty: Annotated[str, typer.Option("--difficulty", "-d", help="A level, a range 3..8, or a list 3,5,7.")],
+    difficulty: Annotated[
+        str, typer.Option("--difficulty", "-d", help="A level, a range 3..8, or a list 3,5,7.")
+    ],
     n: Annotated[int, typer.Option("-n", help="Puzzles per difficulty level.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same puzzles).")] = 0,
-    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")] = Path("puzzles.jsonl"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")] = Path(
+        "puzzles.jsonl"
+    ),
 ) -> None:
     """Generate puzzles with unique solutions as JSONL."""
     from dumpcli.puzzles.commands import generate
@@ -187,7 +204,9 @@ def puzzles_generate(
 @_reports_errors
 def puzzles_verify(
     completions: Annotated[Path, typer.Argument(help="JSONL rows with `completion` + the puzzle's fields.")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write one score row per input.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write one score row per input.")
+    ] = None,
     scheme: Annotated[str, typer.Option(help="Reward scheme: dump, binary, partial.")] = "dump",
     verifier: Annotated[
         str | None, typer.Option(help="Verifier for rows that do not name one (default: guessed).")

@@ -17,3 +17,9 @@ class NotBuiltError(DumpError):
     """A command that exists in the design but is not implemented yet."""
 
     exit_code = 3
+
+
+class Interrupted(DumpError):
+    """Ctrl-C during training, after a checkpoint was saved (resume with --resume)."""
+
+    exit_code = 130

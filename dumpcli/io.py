@@ -45,7 +45,9 @@ def atomic_path(path: str | Path, is_dir: bool = False) -> Iterator[Path]:
 def write_json(path: str | Path, obj: Any) -> None:
     """Write JSON atomically (pretty, sorted keys: diff-friendly manifests and results)."""
     with atomic_path(path) as tmp:
-        tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY))
+        tmp.write_bytes(
+            orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+        )
 
 
 def read_json(path: str | Path) -> Any:

@@ -40,6 +40,11 @@ class Verifier:
     def verify(self, completion: str, answer: Any) -> Verdict:
         raise NotImplementedError
 
+    def reference_text(self, answer: Any) -> str:
+        """The canonical answer written as a model should write it inside <answer>...</answer>
+        (the SFT warm-start target; verify() must give it full credit)."""
+        return answer if isinstance(answer, str) else str(answer)
+
 
 class PuzzleFamily(Verifier):
     """A generator of puzzles with unique, known answers, graded by an integer difficulty."""

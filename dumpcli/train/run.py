@@ -1,0 +1,263 @@
+"""`dump train`: prepared data -> starting policy -> CurriculumGRPOTrainer -> checkpoints.
+
+Writes into OUTPUT: `checkpoint-<step>/` (model, optimizer, TRL state, curriculum state),
+`curriculum.jsonl` (one line per generation step), `eval.jsonl` (every `train.eval_every`
+steps), `train_log.jsonl` (TRL's logged metrics) and `run.json` (what was run).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback
+
+from dumpcli import __version__
+from dumpcli.errors import DumpError, Interrupted
+from dumpcli.io import append_jsonl, write_json
+from dumpcli.recipe import Recipe
+
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+# Defaults that make sense on any machine; anything in `train.grpo` wins.
+GRPO_DEFAULTS: dict[str, Any] = {
+    "num_generations": 8,
+    "per_device_train_batch_size": 16,
+    "learning_rate": 1e-6,
+    "max_steps": 200,
+    "max_completion_length": 256,
+    "temperature": 1.0,
+    "beta": 0.0,
+    "logging_steps": 1,
+    "report_to": "none",
+    "disable_tqdm": True,
+    "log_completions": False,
+    "dataloader_num_workers": 0,
+    "save_only_model": False,
+}
+
+
+def train_seed(recipe: Recipe) -> int:
+    return recipe.train.seed if recipe.train.seed is not None else recipe.seed
+
+
+def grpo_config_kwargs(recipe: Recipe, output_dir: Path) -> dict[str, Any]:
+    import torch
+
+    kwargs = {**GRPO_DEFAULTS, **recipe.train.grpo}
+    cpu = not torch.cuda.is_available()
+    kwargs.setdefault("use_cpu", cpu)
+    if cpu:
+        kwargs.setdefault("bf16", False)
+    kwargs["output_dir"] = str(output_dir)
+    kwargs["seed"] = train_seed(recipe)
+    save_steps = recipe.train.save_steps or kwargs["max_steps"]
+    kwargs.setdefault("save_strategy", "steps")
+    kwargs.setdefault("save_steps", save_steps)
+    return kwargs
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    found = [(int(m.group(1)), p) for p in output_dir.glob("checkpoint-*") if (m := CHECKPOINT.match(p.name))]
+    found = [(s, p) for s, p in found if (p / "trainer_state.json").exists()]
+    return max(found)[1] if found else None
+
+
+def list_checkpoints(output_dir: Path) -> list[Path]:
+    found = [(int(m.group(1)), p) for p in output_dir.glob("checkpoint-*") if (m := CHECKPOINT.match(p.name))]
+    return [p for _, p in sorted(found) if (p / "trainer_state.json").exists()]
+
+
+class _StopOnInterrupt(TrainerCallback):
+    """First Ctrl-C: finish the current step, save a checkpoint, stop. Second: stop now."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.requested = False
+        self._previous: Any = None
+
+    def install(self) -> None:
+        self._previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+            self.console.print(
+                "\n[yellow]interrupt: saving a checkpoint after this step (Ctrl-C again to abort)"
+            )
+
+        signal.signal(signal.SIGINT, handler)
+
+    def uninstall(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.requested:
+            control.should_save = True
+            control.should_training_stop = True
+        elif state.global_step >= state.max_steps:
+            control.should_save = True  # always leave a final checkpoint
+
+
+class _LogToFile(TrainerCallback):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any
+    ) -> None:
+        if logs and state.is_world_process_zero:
+            append_jsonl(self.path, {"step": state.global_step, **logs})
+
+
+class _PeriodicEval(TrainerCallback):
+    """Evaluate on the test split every `every` steps (main process), append to eval.jsonl."""
+
+    def __init__(self, recipe: Recipe, every: int, path: Path, console: Console) -> None:
+        self.recipe, self.every, self.path, self.console = recipe, every, path, console
+        self.trainer: Any = None
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not self.every or state.global_step % self.every or not state.is_world_process_zero:
+            return
+        from dumpcli.evaluate import evaluate_during_training
+
+        result = evaluate_during_training(self.recipe, self.trainer.model, self.trainer.processing_class)
+        append_jsonl(self.path, {"step": state.global_step, **result})
+
+
+def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, console: Console) -> Path:
+    """Run (or resume) GRPO with the recipe's curriculum; returns the output directory."""
+    if dry_run:
+        from dumpcli.train.dry_run import dry_run as do_dry_run
+
+        do_dry_run(recipe, console=console)
+        return recipe.output_path
+
+    from trl import GRPOConfig
+
+    from dumpcli.data.prepare import ensure_prepared, load_split
+    from dumpcli.puzzles.rewards import RewardFunction
+    from dumpcli.schedulers import registry as schedulers
+    from dumpcli.train.curriculum import Curriculum, truncate_log
+    from dumpcli.train.model import load_pretrained, lora_config
+    from dumpcli.train.progress import RichProgress
+    from dumpcli.train.trainer import CURRICULUM_STATE, CurriculumGRPOTrainer
+    from dumpcli.train.warmup import prepare_policy
+
+    out = recipe.output_path
+    checkpoint = latest_checkpoint(out) if resume else None
+    if resume and checkpoint is None:
+        console.print(f"[yellow]--resume: no checkpoint in {out}; starting from the beginning")
+    if not resume and latest_checkpoint(out) is not None:
+        raise DumpError(
+            f"{out} already has checkpoints: pass --resume to continue, or --set output_dir=NEW_DIR"
+        )
+
+    from accelerate import PartialState
+
+    state = PartialState()
+    main_process = state.is_main_process
+    with state.main_process_first():  # one rank prepares data, the others then read it
+        manifest = ensure_prepared(recipe, console)
+    train_ds, test_ds = load_split(recipe, "train"), load_split(recipe, "test")
+    distributions = [d["name"] for d in manifest["distributions"] if d["train"] > 0]
+    sizes = [d["train"] for d in manifest["distributions"] if d["train"] > 0]
+    if not distributions:
+        raise DumpError("the prepared train split is empty: nothing to train on")
+
+    out.mkdir(parents=True, exist_ok=True)
+    with state.main_process_first():  # same for the warm start
+        policy_dir = prepare_policy(recipe, train_ds, test_ds, console)
+    start_dir = checkpoint if checkpoint is not None else policy_dir
+    model, tokenizer = load_pretrained(start_dir, recipe)
+
+    sched = recipe.train.scheduler
+    scheduler = schedulers.build(
+        sched.name, distributions, seed=train_seed(recipe), sizes=sizes, **sched.options()
+    )
+    log_path = out / "curriculum.jsonl"
+    curriculum = Curriculum(
+        scheduler,
+        train_ds["distribution"],
+        seed=train_seed(recipe),
+        log_path=log_path if main_process else None,
+    )
+    if checkpoint is not None:
+        curriculum.load_state_dict(json.loads((checkpoint / CURRICULUM_STATE).read_text()))
+        if main_process:
+            truncate_log(log_path, before_draw=curriculum.draws)
+        console.print(f"resuming from {checkpoint} (step {checkpoint.name.split('-')[-1]})")
+    elif main_process:
+        for name in ("curriculum.jsonl", "eval.jsonl", "train_log.jsonl"):
+            (out / name).unlink(missing_ok=True)
+
+    if main_process:
+        write_json(
+            out / "run.json",
+            {
+                "tool_version": __version__,
+                "recipe": recipe.model_dump(mode="json"),
+                "recipe_hash": recipe.recipe_hash(),
+                "scheduler": sched.name,
+                "seed": train_seed(recipe),
+                "distributions": distributions,
+                "policy_start": str(policy_dir),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            },
+        )
+
+    config = GRPOConfig(**grpo_config_kwargs(recipe, out))
+    progress = RichProgress(console, f"GRPO {sched.name}")
+    interrupt = _StopOnInterrupt(console)
+    periodic_eval = _PeriodicEval(recipe, recipe.train.eval_every, out / "eval.jsonl", console)
+    trainer = CurriculumGRPOTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_ds,
+        processing_class=tokenizer,
+        curriculum=curriculum,
+        reward_function=RewardFunction(recipe.train.reward.scheme),
+        peft_config=lora_config(recipe) if checkpoint is None else None,
+        callbacks=[progress, interrupt, _LogToFile(out / "train_log.jsonl"), periodic_eval],
+    )
+    periodic_eval.trainer = trainer
+    trainer.remove_callback(PrinterCallback)  # the Rich bar replaces raw log dicts
+    interrupt.install()
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    finally:
+        interrupt.uninstall()
+    if interrupt.requested:
+        console.print(f"[yellow]stopped at step {trainer.state.global_step}; continue with --resume")
+        raise Interrupted(f"interrupted at step {trainer.state.global_step}; checkpoint saved in {out}")
+    _print_summary(curriculum, trainer, console)
+    return out
+
+
+def _print_summary(curriculum: Any, trainer: Any, console: Console) -> None:
+    table = Table(title=f"curriculum after {trainer.state.global_step} steps ({curriculum.scheduler.name})")
+    table.add_column("distribution")
+    table.add_column("p", justify="right")
+    table.add_column("train reward (last)", justify="right")
+    table.add_column("train acc (last)", justify="right")
+    probs = curriculum.scheduler.probabilities()
+    last = trainer.last_per_distribution
+    for dist, p in zip(curriculum.distributions, probs, strict=True):
+        stats = last.get(dist, {})
+        table.add_row(
+            dist,
+            f"{p:.3f}",
+            f"{stats['reward']:+.2f}" if "reward" in stats else "-",
+            f"{stats['accuracy']:.2f}" if "accuracy" in stats else "-",
+        )
+    console.print(table)

@@ -1,0 +1,152 @@
+"""`dump train` end to end on tiny data: the scheduler gets the right feedback, probabilities move,
+checkpoints carry the curriculum, resume reproduces the schedule, and two ranks agree."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dumpcli.cli import app
+
+TINY_RECIPE = {
+    "name": "tiny-train",
+    "seed": 0,
+    "output_dir": "out",
+    "data": {
+        "sources": [
+            {
+                "name": "kk",
+                "puzzle": "knights_knaves",
+                "difficulties": [2, 3],
+                "train_per_difficulty": 24,
+                "test_per_difficulty": 4,
+            }
+        ],
+        "prompt_template": "short",
+    },
+    "model": {
+        "name_or_path": "tiny",
+        "tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64},
+    },
+    "warmup": {"steps": 2, "batch_size": 4},
+    "train": {
+        "scheduler": {"name": "ucb"},
+        "grpo": {
+            "num_generations": 2,
+            "per_device_train_batch_size": 8,
+            "max_steps": 4,
+            "max_completion_length": 12,
+            "learning_rate": 1.0e-3,
+        },
+        "save_steps": 2,
+    },
+    "eval": {"max_per_distribution": 2, "max_new_tokens": 12},
+}
+
+
+def write_recipe(tmp_path: Path, recipe: dict | None = None) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe or TINY_RECIPE))
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DUMP_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def run_cli(*args: str) -> None:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+def test_train_feeds_the_scheduler_every_completion_and_moves_probabilities(tmp_path):
+    recipe = write_recipe(tmp_path)
+    run_cli("train", str(recipe))
+    out = tmp_path / "out"
+    lines = read_jsonl(out / "curriculum.jsonl")
+    assert [line["step"] for line in lines] == [0, 1, 2, 3]
+    prompts_per_step = 8 // 2
+    for line in lines:
+        assert sum(line["drawn"].values()) == prompts_per_step
+        assert abs(sum(line["probabilities"].values()) - 1) < 1e-9
+    # UCB starts uniform, then the feedback moves it
+    assert lines[0]["probabilities"] == {"kk/2": 0.5, "kk/3": 0.5}
+    assert any(abs(line["probabilities"]["kk/2"] - 0.5) > 1e-6 for line in lines[1:])
+    # the statistics behind step t's probabilities count every completion drawn before t
+    completions = {"kk/2": 0, "kk/3": 0}
+    for line in lines:
+        for dist in completions:
+            assert line["stats"][dist]["n"] == completions[dist]
+        for dist, prompts in line["drawn"].items():
+            completions[dist] += prompts * 2  # num_generations completions per drawn prompt
+    final = orjson.loads((out / "checkpoint-4" / "curriculum_state.json").read_bytes())
+    assert final["draws"] == 4
+    assert (out / "checkpoint-2" / "curriculum_state.json").exists()
+    logs = read_jsonl(out / "train_log.jsonl")
+    assert any("curriculum/p/kk/2" in log and "reward" in log for log in logs)
+    run = orjson.loads((out / "run.json").read_bytes())
+    assert run["scheduler"] == "ucb" and run["distributions"] == ["kk/2", "kk/3"]
+
+
+def test_resume_after_a_crash_reproduces_the_schedule(tmp_path):
+    recipe = write_recipe(tmp_path)
+    run_cli("train", str(recipe))
+    full = read_jsonl(tmp_path / "out" / "curriculum.jsonl")
+    # simulate kill -9 during step 3: checkpoint-4 never written, log has lines past checkpoint-2
+    # and a torn last line
+    crashed = tmp_path / "crashed"
+    shutil.copytree(tmp_path / "out", crashed)
+    shutil.rmtree(crashed / "checkpoint-4")
+    with open(crashed / "curriculum.jsonl", "ab") as f:
+        f.write(b'{"step": 3, "dra')
+    run_cli("train", str(recipe), "--set", f"output_dir={crashed}", "--resume")
+    resumed = read_jsonl(crashed / "curriculum.jsonl")
+    assert [line["step"] for line in resumed] == [0, 1, 2, 3]
+    for a, b in zip(full, resumed, strict=True):
+        assert a["probabilities"] == b["probabilities"]
+        assert a["drawn"] == b["drawn"]
+
+
+def test_train_refuses_to_overwrite_a_run_without_resume(tmp_path):
+    recipe = write_recipe(tmp_path)
+    run_cli("train", str(recipe), "--set", "train.grpo.max_steps=2")
+    result = CliRunner().invoke(app, ["train", str(recipe)])
+    assert result.exit_code == 1
+    assert "--resume" in result.output
+
+
+def test_two_ranks_draw_identical_batches(tmp_path):
+    """torchrun with 2 CPU processes (gloo): both ranks compute the same probabilities, and the
+    concatenated local batches are each drawn prompt repeated num_generations times."""
+    recipe = write_recipe(tmp_path)
+    run_cli("prepare", str(recipe))  # prepare once so the ranks only read
+    env = {**os.environ, "DUMP_RANK_LOG": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+        "-m", "dumpcli", "train", str(recipe), "--set", "train.grpo.max_steps=3",
+        "--set", "train.grpo.per_device_train_batch_size=4",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ranks = [read_jsonl(tmp_path / "out" / "ranks" / f"rank{r}.jsonl") for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 3
+    for r0, r1 in zip(*ranks, strict=True):
+        assert r0["probabilities"] == r1["probabilities"]
+        assert r0["drawn_rows"] == r1["drawn_rows"]
+        global_batch = r0["local_rows"] + r1["local_rows"]
+        assert global_batch == [row for row in r0["drawn_rows"] for _ in range(2)]
+    # global batch = 2 ranks x 4 completions = 4 prompts x 2 generations
+    assert all(len(r["drawn_rows"]) == 4 for r in ranks[0])
