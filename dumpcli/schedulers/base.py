@@ -50,7 +50,9 @@ class Scheduler:
         self.distributions = list(distributions)
         self.index = {d: i for i, d in enumerate(self.distributions)}
         self.seed = seed
-        self.sizes = np.asarray(sizes if sizes is not None else [1] * len(self.distributions), dtype=np.float64)
+        self.sizes = np.asarray(
+            sizes if sizes is not None else [1] * len(self.distributions), dtype=np.float64
+        )
         self.options = self.Options(**options)
 
     @property
@@ -75,7 +77,10 @@ class Scheduler:
 
 
 def softmax(x: np.ndarray, temperature: float) -> np.ndarray:
-    z = np.asarray(x, dtype=np.float64) / temperature
+    with np.errstate(over="ignore"):
+        z = np.asarray(x, dtype=np.float64) / temperature
+    if not np.isfinite(z).all():  # extreme scores (inf after dividing by a small temperature): no NaN
+        z = np.clip(np.nan_to_num(z, nan=-1e300, posinf=1e300, neginf=-1e300), -1e300, 1e300)
     z = z - z.max()
     e = np.exp(z)
     return e / e.sum()

@@ -46,6 +46,11 @@ def check_options(name: str, options: dict[str, Any]) -> list[str]:
 
 
 def build(
-    name: str, distributions: Sequence[str], *, seed: int = 0, sizes: Sequence[int] | None = None, **options: Any
+    name: str,
+    distributions: Sequence[str],
+    *,
+    seed: int = 0,
+    sizes: Sequence[int] | None = None,
+    **options: Any,
 ) -> Scheduler:
     return get_class(name)(distributions, seed=seed, sizes=sizes, **options)

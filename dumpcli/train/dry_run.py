@@ -59,7 +59,8 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     model = describe_model_source(recipe.model, recipe.base_dir)
     sched = recipe.train.scheduler
     names = [d[0] for d in data["distributions"]] or ["-"]
-    scheduler = schedulers.build(sched.name, names, seed=recipe.seed, **sched.options())
+    sizes = [d[1] or 1 for d in data["distributions"]] or [1]
+    scheduler = schedulers.build(sched.name, names, seed=recipe.seed, sizes=sizes, **sched.options())
     prompts_per_step = config.generation_batch_size // config.num_generations
     train_total = sum(d[1] or 0 for d in data["distributions"])
     steps_per_epoch = (train_total / prompts_per_step) if train_total else None
