@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -16,6 +17,10 @@ from dumpcli import __version__
 from dumpcli.errors import DumpError
 from dumpcli.recipe import Recipe, RecipeError, load_recipe
 
+# quiet third-party chatter: Rich shows progress; nothing here may phone home
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 # transformers 5.x renames (gradient_checkpointing -> activation_checkpointing) warn on every step
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
 

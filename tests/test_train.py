@@ -15,6 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
+from dumpcli.train.trainer import load_curriculum_state
 
 TINY_RECIPE = {
     "name": "tiny-train",
@@ -92,9 +93,9 @@ def test_train_feeds_the_scheduler_every_completion_and_moves_probabilities(tmp_
             assert line["stats"][dist]["n"] == completions[dist]
         for dist, prompts in line["drawn"].items():
             completions[dist] += prompts * 2  # num_generations completions per drawn prompt
-    final = orjson.loads((out / "checkpoint-4" / "curriculum_state.json").read_bytes())
+    final = load_curriculum_state(out / "checkpoint-4")
     assert final["draws"] == 4
-    assert (out / "checkpoint-2" / "curriculum_state.json").exists()
+    assert (out / "checkpoint-2" / "curriculum_state.pt").exists()
     logs = read_jsonl(out / "train_log.jsonl")
     assert any("curriculum/p/kk/2" in log and "reward" in log for log in logs)
     run = orjson.loads((out / "run.json").read_bytes())
@@ -150,3 +151,20 @@ def test_two_ranks_draw_identical_batches(tmp_path):
         assert global_batch == [row for row in r0["drawn_rows"] for _ in range(2)]
     # global batch = 2 ranks x 4 completions = 4 prompts x 2 generations
     assert all(len(r["drawn_rows"]) == 4 for r in ranks[0])
+
+
+def test_curator_trains_end_to_end_and_learns_from_policy_improvement(tmp_path):
+    recipe = write_recipe(tmp_path)
+    run_cli(
+        "train", str(recipe), "--scheduler", "curator",
+        "--set", "train.scheduler.warmup_steps=1", "--set", "train.scheduler.pool_factor=4",
+    )  # fmt: skip
+    out = tmp_path / "out"
+    lines = read_jsonl(out / "curriculum.jsonl")
+    assert [line["scheduler"] for line in lines] == ["curator"] * 4
+    logs = read_jsonl(out / "train_log.jsonl")
+    steps = [log for log in logs if "curator/mean_u" in log]
+    assert len(steps) == 4  # one bandit update per optimizer step
+    assert all(log["curator/entropy"] > 0 for log in steps)
+    state = load_curriculum_state(out / "checkpoint-4")
+    assert state["scheduler"]["updates"] == 4

@@ -8,7 +8,7 @@ same `Curriculum` and sees the same gathered feedback, so every rank draws the s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,15 @@ class Curriculum:
         row_distributions: Sequence[str],
         seed: int,
         log_path: Path | None = None,
+        candidate_fn: Callable[[int], Any] | None = None,
     ) -> None:
         self.scheduler = scheduler
+        # problem-level schedulers (the curator) choose inside a candidate pool drawn by distribution
+        self.problem_level = bool(getattr(scheduler, "problem_level", False))
+        if self.problem_level and candidate_fn is None:
+            raise ValueError(f"the {scheduler.name} scheduler needs candidate_fn (row -> Candidate)")
+        self.candidate_fn = candidate_fn
+        self.selection: tuple[list[Any], list[float]] | None = None
         self.seed = seed
         self.log_path = log_path
         self.draws = 0  # generation steps drawn so far
@@ -53,8 +60,16 @@ class Curriculum:
         """Row indices of the next `num_prompts` prompts; remembers what it drew for the log."""
         probs = self.scheduler.probabilities()
         rng = np.random.default_rng([self.seed, self.draws])
-        dist_idx = rng.choice(len(probs), size=num_prompts, p=probs)
+        pool_size = num_prompts * (self.scheduler.options.pool_factor if self.problem_level else 1)
+        dist_idx = rng.choice(len(probs), size=pool_size, p=probs)
         rows = [int(self.rows[d][rng.integers(len(self.rows[d]))]) for d in dist_idx]
+        if self.problem_level:
+            assert self.candidate_fn is not None
+            candidates = [self.candidate_fn(r) for r in rows]
+            chosen, q = self.scheduler.select(candidates, num_prompts, rng)
+            self.selection = ([candidates[i] for i in chosen], [float(x) for x in q])
+            rows = [rows[i] for i in chosen]
+            dist_idx = dist_idx[chosen]
         counts = np.bincount(dist_idx, minlength=len(probs))
         self._last_probabilities = {d: float(p) for d, p in zip(self.distributions, probs, strict=True)}
         self._pending = {
@@ -98,6 +113,17 @@ class Curriculum:
                 append_jsonl(self.log_path, line)
             self._pending = None
         return per_dist
+
+    def observe_improvement(self, improvements: Sequence[float]) -> dict[str, float]:
+        """Problem-level schedulers: the policy improvement u of each prompt of the latest draw,
+        measured after the optimizer step; returns the scheduler's metrics."""
+        if self.selection is None:
+            return {}
+        selected, q = self.selection
+        if len(improvements) != len(selected):
+            raise ValueError(f"{len(improvements)} improvements for {len(selected)} selected prompts")
+        self.selection = None
+        return self.scheduler.update_improvement(selected, q, list(improvements))
 
     def state_dict(self) -> dict[str, Any]:
         return {"draws": self.draws, "seed": self.seed, "scheduler": self.scheduler.state_dict()}

@@ -7,7 +7,6 @@ steps), `train_log.jsonl` (TRL's logged metrics) and `run.json` (what was run).
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import time
@@ -151,7 +150,7 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
     from dumpcli.train.curriculum import Curriculum, truncate_log
     from dumpcli.train.model import load_pretrained, lora_config
     from dumpcli.train.progress import RichProgress
-    from dumpcli.train.trainer import CURRICULUM_STATE, CurriculumGRPOTrainer
+    from dumpcli.train.trainer import CurriculumGRPOTrainer, load_curriculum_state
     from dumpcli.train.warmup import prepare_policy
 
     out = recipe.output_path
@@ -191,9 +190,10 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
         train_ds["distribution"],
         seed=train_seed(recipe),
         log_path=log_path if main_process else None,
+        candidate_fn=_candidate_fn(train_ds) if getattr(scheduler, "problem_level", False) else None,
     )
     if checkpoint is not None:
-        curriculum.load_state_dict(json.loads((checkpoint / CURRICULUM_STATE).read_text()))
+        curriculum.load_state_dict(load_curriculum_state(checkpoint))
         if main_process:
             truncate_log(log_path, before_draw=curriculum.draws)
         console.print(f"resuming from {checkpoint} (step {checkpoint.name.split('-')[-1]})")
@@ -242,6 +242,18 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
         raise Interrupted(f"interrupted at step {trainer.state.global_step}; checkpoint saved in {out}")
     _print_summary(curriculum, trainer, console)
     return out
+
+
+def _candidate_fn(dataset: Any) -> Any:
+    """Row index -> what the curator sees of a problem (its text, source, difficulty)."""
+    from dumpcli.schedulers.curator import Candidate
+
+    def candidate(row: int) -> Candidate:
+        r = dataset[row]
+        text = "\n".join(m["content"] for m in r["prompt"] if m["role"] != "system")
+        return Candidate(r["id"], text, r["source"], r["difficulty"], r["distribution"])
+
+    return candidate
 
 
 def _print_summary(curriculum: Any, trainer: Any, console: Console) -> None:

@@ -11,13 +11,13 @@ Two hooks, nothing else changed (see DESIGN.md, "GRPO integration"):
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate.utils import gather_object
+from transformers import TrainerCallback
 from trl import GRPOTrainer
 
 from dumpcli.io import append_jsonl
@@ -25,7 +25,7 @@ from dumpcli.puzzles.rewards import RewardFunction, score
 from dumpcli.schedulers import Feedback
 from dumpcli.train.curriculum import Curriculum
 
-CURRICULUM_STATE = "curriculum_state.json"
+CURRICULUM_STATE = "curriculum_state.pt"  # torch.save: the curator's state holds tensors
 
 
 class CurriculumGRPOTrainer(GRPOTrainer):
@@ -34,6 +34,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.curriculum = curriculum
         self.reward_function = reward_function
         self.last_per_distribution: dict[str, dict[str, float]] = {}
+        self._pending_improvement: dict[str, torch.Tensor] | None = None
+        if curriculum.problem_level:
+            self.add_callback(_MeasureImprovement(self))
         # DUMP_RANK_LOG=1: every rank logs its draws to OUTPUT/ranks/ (used by the multi-process test)
         self.rank_log_dir = Path(self.args.output_dir) / "ranks" if os.environ.get("DUMP_RANK_LOG") else None
         if self.rank_log_dir is not None:
@@ -92,6 +95,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             Feedback(distribution=d, problem_id=pid, reward=r, advantage=a, success=s)
             for (d, pid), (r, s, a) in zip(names, gathered, strict=True)
         ]
+        if self.curriculum.problem_level:
+            self._keep_for_improvement(output)
         per_dist = self.curriculum.observe(feedback)
         self.last_per_distribution = per_dist
         metrics = self._metrics["train"]
@@ -103,10 +108,72 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             metrics[f"count/{dist}"].append(values["completions"])
         return output
 
+    # -- policy improvement (problem-level curriculum) -----------------------------------
+    def _sequence_logps(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per-token log-probs of the batch's completions under the current policy [B, T]."""
+        input_ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+        attention_mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+        with torch.no_grad():
+            logps, _, _ = self._get_per_token_logps_and_entropies(
+                self.model,
+                input_ids,
+                attention_mask,
+                batch["completion_ids"].size(1),
+                batch_size=self.args.per_device_train_batch_size,
+            )
+        return logps
+
+    def _keep_for_improvement(self, output: dict[str, Any]) -> None:
+        """Remember this generation batch (and pi_old on it) to measure, after the update, how much
+        training on each selected problem improved the policy."""
+        keep = {k: output[k] for k in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask")}
+        keep["advantages"] = output["advantages"].detach()
+        old = output.get("old_per_token_logps")
+        keep["old_logps"] = old.detach() if old is not None else self._sequence_logps(keep)
+        self._pending_improvement = keep
+
+    def measure_improvement(self) -> None:
+        """After the optimizer step(s) on the kept batch: u_x = mean over x's group of
+        clip(pi_new / pi_old) * A, gathered over ranks, fed to the curator (same on every rank)."""
+        from dumpcli.schedulers.curator import policy_improvement
+
+        batch, self._pending_improvement = self._pending_improvement, None
+        if batch is None:
+            return
+        new = self._sequence_logps(batch)
+        mask = batch["completion_mask"].to(torch.float32)
+        # per-sequence mean log-ratio, then gather: groups may straddle ranks
+        log_ratio = ((new - batch["old_logps"]) * mask).sum(1) / mask.sum(1).clamp(min=1)
+        local = torch.stack([log_ratio.to(torch.float32), batch["advantages"].to(torch.float32)], dim=1)
+        both = self.accelerator.gather(local).cpu().double()
+        ones = torch.ones(both.shape[0], 1, dtype=torch.float64)
+        clip = self.curriculum.scheduler.options.ratio_clip
+        u = policy_improvement(
+            torch.zeros_like(ones), both[:, :1], ones, both[:, 1], self.num_generations, clip=clip
+        )
+        metrics = self.curriculum.observe_improvement(u.tolist())
+        for key, value in metrics.items():
+            self._metrics["train"][key].append(value)
+
     # -- checkpoints -------------------------------------------------------------------
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
         super()._save_checkpoint(model, trial)
         if self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
-            with open(os.path.join(folder, CURRICULUM_STATE), "w") as f:
-                json.dump(self.curriculum.state_dict(), f)
+            torch.save(self.curriculum.state_dict(), os.path.join(folder, CURRICULUM_STATE))
+
+
+def load_curriculum_state(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
+    return torch.load(Path(checkpoint) / CURRICULUM_STATE, weights_only=True)
+
+
+class _MeasureImprovement(TrainerCallback):
+    """Runs after the optimizer step, before any checkpoint save, once the generation batch is spent."""
+
+    def __init__(self, trainer: CurriculumGRPOTrainer) -> None:
+        self.trainer = trainer
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        t = self.trainer
+        if t._step % (t.args.steps_per_generation * t.num_iterations) == 0:
+            t.measure_improvement()

@@ -128,5 +128,8 @@ def _run_sft(recipe: Recipe, model: Any, tokenizer: Any, train: Any, out: Path, 
         peft_config=None,
         callbacks=[RichProgress(console, "warm start")],
     )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
     trainer.train()
     return trainer.model
