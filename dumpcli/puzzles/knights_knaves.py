@@ -1,0 +1,471 @@
+"""Knights and knaves: the puzzles of Logic-RL and DUMP, generated with unique solutions, and their verifier.
+
+Generation follows the DUMP test set's language and logic: every person makes one statement in
+the tuple notation of `kk_logic` (leaf, `not` of a leaf, and/or/->/<=> of sub-statements, nested
+up to `depth` with up to `width` operands), phrased with one of 18 "X said" templates. A puzzle is
+kept only if exactly one assignment of roles is consistent (exhaustive check over all 2^n
+assignments as bit masks); this is rejection sampling, so puzzles follow the conditional
+distribution of the statement sampler given uniqueness, as in the original generator.
+
+The verifier reads the last <answer> block. It accepts "(1) Zoey is a knight", "Zoey is a knight,
+and Oliver is a knave.", "Zoey: knight", "**Zoey** - Knight", ... but gives no credit when a
+person gets both roles, a role word is not attached to a person (hedges such as "Zoey is a knight
+or a knave"), someone not in the puzzle is named, or there are more assignments than people.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import random
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from dumpcli.puzzles import kk_logic
+from dumpcli.puzzles.answer import answer_block
+from dumpcli.puzzles.base import PuzzleFamily, Verdict
+
+NAMES = (
+    "Abigail Aiden Alexander Amelia Aria Aurora Ava Avery Benjamin Charlotte Chloe Daniel David "
+    "Elizabeth Ella Emily Emma Ethan Evelyn Grace Harper Henry Isabella Jack Jackson Jacob James Joseph "
+    "Liam Lily Logan Lucas Luke Mason Matthew Mia Michael Noah Oliver Olivia Owen Penelope Riley Samuel "
+    "Scarlett Sebastian Sofia Sophia Victoria William Zoey Hannah Nora Leo Ruby Isaac Caleb Stella Julian"
+).split()
+
+# role pairs: (truth-teller, liar) as (word, with article, plural)
+ROLE_PAIRS: dict[str, tuple[tuple[str, str, str], tuple[str, str, str]]] = {
+    "knight_knave": (("knight", "a knight", "knights"), ("knave", "a knave", "knaves")),
+    "saint_sinner": (("saint", "a saint", "saints"), ("sinner", "a sinner", "sinners")),
+    "angel_devil": (("angel", "an angel", "angels"), ("devil", "a devil", "devils")),
+    "hero_villain": (("hero", "a hero", "heroes"), ("villain", "a villain", "villains")),
+    "altruist_egoist": (("altruist", "an altruist", "altruists"), ("egoist", "an egoist", "egoists")),
+    "sage_fool": (("sage", "a sage", "sages"), ("fool", "a fool", "fools")),
+    "pioneer_laggard": (("pioneer", "a pioneer", "pioneers"), ("laggard", "a laggard", "laggards")),
+}
+DEFAULT_ROLES = ("knight", "knave")
+_ROLE_WORD = {w[0]: (key, i == 0) for key, pair in ROLE_PAIRS.items() for i, w in enumerate(pair)}
+
+# How a statement is introduced; {N} the speaker, {S} the statement (the DUMP test set's 18 forms).
+SAID = (
+    'In a statement by {N}: "{S}".',
+    'According to {N}, "{S}".',
+    '{N} asserted: "{S}".',
+    'In {N}\'s words: "{S}".',
+    '"{S}" - {N}.',
+    '{N} was heard saying, "{S}".',
+    '"{S}," {N} mentioned.',
+    '"{S}," {N} claimed.',
+    '{N} commented, "{S}".',
+    '"{S}," {N} declared.',
+    '{N} noted, "{S}".',
+    '{N} remarked, "{S}".',
+    '{N} stated, "{S}".',
+    'As {N} put it, "{S}".',
+    '{N} said, "{S}."',
+    "{N} told you that {S}.",
+    "{N} expressed that {S}.",
+    "{N} said that {S}.",
+)
+_KNOBS = ("depth", "width", "roles")
+_RESERVED = frozenset({"is", "a", "an", "the", "was", "and", "or", "not"}) | set(_ROLE_WORD)
+_NAME = re.compile(r"[A-Za-z]+")
+_CONNECTIVES = frozenset({"and", "or", "nor", "but", "either", "maybe", "possibly", "probably", "perhaps"})
+# "(1) Liam is a knave" / "Liam is a knave," in reference texts (names in order of appearance)
+_REFERENCE = re.compile(r"\b([A-Za-z]+)\s+is\s+an?\s+([A-Za-z]+)\b")
+MAX_ATTEMPTS = 100_000
+
+
+class KnightsKnaves(PuzzleFamily):
+    name = "knights_knaves"
+    description = "Knights always tell the truth, knaves always lie: who is who? (DUMP / Logic-RL puzzles)"
+    difficulty_knobs = (
+        f"difficulty = number of people (2..{kk_logic.MAX_PEOPLE}); params: depth (2..4, nesting of a "
+        "statement, default 2 as in DUMP), width (2..4, operands of and/or, default 2), roles "
+        f"(knight_knave, random, or one of {', '.join(k for k in ROLE_PAIRS if k != 'knight_knave')})"
+    )
+    min_difficulty = 2
+    max_difficulty = kk_logic.MAX_PEOPLE
+
+    # -- generation ------------------------------------------------------------------------
+    def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
+        """One puzzle with `difficulty` people and exactly one solution."""
+        unknown = sorted(set(params) - set(_KNOBS))
+        if unknown:
+            raise ValueError(f"knights_knaves: unknown knob {unknown[0]!r} (known: {', '.join(_KNOBS)})")
+        n = _int_in("difficulty (people)", difficulty, self.min_difficulty, self.max_difficulty)
+        depth = _int_in("depth", params.get("depth", 2), 2, 4)
+        width = _int_in("width", params.get("width", 2), 2, 4)
+        roles_key = params.get("roles", "knight_knave")
+        if roles_key != "random" and roles_key not in ROLE_PAIRS:
+            raise ValueError(
+                f"knights_knaves: roles {roles_key!r}: use random or one of {', '.join(ROLE_PAIRS)}"
+            )
+
+        full, knights = kk_logic.masks(n)
+        for _ in range(MAX_ATTEMPTS):
+            statements = []
+            mask = full
+            for i in range(n):  # rejection sampling, stopping as soon as no assignment is left
+                s = _sample(rng, n, depth, width)
+                statements.append(s)
+                mask &= full ^ (kk_logic.evaluate(s, knights, full) ^ knights[i])
+                if not mask:
+                    break
+            if mask and not mask & (mask - 1):
+                solution = kk_logic.decode(mask.bit_length() - 1, n)
+                return self._record(statements, solution, rng, depth, width, roles_key)
+        raise RuntimeError(
+            f"knights_knaves: no unique puzzle in {MAX_ATTEMPTS} attempts (n={n}, depth={depth})"
+        )
+
+    def _record(
+        self,
+        statements: list[tuple],
+        solution: list[bool],
+        rng: random.Random,
+        depth: int,
+        width: int,
+        roles: str,
+    ) -> dict[str, Any]:
+        n = len(statements)
+        names = rng.sample(NAMES, n)
+        key = rng.choice(list(ROLE_PAIRS)) if roles == "random" else roles
+        (good, a_good, goods), (bad, a_bad, bads) = ROLE_PAIRS[key]
+        words = {
+            "Knave": bad.capitalize(),
+            "Knight": good.capitalize(),
+            "a_knave": a_bad,
+            "a_knight": a_good,
+            "knave": bad,
+            "knight": good,
+        }
+        said = [
+            rng.choice(SAID).format(N=names[i], S=render(s, names, a_good, a_bad))
+            for i, s in enumerate(statements)
+        ]
+        quiz = (
+            f"A very special island is inhabited only by {goods} and {bads}. {goods.capitalize()} always tell "
+            f"the truth, and {bads} always lie. You meet {n} inhabitants: {_join(names)}. "
+            + " ".join(said)
+            + f" So who is {a_good} and who is {a_bad}?"
+        )
+        roles_of = [a_good if k else a_bad for k in solution]
+        answer: dict[str, Any] = {"names": names, "solution": solution}
+        if (good, bad) != DEFAULT_ROLES:
+            answer["roles"] = [good, bad]
+        return {
+            "question": quiz,
+            "answer": answer,
+            "quiz": quiz,
+            "names": names,
+            "knight_knave": words,
+            "solution": solution,
+            "solution_text": _join([f"{name} is {r}" for name, r in zip(names, roles_of, strict=True)]) + ".",
+            "solution_text_format": "\n".join(
+                f"({i}) {name} is {r}" for i, (name, r) in enumerate(zip(names, roles_of, strict=True), 1)
+            ),
+            "statements": kk_logic.to_text(statements),
+            "depth": depth,
+            "width": width,
+        }
+
+    # -- reference answers -----------------------------------------------------------------
+    def parse_answer(self, raw: Any) -> dict[str, Any]:
+        """Canonical `{"names", "solution"[, "roles"]}` from: that dict (or its JSON), a Logic-RL
+        `solution_text_format` text, a DUMP `reward_model.ground_truth` JSON, or a whole record.
+        If statements come along, the solution must be their unique solution."""
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        if isinstance(raw, str):
+            text = raw.strip()
+            if not text.startswith("{"):
+                return _from_text(text)
+            try:
+                raw = orjson.loads(text)
+            except orjson.JSONDecodeError as e:
+                raise ValueError(f"answer: invalid JSON ({e})") from None
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"answer: expected a dict or text, got {type(raw).__name__}")
+        if "names" in raw and "solution" in raw:
+            answer = _canonical(raw["names"], raw["solution"], _roles_of(raw))
+        elif "solution_text_format" in raw:
+            answer = _from_text(str(raw["solution_text_format"]))
+        elif isinstance(raw.get("reward_model"), Mapping) and "ground_truth" in raw["reward_model"]:
+            return self.parse_answer(raw["reward_model"]["ground_truth"])
+        elif "ground_truth" in raw:
+            return self.parse_answer(raw["ground_truth"])
+        else:
+            raise ValueError(
+                "answer: expected names + solution, solution_text_format, or reward_model.ground_truth"
+            )
+        if raw.get("statements") is not None:
+            _check_statements(raw["statements"], answer)
+        return answer
+
+    def reference_text(self, answer: Any) -> str:
+        answer = self.parse_answer(answer)
+        good, bad = answer.get("roles", DEFAULT_ROLES)
+        return "\n".join(
+            f"({i}) {name} is {_article(good if k else bad)}"
+            for i, (name, k) in enumerate(zip(answer["names"], answer["solution"], strict=True), 1)
+        )
+
+    # -- verification ----------------------------------------------------------------------
+    def verify(self, completion: str, answer: Any) -> Verdict:
+        if not (isinstance(answer, dict) and "names" in answer and "solution" in answer):
+            answer = self.parse_answer(answer)
+        block = answer_block(completion)
+        if block.answer is None:
+            return Verdict(block.format_ok, 0.0, False, block.problem)
+        roles = answer.get("roles")
+        key = _compiled(tuple(answer["names"]), DEFAULT_ROLES if roles is None else tuple(roles))
+        return _judge(block.format_ok, block.answer.lower(), key, answer["solution"])
+
+
+# -- generation helpers ----------------------------------------------------------------------
+def _sample(rng: random.Random, n: int, depth: int, width: int) -> tuple:
+    """A random statement: leaf, not-leaf, and/or/->/<=> equally likely (leaves at depth 1)."""
+    leaf = ("telling-truth" if rng.random() < 0.5 else "lying", rng.randrange(n))
+    if depth <= 1:
+        return leaf
+    kind = rng.randrange(6)
+    if kind == 0:
+        return leaf
+    if kind == 1:
+        return ("not", leaf)
+    op = ("and", "or", "->", "<=>")[kind - 2]
+    arity = rng.randint(2, width) if op in kk_logic.VARIADIC else 2
+    return (op, *(_sample(rng, n, depth - 1, width) for _ in range(arity)))
+
+
+def render(s: tuple, names: Sequence[str], a_knight: str = "a knight", a_knave: str = "a knave") -> str:
+    """A statement in DUMP's English ("If Liam is a knave then Chloe is a knight")."""
+    op = s[0]
+    if op == "telling-truth":
+        return f"{names[s[1]]} is {a_knight}"
+    if op == "lying":
+        return f"{names[s[1]]} is {a_knave}"
+    if op == "not" and s[1][0] in kk_logic.LEAVES:
+        inner = s[1]
+        return f"{names[inner[1]]} is not {a_knight if inner[0] == 'telling-truth' else a_knave}"
+
+    def sub(c: tuple) -> str:
+        text = render(c, names, a_knight, a_knave)
+        return (
+            text if c[0] in kk_logic.LEAVES or c[0] == "not" and c[1][0] in kk_logic.LEAVES else f"({text})"
+        )
+
+    if op == "not":
+        return f"it is not the case that {sub(s[1])}"
+    if op in kk_logic.VARIADIC:
+        return f" {op} ".join(sub(c) for c in s[1:])
+    if op == "->":
+        return f"If {sub(s[1])} then {sub(s[2])}"
+    return f"{sub(s[1])} if and only if {sub(s[2])}"
+
+
+def _join(items: Sequence[str]) -> str:
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + ", and " + items[-1]
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
+def _int_in(what: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"knights_knaves: {what} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"knights_knaves: {what} must be in {low}..{high}, got {value}")
+    return int(value)
+
+
+# -- reference answers -----------------------------------------------------------------------
+def _canonical(names: Any, solution: Any, roles: tuple[str, str]) -> dict[str, Any]:
+    if isinstance(names, np.ndarray):
+        names = names.tolist()
+    if isinstance(solution, np.ndarray):
+        solution = solution.tolist()
+    if not isinstance(names, (list, tuple)) or not names:
+        raise ValueError("answer: names must be a non-empty list")
+    if not isinstance(solution, (list, tuple)) or len(solution) != len(names):
+        raise ValueError(f"answer: solution must be a list of {len(names)} booleans (knight = true)")
+    for name in names:
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or name.lower() in _RESERVED:
+            raise ValueError(f"answer: name {name!r} must be one word of letters (and not a role word)")
+    lowered = [name.lower() for name in names]
+    if len(set(lowered)) != len(lowered):
+        raise ValueError("answer: names must be distinct")
+    if not all(isinstance(k, (bool, np.bool_)) for k in solution):
+        raise ValueError("answer: solution must hold booleans (knight = true)")
+    out: dict[str, Any] = {"names": list(names), "solution": [bool(k) for k in solution]}
+    if tuple(roles) != DEFAULT_ROLES:
+        out["roles"] = list(roles)
+    return out
+
+
+def _roles_of(raw: Mapping[str, Any]) -> tuple[str, str]:
+    roles = raw.get("roles")
+    if roles is None and isinstance(raw.get("knight_knave"), Mapping):
+        roles = (raw["knight_knave"].get("knight"), raw["knight_knave"].get("knave"))
+    if roles is None:
+        return DEFAULT_ROLES
+    if (
+        not isinstance(roles, (list, tuple))
+        or len(roles) != 2
+        or not all(isinstance(r, str) and _NAME.fullmatch(r) for r in roles)
+        or roles[0].lower() == roles[1].lower()
+    ):
+        raise ValueError(f"answer: roles must be two different words [truthful, liar], got {roles!r}")
+    return (roles[0].lower(), roles[1].lower())
+
+
+def _from_text(text: str) -> dict[str, Any]:
+    """From "(1) Liam is a knave\\n(2) Chloe is a knight..." (or "Liam is a knave, Chloe is ...")."""
+    if len(text) > 100_000:
+        raise ValueError("answer: solution text too long")
+    names: list[str] = []
+    solution: list[bool] = []
+    pair = None
+    for m in _REFERENCE.finditer(text):
+        word = m.group(2).lower()
+        if word not in _ROLE_WORD:
+            raise ValueError(f"answer: unknown role word {m.group(2)!r} in {m.group(0)!r}")
+        key, truthful = _ROLE_WORD[word]
+        if pair not in (None, key):
+            raise ValueError(f"answer: role words of two different pairs ({pair}, {key})")
+        pair = key
+        names.append(m.group(1))
+        solution.append(truthful)
+    if not names:
+        raise ValueError(f"answer: no '<name> is a knight/knave' in {text[:80]!r}")
+    roles = tuple(w[0] for w in ROLE_PAIRS[pair or "knight_knave"])
+    return _canonical(names, solution, roles)  # type: ignore[arg-type]
+
+
+def _check_statements(statements: Any, answer: dict[str, Any]) -> None:
+    n = len(answer["names"])
+    if n > kk_logic.MAX_PEOPLE:
+        return
+    parsed = kk_logic.parse(statements, n)
+    found = kk_logic.solutions(parsed, limit=2)
+    if len(found) != 1:
+        raise ValueError(f"statements: {'no' if not found else 'more than one'} consistent assignment")
+    if found[0] != answer["solution"]:
+        raise ValueError("statements: their unique solution differs from the given solution")
+
+
+# -- verification helpers --------------------------------------------------------------------
+class _Roles:
+    """Per role-word pair (cached): the words and the regexes that find assignments."""
+
+    def __init__(self, roles: tuple[str, str]) -> None:
+        words = sorted({roles[0], roles[1], *DEFAULT_ROLES}, key=len, reverse=True)
+        self.words = tuple(words)
+        self.truthful = frozenset({roles[0], DEFAULT_ROLES[0]})
+        alt = "|".join(words)
+        # "<name> is a <role>", "<name>: <role>", "**<name>** - <role>", "<name> (<role>)", ...
+        # linear: starts only at word boundaries; the separator classes are disjoint from letters.
+        # ASCII mode (the text is lower-cased, whitespace normalised) is twice as fast as Unicode.
+        self.assign = re.compile(
+            rf"\b([a-z]+)\b(?:['\u2019]s\b)?[\s*_:=,(|>\-\u2013\u2014\u2192]*"
+            rf"(?:(?:is|was)\b[\s*_:]*)?(?:(?:an?|the)\b[\s*_]*)?\b({alt})\b",
+            re.ASCII,
+        )
+        # the prompt's own format "(1) zoey is a knight": a literal-prefix regex, 2-3x faster
+        self.standard = re.compile(rf"\(\d{{1,3}}\) ([a-z]+) is an? ({alt})\b", re.ASCII)
+        self.mention = re.compile(rf"\b(?:{alt})(?:e?s)?\b", re.ASCII)
+        # role words are counted as substrings unless one contains another (then as whole words)
+        self.words_clash = any(w in other for w in words for other in words if w != other)
+
+
+@functools.lru_cache(maxsize=64)
+def _roles(roles: tuple[str, str]) -> _Roles:
+    return _Roles(roles)
+
+
+class _Key:
+    """What the answer parser needs for one puzzle: name index and the role-word patterns."""
+
+    __slots__ = ("index", "names", "order", "roles", "by_word")
+
+    def __init__(self, names: tuple[str, ...], roles: tuple[str, str]) -> None:
+        self.names = names
+        joined = " ".join(names).lower()  # names are single words (checked by parse_answer)
+        self.index = dict(zip(joined.split(" "), range(len(names)), strict=True))
+        self.order = list(range(len(names)))
+        self.roles = _roles(roles)
+        # Role words are counted as substrings, as Logic-RL does ("knights", "knighthood" count),
+        # unless a name contains one ("Angela" with angel/devil); then as whole words (slower).
+        self.by_word = self.roles.words_clash or any(map(joined.__contains__, self.roles.words))
+
+    def mentions(self, text: str) -> int:
+        """How many role words the text holds; each must belong to one assignment."""
+        if self.by_word:
+            return len(self.roles.mention.findall(text))
+        return sum(map(text.count, self.roles.words))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(names: tuple[str, ...], roles: tuple[str, str]) -> _Key:
+    return _Key(names, roles)
+
+
+def _judge(format_ok: bool, text: str, key: _Key, solution: Sequence[bool]) -> Verdict:
+    """Score a lower-cased answer block."""
+    if not text.isascii():
+        text = " ".join(text.split())  # Unicode spaces -> " " for the ASCII-mode regex
+    n = len(key.names)
+    mentions = key.mentions(text)
+    # When the standard lines hold every role word, the general regex would find exactly these
+    # pairs (it cannot start before a "(k) " prefix and still reach the role word), so skip it.
+    found = key.roles.standard.findall(text)
+    if len(found) != mentions:
+        found = key.roles.assign.findall(text)
+    if len(found) > 4 * n + 8:
+        return Verdict(format_ok, 0.0, False, f"more assignments than people ({len(found)} > {n})")
+    if not found:
+        return Verdict(format_ok, 0.0, False, "no '<name> is a knight/knave' in the answer")
+    # map() and dict(zip()) rather than a Python loop: this is the hot path of training
+    names, roles = zip(*found, strict=True)
+    idxs = list(map(key.index.get, names))
+    if None in idxs:
+        name, role = found[idxs.index(None)]
+        if name in _CONNECTIVES:  # "Zoey is a knight or a knave"
+            return Verdict(format_ok, 0.0, False, f"hedged: '{name} ... {role}'")
+        if name == "not":  # "Liam is not a knave": say the role, not its negation
+            return Verdict(format_ok, 0.0, False, f"negated: 'not ... {role}'")
+        return Verdict(format_ok, 0.0, False, f"not in the puzzle: {name}")
+    knights = list(map(key.roles.truthful.__contains__, roles))
+    if idxs == key.order and mentions == n:  # everyone once, in order, no other role word: usual
+        predicted = knights
+    else:
+        given = dict(zip(idxs, knights, strict=True))
+        if len(given) < len(found):  # someone named twice: with both roles?
+            first: dict[int, bool] = {}
+            for idx, knight in zip(idxs, knights, strict=True):
+                if first.setdefault(idx, knight) != knight:
+                    return Verdict(format_ok, 0.0, False, f"hedged: {key.names[idx]}")
+        if len(found) > n:
+            return Verdict(format_ok, 0.0, False, f"more assignments than people ({len(found)} > {n})")
+        if mentions != len(found):
+            return Verdict(
+                format_ok, 0.0, False, "a role word outside '<name> is a <role>' (hedged or unclear)"
+            )
+        if len(given) < len(found):
+            return Verdict(format_ok, 0.0, False, "a person is named twice")
+        if len(given) < n:
+            right = sum(1 for i, k in given.items() if solution[i] == k)
+            missing = [key.names[i] for i in range(n) if i not in given]
+            return Verdict(format_ok, right / n, False, f"missing: {', '.join(missing)}")
+        predicted = list(map(given.__getitem__, range(n)))
+    if predicted == list(solution):
+        return Verdict(format_ok, 1.0, True, "correct")
+    right = sum(map(operator.eq, predicted, solution))
+    return Verdict(format_ok, right / n, True, f"wrong: {right}/{n} right")
