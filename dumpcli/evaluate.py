@@ -1,7 +1,536 @@
-"""Per-distribution evaluation of checkpoints (issue: eval/report/compare)."""
+"""`dump eval`: per-distribution accuracy, reward, format rate, pass@k and completion length
+of one or more checkpoints on the prepared test split.
 
-from dumpcli.errors import NotBuiltError
+The same code runs inside training (`evaluate_during_training`, every `train.eval_every`
+steps) so the curves in `eval.jsonl` and the numbers of `dump eval` are comparable: same
+problems (the first `eval.max_per_distribution` of each distribution, in split order), same
+verifier, same reward scheme, same success rule as the trainer (format ok and full answer).
+
+Generation is batched: prompts are sorted by token length so each left-padded batch wastes
+little padding, and the results are put back in the original order.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dumpcli.errors import DumpError
+from dumpcli.io import write_json
+from dumpcli.puzzles.registry import get_verifier
+from dumpcli.recipe import EvalSpec, Recipe
+
+# One completion: (decoded text, length in tokens up to EOS, EOS excluded).
+Sample = tuple[str, int]
+# prompts (chat-template text) -> per prompt, `spec.n` samples
+Sampler = Callable[[list[str]], list[list[Sample]]]
+
+VLLM_MISSING = "--backend vllm needs vLLM: pip install 'dumpcli[vllm]' (GPU machines)"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
-def evaluate_cli(*args, **kwargs):
-    raise NotBuiltError("`dump eval` is not built yet (tracked in the eval/report/compare issue)")
+# ----------------------------------------------------------------------------- metrics
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c are correct: 1 - C(n-c, k) / C(n, k)
+    (Chen et al. 2021). Exact integer arithmetic, so no drift for large n."""
+    if not (0 <= c <= n) or not (1 <= k <= n):
+        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n (got n={n}, c={c}, k={k})")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def select_rows(
+    rows: Any, max_per_distribution: int | None, order: Sequence[str] | None = None
+) -> list[dict]:
+    """The first `max_per_distribution` rows of each distribution, in split order (deterministic:
+    training-time and CLI evaluations see the same problems), grouped easy -> hard by `order`."""
+    if hasattr(rows, "column_names"):  # a datasets.Dataset: pick indices from one column, then rows
+        dists = list(rows["distribution"])
+        picked = _pick(dists, max_per_distribution)
+        selected = rows.select(picked).to_list() if picked else []
+    else:
+        rows = list(rows)
+        picked = _pick([r["distribution"] for r in rows], max_per_distribution)
+        selected = [rows[i] for i in picked]
+    rank = {d: i for i, d in enumerate(ordered_distributions(selected, order))}
+    return sorted(selected, key=lambda r: rank[r["distribution"]])  # stable: split order inside
+
+
+def _pick(dists: Sequence[str], cap: int | None) -> list[int]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, d in enumerate(dists):
+        if cap is None or seen.get(d, 0) < cap:
+            seen[d] = seen.get(d, 0) + 1
+            out.append(i)
+    return out
+
+
+def ordered_distributions(rows: Iterable[dict], order: Sequence[str] | None) -> list[str]:
+    """Distributions present in `rows`, in `order` first (easy -> hard), then any others as seen."""
+    present: dict[str, None] = {}
+    for r in rows:
+        present.setdefault(r["distribution"], None)
+    known = [d for d in (order or []) if d in present]
+    return known + [d for d in present if d not in set(known)]
+
+
+def _summarise(
+    rows: list[dict], samples: list[list[Sample]], spec: EvalSpec, scheme: str, order: Sequence[str] | None
+) -> dict[str, Any]:
+    """Score every sample with its row's verifier and aggregate per distribution."""
+    from dumpcli.puzzles.rewards import decode_answer, score
+
+    per: dict[str, dict[str, list[float]]] = {}
+    for row, outs in zip(rows, samples, strict=True):
+        verifier = get_verifier(row["verifier"])
+        answer = decode_answer(row["verifier"], row["answer"])  # exactly what the trainer's reward reads
+        acc = per.setdefault(
+            row["distribution"], {"success": [], "reward": [], "format": [], "length": [], "c": []}
+        )
+        correct = 0
+        for text, length in outs:
+            verdict = verifier.verify(text, answer)
+            success = bool(verdict.format_ok and verdict.answer_score >= 1.0)
+            correct += success
+            acc["success"].append(float(success))
+            acc["reward"].append(float(score(verdict, scheme)))
+            acc["format"].append(float(verdict.format_ok))
+            acc["length"].append(float(length))
+        acc["c"].append(correct)
+    distributions: dict[str, dict[str, float | int]] = {}
+    for dist in ordered_distributions(rows, order):
+        acc = per[dist]
+        entry: dict[str, float | int] = {
+            "n": len(acc["c"]),
+            "samples": len(acc["success"]),
+            "accuracy": _mean(acc["success"]),
+            "mean_reward": _mean(acc["reward"]),
+            "format_rate": _mean(acc["format"]),
+        }
+        for k in spec.pass_k:
+            entry[f"pass@{k}"] = _mean([pass_at_k(spec.n, c, k) for c in acc["c"]])
+        entry["mean_length"] = _mean(acc["length"])
+        distributions[dist] = entry
+    values = list(distributions.values())
+    return {
+        "distributions": distributions,
+        "mean_accuracy": _mean([v["accuracy"] for v in values]),  # macro: every distribution counts once
+        "mean_reward": _mean([v["mean_reward"] for v in values]),
+        "mean_format_rate": _mean([v["format_rate"] for v in values]),
+        "num_problems": len(rows),
+        "num_completions": sum(len(s) for s in samples),
+    }
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return float(sum(xs) / len(xs)) if xs else 0.0
+
+
+# ----------------------------------------------------------------------------- generation
+
+
+def render_prompts(tokenizer: Any, rows: Sequence[dict]) -> list[str]:
+    return [
+        tokenizer.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=False) for r in rows
+    ]
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    ids = [eos] if isinstance(eos, int) else list(eos or [])
+    if not ids:
+        raise DumpError("the tokenizer has no EOS token: generation would never stop")
+    return ids
+
+
+def hf_sampler(
+    model: Any, tokenizer: Any, spec: EvalSpec, on_batch: Callable[[int], None] | None = None
+) -> Sampler:
+    """Batched `model.generate`: prompts sorted by length, left-padded, `spec.batch_size`
+    sequences per batch; greedy when temperature is 0 (then one sample stands for all n)."""
+    import torch
+    from transformers import GenerationConfig
+
+    sampling = spec.temperature > 0
+    per_prompt = spec.n if sampling else 1
+    eos = _eos_ids(model, tokenizer)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
+    # Every decoding knob is set: transformers fills unset ones from the checkpoint's own
+    # generation_config (e.g. a repetition_penalty or top_k shipped with an instruct model), and
+    # the evaluation must be what the recipe says. Greedy gets the library defaults (unused).
+    config = GenerationConfig(
+        max_new_tokens=spec.max_new_tokens,
+        do_sample=sampling,
+        num_return_sequences=per_prompt,
+        temperature=spec.temperature if sampling else 1.0,
+        top_p=spec.top_p if sampling else 1.0,
+        top_k=0 if sampling else 50,  # sampling: only temperature / top-p shape the distribution
+        typical_p=1.0,
+        repetition_penalty=1.0,
+        no_repeat_ngram_size=0,
+        num_beams=1,
+        pad_token_id=pad_id,
+        eos_token_id=eos,
+    )
+    prompts_per_batch = max(1, spec.batch_size // per_prompt)
+
+    def sample(prompts: list[str]) -> list[list[Sample]]:
+        device = next(model.parameters()).device
+        encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        order = sorted(range(len(prompts)), key=lambda i: (len(encoded[i]), i))
+        out: list[list[Sample]] = [[] for _ in prompts]
+        eos_t = torch.tensor(eos, device=device)
+        for start in range(0, len(order), prompts_per_batch):
+            chunk = order[start : start + prompts_per_batch]
+            width = max(len(encoded[i]) for i in chunk)
+            ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, i in enumerate(chunk):
+                seq = encoded[i]
+                if seq:
+                    ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+                    mask[row, width - len(seq) :] = 1
+            with torch.inference_mode():
+                generated = model.generate(
+                    input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config
+                )
+            completions = generated[:, width:]
+            is_eos = torch.isin(completions, eos_t)
+            has_eos = is_eos.any(dim=1)
+            lengths = torch.where(has_eos, is_eos.int().argmax(dim=1), completions.shape[1]).tolist()
+            texts = tokenizer.batch_decode(
+                [completions[j, : lengths[j]] for j in range(completions.shape[0])], skip_special_tokens=True
+            )
+            for j, (text, length) in enumerate(zip(texts, lengths, strict=True)):
+                out[chunk[j // per_prompt]].append((text, int(length)))
+            if on_batch is not None:
+                on_batch(len(chunk))
+        if per_prompt != spec.n:  # greedy: every sample would be the same
+            out = [s * spec.n for s in out]
+        return out
+
+    return sample
+
+
+def text_sampler(generate_fn: Callable[[list[str]], list[str]], tokenizer: Any, n: int) -> Sampler:
+    """Wrap a completion-level model (prompt texts -> completion texts); each prompt is asked n
+    times in a row. Lengths are counted with the tokenizer (whitespace words without one)."""
+
+    def length(text: str) -> int:
+        if tokenizer is None:
+            return len(text.split())
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def sample(prompts: list[str]) -> list[list[Sample]]:
+        asked = [p for p in prompts for _ in range(n)]
+        texts = list(generate_fn(asked))
+        if len(texts) != len(asked):
+            raise DumpError(f"generate_fn returned {len(texts)} completions for {len(asked)} prompts")
+        return [[(t, length(t)) for t in texts[i * n : (i + 1) * n]] for i in range(len(prompts))]
+
+    return sample
+
+
+def vllm_sampler(path: str | Path, spec: EvalSpec, seed: int) -> Sampler:
+    """vLLM generation of a checkpoint directory (GPU machines)."""
+    try:
+        import vllm
+    except ImportError:
+        raise DumpError(VLLM_MISSING) from None
+    if (Path(path) / "adapter_config.json").exists():
+        raise DumpError(f"{path}: a LoRA adapter; merge it into the base model first or use --backend hf")
+    llm = vllm.LLM(model=str(path), seed=seed)
+    params = vllm.SamplingParams(
+        n=spec.n, temperature=spec.temperature, top_p=spec.top_p, max_tokens=spec.max_new_tokens, seed=seed
+    )
+
+    def sample(prompts: list[str]) -> list[list[Sample]]:
+        results = llm.generate(prompts, params)
+        eos = llm.get_tokenizer().eos_token_id
+        return [
+            [
+                (o.text, len(o.token_ids) - (1 if o.token_ids and o.token_ids[-1] == eos else 0))
+                for o in r.outputs
+            ]
+            for r in results
+        ]
+
+    return sample
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def run_evaluation(
+    rows: list[dict],
+    prompts: list[str],
+    sampler: Sampler,
+    spec: EvalSpec,
+    scheme: str,
+    order: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Generate for already-selected rows and aggregate; adds timing."""
+    started = time.perf_counter()
+    samples = sampler(prompts) if prompts else []
+    seconds = time.perf_counter() - started
+    result = _summarise(rows, samples, spec, scheme, order)
+    result["seconds"] = seconds
+    result["completions_per_second"] = result["num_completions"] / seconds if seconds > 0 else 0.0
+    return result
+
+
+def evaluate_model(
+    model: Any,
+    tokenizer: Any,
+    rows: Any,
+    spec: EvalSpec,
+    scheme: str,
+    order: list[str] | None = None,
+    generate_fn: Callable[[list[str]], list[str]] | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Per-distribution metrics of `model` on `rows` (a Dataset or list of rows).
+
+    `generate_fn` replaces the model with a completion-level function (tests, other engines);
+    `spec.max_per_distribution` caps the problems per distribution (first N in split order).
+    """
+    selected = select_rows(rows, spec.max_per_distribution, order)
+    prompts = render_prompts(tokenizer, selected)
+    if generate_fn is not None:
+        return run_evaluation(
+            selected, prompts, text_sampler(generate_fn, tokenizer, spec.n), spec, scheme, order
+        )
+    with _progress(console, len(prompts)) as advance:
+        sampler = hf_sampler(model, tokenizer, spec, on_batch=advance)
+        return run_evaluation(selected, prompts, sampler, spec, scheme, order)
+
+
+class _progress:
+    """A Rich bar over prompts when there is a console; a no-op otherwise."""
+
+    def __init__(self, console: Console | None, total: int) -> None:
+        self.bar = (
+            Progress(
+                TextColumn("[bold]generating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            if console is not None and total
+            else None
+        )
+        self.total = total
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if self.bar is None:
+            return None
+        self.bar.start()
+        task = self.bar.add_task("generate", total=self.total)
+        bar = self.bar
+        return lambda n: bar.advance(task, n)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+_TEST_ROWS: dict[tuple[str, int | None], tuple[list[dict], list[str]]] = {}
+
+
+def _test_rows(recipe: Recipe) -> tuple[list[dict], list[str]]:
+    """Selected test rows and distribution order of a prepared recipe (cached: training evaluates
+    the same problems every time)."""
+    from dumpcli.data.prepare import load_manifest, load_split
+
+    key = (str(recipe.output_path.resolve()), recipe.eval.max_per_distribution)
+    if key not in _TEST_ROWS:
+        order = [d["name"] for d in load_manifest(recipe)["distributions"]]
+        rows = select_rows(load_split(recipe, "test"), recipe.eval.max_per_distribution, order)
+        _TEST_ROWS[key] = (rows, order)
+    return _TEST_ROWS[key]
+
+
+def evaluate_during_training(recipe: Recipe, model: Any, tokenizer: Any) -> dict[str, Any]:
+    """Evaluation from inside the trainer: eval mode, no grad, the training RNG left untouched
+    (so a run with evaluation draws the same samples as one without), then back to train mode."""
+    import torch
+
+    rows, order = _test_rows(recipe)
+    was_training = model.training
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(recipe.seed)
+            prompts = render_prompts(tokenizer, rows)
+            sampler = hf_sampler(model, tokenizer, recipe.eval)
+            return run_evaluation(rows, prompts, sampler, recipe.eval, recipe.train.reward.scheme, order)
+    finally:
+        model.train(was_training)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """Training step of a checkpoint dir: from its name (checkpoint-<step>) or trainer_state.json."""
+    m = _CHECKPOINT.match(path.name)
+    if m:
+        return int(m.group(1))
+    state = path / "trainer_state.json"
+    if state.is_file():
+        try:
+            return int(orjson.loads(state.read_bytes())["global_step"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+    return None
+
+
+def _checkpoints(checkpoints: Sequence[Path], run_dir: Path | None) -> list[Path]:
+    from dumpcli.train.model import HF_ID
+
+    paths = [Path(p) for p in checkpoints]
+    if run_dir is not None:
+        from dumpcli.train.run import list_checkpoints
+
+        if not run_dir.is_dir():
+            raise DumpError(f"--run {run_dir}: not a directory")
+        found = list_checkpoints(run_dir)
+        if not found:
+            raise DumpError(f"--run {run_dir}: no checkpoint-<step>/ directories with a trainer_state.json")
+        paths.extend(found)
+    if not paths:
+        raise DumpError("nothing to evaluate: give --checkpoint PATH (repeatable) or --run RUN_DIR")
+    for p in paths:
+        if not p.exists() and not HF_ID.match(str(p)):
+            raise DumpError(f"--checkpoint {p}: no such directory")
+        if p.is_dir() and not any((p / f).exists() for f in ("config.json", "adapter_config.json")):
+            raise DumpError(
+                f"--checkpoint {p}: not a model directory (no config.json or adapter_config.json)"
+            )
+    return list(dict.fromkeys(paths))  # drop repeats, keep order
+
+
+def evaluate_cli(
+    recipe: Recipe, checkpoints: list[Path], run_dir: Path | None, output: Path | None, console: Console
+) -> dict[str, Any]:
+    """`dump eval`: every checkpoint on the prepared test split; Rich table + eval.json."""
+    import torch
+
+    spec = recipe.eval
+    scheme = recipe.train.reward.scheme
+    if spec.backend == "vllm":
+        try:
+            import vllm  # noqa: F401
+        except ImportError:
+            raise DumpError(VLLM_MISSING) from None
+    paths = _checkpoints(checkpoints, run_dir)
+    from dumpcli.data.prepare import ensure_prepared, load_split
+
+    manifest = ensure_prepared(recipe, console)
+    order = [d["name"] for d in manifest["distributions"]]
+    rows = select_rows(load_split(recipe, "test"), spec.max_per_distribution, order)
+    if not rows:
+        raise DumpError(f"the prepared test split of {recipe.output_path} is empty: nothing to evaluate on")
+    target = output if output is not None else (run_dir or recipe.output_path) / "eval.json"
+    results: dict[str, Any] = {
+        "recipe": recipe.name,
+        "scheme": scheme,
+        "eval": spec.model_dump(mode="json"),
+        "order": ordered_distributions(rows, order),
+        "checkpoints": {},
+    }
+    mode = (
+        "greedy"
+        if spec.temperature == 0
+        else f"temperature {spec.temperature}, top-p {spec.top_p}, n={spec.n}"
+    )
+    console.print(
+        f"evaluating {len(paths)} checkpoint(s) on {len(rows)} test problems ({mode}, {spec.backend})"
+    )
+    for path in paths:
+        console.print(f"[bold]{path}")
+        torch.manual_seed(recipe.seed)
+        if spec.backend == "vllm":
+            tokenizer = _load_tokenizer(path, recipe)
+            prompts = render_prompts(tokenizer, rows)
+            result = run_evaluation(rows, prompts, vllm_sampler(path, spec, recipe.seed), spec, scheme, order)
+        else:
+            from dumpcli.train.model import load_pretrained
+
+            model, tokenizer = load_pretrained(path, recipe)
+            if torch.cuda.is_available():
+                model = model.to("cuda")
+            model.eval()
+            result = evaluate_model(model, tokenizer, rows, spec, scheme, order, console=console)
+            del model
+            gc.collect()
+        results["checkpoints"][str(path)] = {"step": checkpoint_step(path), **result}
+        console.print(
+            f"  mean accuracy {result['mean_accuracy']:.3f}, mean reward {result['mean_reward']:+.3f} "
+            f"({result['num_completions']} completions, {result['completions_per_second']:.1f}/s)"
+        )
+        write_json(target, results)  # after each checkpoint: a long run keeps what it has
+    console.print(results_table(results))
+    console.print(f"wrote {target}")
+    return results
+
+
+def _load_tokenizer(path: Path, recipe: Recipe) -> Any:
+    from dumpcli.train.model import load_tokenizer
+
+    return load_tokenizer(path, recipe.model.trust_remote_code)
+
+
+def results_table(results: dict[str, Any]) -> Table:
+    """Distributions as rows (easy -> hard), checkpoints as columns; each cell: accuracy, then
+    reward / format rate / pass@k / length in a dimmer second line."""
+    table = Table(title=f"eval: {results['recipe']} (reward scheme {results['scheme']})", show_lines=True)
+    table.add_column("distribution")
+    checkpoints = results["checkpoints"]
+    for path, res in checkpoints.items():
+        step = res.get("step")
+        table.add_column(
+            f"{Path(path).name}" + (f"\nstep {step}" if step is not None else ""), justify="right"
+        )
+    dists = list(results.get("order") or [])
+    for res in checkpoints.values():
+        dists += [d for d in res["distributions"] if d not in dists]
+    for dist in dists:
+        cells = []
+        for res in checkpoints.values():
+            m = res["distributions"].get(dist)
+            if m is None:
+                cells.append("-")
+                continue
+            extra = [f"r {m['mean_reward']:+.2f}", f"fmt {m['format_rate']:.2f}"]
+            extra += [f"{k} {v:.2f}" for k, v in m.items() if k.startswith("pass@") and k != "pass@1"]
+            extra.append(f"len {m['mean_length']:.0f}")
+            cells.append(f"[bold]{m['accuracy']:.3f}[/] [dim](n={m['n']})[/]\n[dim]{'  '.join(extra)}[/]")
+        table.add_row(dist, *cells)
+    table.add_row(
+        "[bold]mean",
+        *[
+            f"[bold]{r['mean_accuracy']:.3f}[/]\n[dim]r {r['mean_reward']:+.2f}[/]"
+            for r in checkpoints.values()
+        ],
+    )
+    return table

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from dumpcli.errors import DumpError
 from dumpcli.recipe import ModelSpec, Recipe
 
@@ -65,7 +67,7 @@ def torch_dtype(spec: ModelSpec) -> Any:
 
 def load_pretrained(path_or_id: str | Path, recipe: Recipe) -> tuple[Any, Any]:
     """Model + tokenizer from an HF id or directory (a checkpoint of ours, or a LoRA adapter dir)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     spec = recipe.model
     path = Path(path_or_id)
@@ -77,18 +79,39 @@ def load_pretrained(path_or_id: str | Path, recipe: Recipe) -> tuple[Any, Any]:
             model = AutoPeftModelForCausalLM.from_pretrained(str(path), **kwargs)
         else:
             model = AutoModelForCausalLM.from_pretrained(str(path_or_id), **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(str(path_or_id), trust_remote_code=spec.trust_remote_code)
+        tokenizer = load_tokenizer(path_or_id, spec.trust_remote_code)
     except OSError as e:
         raise DumpError(
             f"cannot load model {str(path_or_id)!r}: {e}\n"
             "  (no network here? use a local directory, or model.name_or_path: tiny)"
         ) from None
+    return model, tokenizer
+
+
+def load_tokenizer(path_or_id: str | Path, trust_remote_code: bool = False) -> Any:
+    """The tokenizer of a model dir or id, left-padded, with a chat template.
+
+    A bare `tokenizers` tokenizer (ours: the tiny model's word-level one) must be loaded as such:
+    AutoTokenizer would pick the tokenizer class of the model type (Qwen2's BPE pre-tokeniser)
+    and silently map most words to nothing.
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    config = Path(path_or_id) / "tokenizer_config.json"
+    bare = config.exists() and orjson.loads(config.read_bytes()).get("tokenizer_class") in (
+        "TokenizersBackend",
+        "PreTrainedTokenizerFast",
+    )
+    if bare:
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path_or_id))
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(str(path_or_id), trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     if tokenizer.chat_template is None:
         tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
-    return model, tokenizer
+    return tokenizer
 
 
 def lora_config(recipe: Recipe) -> Any:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate.utils import gather_object
+from accelerate.utils import broadcast_object_list, gather_object
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
@@ -57,6 +57,12 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         global_size = local_size * world
         num_prompts = global_size // self.num_generations
         rows = self.curriculum.draw(num_prompts, step=self.state.global_step)
+        if self.curriculum.problem_level and world > 1:
+            # the curator's scores are float computations that could differ in the last bit across
+            # machines; rank 0's choice is the one everybody trains on and learns from
+            shared = [rows, self.curriculum.selection]
+            broadcast_object_list(shared, from_process=0)
+            rows, self.curriculum.selection = shared
         start = self.accelerator.process_index * local_size
         slots = [rows[i // self.num_generations] for i in range(start, start + local_size)]
         if self.rank_log_dir is not None:  # diagnostics: what each rank drew and kept
