@@ -1,7 +1,422 @@
-"""Schedulers side by side (issue: eval/report/compare)."""
+"""`dump compare RECIPE --schedulers uniform,ucb --seeds 0,1,2`: schedulers side by side.
 
-from dumpcli.errors import NotBuiltError
+Every (scheduler, seed) run gets a copy of the recipe that differs only in
+`train.scheduler`, `train.seed` and `output_dir` (`OUTPUT/compare/<scheduler>-seed<seed>`), so
+all runs share the prepared data, the cached warm start and the step budget. The starting
+policy is evaluated once and counts as step 0 of every curve. Finished runs (final checkpoint
+present) are not redone; partial ones resume from their last checkpoint.
+
+Outputs in `OUTPUT/compare/`: `compare.json` (curves and summary), `compare.md` (the table)
+and `mean_accuracy.png` (mean accuracy over distributions vs step, one line per scheduler).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dumpcli.errors import DumpError
+from dumpcli.io import append_jsonl, atomic_path, read_json, write_json
+from dumpcli.recipe import Recipe, SchedulerSpec
+from dumpcli.report import last_by, read_jsonl
+
+MIN_EVAL_POINTS = 4  # when the recipe has no eval_every: evaluate at least this often
 
 
-def compare(*args, **kwargs):
-    raise NotBuiltError("`dump compare` is not built yet (tracked in the eval/report/compare issue)")
+def budget(recipe: Recipe) -> int:
+    from dumpcli.train.run import GRPO_DEFAULTS
+
+    return int({**GRPO_DEFAULTS, **recipe.train.grpo}["max_steps"])
+
+
+def eval_every(recipe: Recipe, max_steps: int) -> int:
+    """The recipe's eval_every, or a period giving MIN_EVAL_POINTS evaluations. (The final step is
+    always evaluated, whether or not the period divides the budget.)"""
+    return recipe.train.eval_every or max(1, max_steps // MIN_EVAL_POINTS)
+
+
+def scheduler_options(recipe: Recipe, name: str) -> tuple[dict[str, Any], list[str]]:
+    """The recipe's scheduler options that `name` accepts, and the names of those it does not
+    (e.g. UCB's `window` means nothing to `uniform`)."""
+    from dumpcli.schedulers.registry import check_options
+
+    kept, dropped = {}, []
+    for key, value in recipe.train.scheduler.options().items():
+        if check_options(name, {key: value}):
+            dropped.append(key)
+        else:
+            kept[key] = value
+    return kept, dropped
+
+
+def run_recipe(recipe: Recipe, scheduler: str, seed: int, every: int) -> Recipe:
+    """The recipe of one (scheduler, seed) run: same everything else, its own output dir."""
+    options, _ = scheduler_options(recipe, scheduler)
+    r = recipe.model_copy(deep=True)  # keeps _base_dir / _source_file
+    r.train.scheduler = SchedulerSpec(name=scheduler, **options)
+    r.train.seed = seed
+    r.train.eval_every = every
+    r.output_dir = str(compare_dir(recipe) / f"{scheduler}-seed{seed}")
+    return r
+
+
+def compare_dir(recipe: Recipe) -> Path:
+    return recipe.output_path / "compare"
+
+
+def _final_checkpoint(out: Path, max_steps: int) -> Path:
+    return out / f"checkpoint-{max_steps}"
+
+
+def _is_finished(out: Path, max_steps: int) -> bool:
+    return (_final_checkpoint(out, max_steps) / "trainer_state.json").is_file()
+
+
+def _start_policy(recipe: Recipe, console: Console) -> Path | str:
+    """The shared starting policy (built and warm-started once, cached by the trainer's key)."""
+    from dumpcli.data.prepare import ensure_prepared, load_split
+    from dumpcli.train.warmup import prepare_policy
+
+    ensure_prepared(recipe, console)
+    return prepare_policy(recipe, load_split(recipe, "train"), load_split(recipe, "test"), console)
+
+
+def _evaluate_checkpoint(recipe: Recipe, path: Path | str) -> dict[str, Any]:
+    import gc
+
+    from dumpcli.evaluate import evaluate_during_training
+    from dumpcli.train.model import load_pretrained
+
+    model, tokenizer = load_pretrained(path, recipe)
+    try:
+        return evaluate_during_training(recipe, model, tokenizer)
+    finally:
+        del model
+        gc.collect()
+
+
+def _start_eval(recipe: Recipe, root: Path, console: Console) -> dict[str, Any]:
+    """Step-0 point of every curve: the starting policy on the test split (cached in start_eval.json)."""
+    policy = _start_policy(recipe, console)
+    path = root / "start_eval.json"
+    key = {
+        "policy": str(policy),
+        "eval": recipe.eval.model_dump(mode="json"),
+        "scheme": recipe.train.reward.scheme,
+    }
+    if path.is_file():
+        cached = read_json(path)
+        if cached.get("key") == key:
+            return cached["result"]
+    console.print(f"evaluating the starting policy {policy}")
+    result = _evaluate_checkpoint(recipe, policy)
+    write_json(path, {"key": key, "result": result})
+    return result
+
+
+def _ensure_final_eval(r: Recipe, max_steps: int, console: Console) -> None:
+    """The final step must be on every curve, even when eval_every does not divide the budget."""
+    out = r.output_path
+    evals = last_by(read_jsonl(out / "eval.jsonl"), "step")
+    if any(e["step"] == max_steps for e in evals):
+        return
+    console.print(f"evaluating the final checkpoint of {out.name}")
+    result = _evaluate_checkpoint(r, _final_checkpoint(out, max_steps))
+    append_jsonl(out / "eval.jsonl", {"step": max_steps, **result})
+
+
+def share_data(recipe: Recipe, r: Recipe) -> None:
+    """Point a run's `data/` at the comparison's prepared data (a symlink + a copy of the manifest)
+    instead of preparing the same data once per run. Where symlinks are not possible the run
+    prepares its own copy (same recipe data section, so the same rows)."""
+    out = r.output_path
+    out.mkdir(parents=True, exist_ok=True)
+    link = out / "data"
+    if not link.exists() and not link.is_symlink():
+        try:
+            link.symlink_to(recipe.data_dir.resolve(), target_is_directory=True)
+        except OSError:
+            return
+    if link.is_symlink():
+        shutil.copyfile(recipe.output_path / "manifest.json", out / "manifest.json")
+
+
+def _run_one(r: Recipe, max_steps: int, console: Console) -> str:
+    from dumpcli.train.run import latest_checkpoint, train
+
+    out = r.output_path
+    if _is_finished(out, max_steps):
+        console.print(f"[dim]{out.name}: finished earlier, reusing it")
+        status = "reused"
+    else:
+        resume = latest_checkpoint(out) is not None
+        console.rule(f"{out.name}" + (" (resuming)" if resume else ""))
+        train(r, resume=resume, console=console)
+        if not _is_finished(out, max_steps):
+            raise DumpError(f"{out}: training ended without checkpoint-{max_steps}; rerun to resume")
+        status = "resumed" if resume else "trained"
+    _ensure_final_eval(r, max_steps, console)
+    return status
+
+
+def curve(out: Path, start: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """[{step, mean_accuracy, distributions: {d: accuracy}}] of one run, step 0 = the start."""
+    points = []
+    if start is not None:
+        points.append(_point(0, start))
+    points += [
+        _point(int(e["step"]), e) for e in last_by(read_jsonl(out / "eval.jsonl"), "step") if e["step"] > 0
+    ]
+    return points
+
+
+def _point(step: int, result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "step": step,
+        "mean_accuracy": float(result["mean_accuracy"]),
+        "distributions": {d: float(m["accuracy"]) for d, m in result["distributions"].items()},
+    }
+
+
+def _mean_std(xs: Sequence[float]) -> dict[str, float]:
+    """Mean and sample standard deviation over seeds (0 with one seed)."""
+    m = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return {"mean": m, "std": sd}
+
+
+def auc(points: Sequence[tuple[float, float]]) -> float:
+    """Trapezoid area under (step, value), divided by the step range: a mean value over training
+    (1.0 = perfect from the first step). One point: its value."""
+    if not points:
+        return float("nan")
+    if len(points) == 1:
+        return float(points[0][1])
+    area = sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False))
+    return float(area / (points[-1][0] - points[0][0]))
+
+
+def steps_to_target(points: Sequence[tuple[float, float]], target: float) -> int | None:
+    """First step at which the curve reaches `target` (None: not reached)."""
+    for step, value in points:
+        if value >= target - 1e-12:
+            return int(step)
+    return None
+
+
+def summarise(
+    curves: dict[str, dict[int, list[dict[str, Any]]]], order: list[str], reference: str
+) -> dict[str, Any]:
+    """Per scheduler: seed-mean curve, final accuracy per distribution (mean, std over seeds),
+    final mean accuracy, AUC, steps to reach the reference scheduler's final mean accuracy."""
+    out: dict[str, Any] = {}
+    for sched, by_seed in curves.items():
+        step_sets = [{p["step"] for p in pts} for pts in by_seed.values()]
+        steps = sorted(set.intersection(*step_sets)) if step_sets else []
+        if not steps:
+            raise DumpError(f"{sched}: no evaluation step common to all seeds")
+        at = {seed: {p["step"]: p for p in pts} for seed, pts in by_seed.items()}
+        mean_curve = [(s, _mean_std([at[seed][s]["mean_accuracy"] for seed in at])) for s in steps]
+        final = steps[-1]
+        final_dists = {
+            d: _mean_std([at[seed][final]["distributions"][d] for seed in at])
+            for d in order
+            if all(d in at[seed][final]["distributions"] for seed in at)
+        }
+        out[sched] = {
+            "seeds": sorted(by_seed),
+            "final_step": final,
+            "final": final_dists,
+            "final_mean_accuracy": _mean_std([at[seed][final]["mean_accuracy"] for seed in at]),
+            "curve": [{"step": s, **ms} for s, ms in mean_curve],
+            "auc": auc([(s, ms["mean"]) for s, ms in mean_curve]),
+        }
+    target = out[reference]["final_mean_accuracy"]["mean"]  # seed-mean final mean accuracy
+    for summary in out.values():
+        summary["steps_to_target"] = steps_to_target(
+            [(p["step"], p["mean"]) for p in summary["curve"]], target
+        )
+    return {"reference": reference, "target": target, "summary": out}
+
+
+def _check_args(schedulers: list[str], seeds: list[int]) -> None:
+    from dumpcli.schedulers.registry import names
+
+    if not schedulers:
+        raise DumpError("--schedulers: give at least one scheduler, e.g. uniform,ucb")
+    if not seeds:
+        raise DumpError("--seeds: give at least one seed, e.g. 0,1,2")
+    unknown = [s for s in schedulers if s not in names()]
+    if unknown:
+        raise DumpError(f"--schedulers: unknown {', '.join(unknown)} (available: {', '.join(names())})")
+    for what, items in (("--schedulers", schedulers), ("--seeds", seeds)):
+        repeated = sorted({str(x) for x in items if items.count(x) > 1})
+        if repeated:
+            raise DumpError(f"{what}: repeated {', '.join(repeated)}")
+
+
+def compare(recipe: Recipe, schedulers: list[str], seeds: list[int], console: Console) -> dict[str, Any]:
+    """Train (or reuse) every scheduler x seed, then write compare.json / compare.md / mean_accuracy.png."""
+    _check_args(schedulers, seeds)
+    max_steps = budget(recipe)
+    every = eval_every(recipe, max_steps)
+    root = compare_dir(recipe)
+    root.mkdir(parents=True, exist_ok=True)
+    reference = "uniform" if "uniform" in schedulers else schedulers[0]
+    if reference != "uniform":
+        console.print(
+            f"[yellow]uniform is not compared: steps-to-target uses {reference}'s final mean accuracy"
+        )
+    for sched in schedulers:
+        _, dropped = scheduler_options(recipe, sched)
+        if dropped:
+            console.print(f"[dim]{sched}: ignoring option(s) it does not take: {', '.join(dropped)}")
+    console.print(
+        f"compare: {', '.join(schedulers)} x seeds {', '.join(map(str, seeds))}; "
+        f"{max_steps} steps each, eval every {every} step{'s' if every > 1 else ''} and at the end"
+    )
+
+    from dumpcli.data.prepare import load_manifest
+
+    start = _start_eval(recipe, root, console)
+    order = [d["name"] for d in load_manifest(recipe)["distributions"]]
+    runs: dict[str, Any] = {}
+    curves: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for sched in schedulers:
+        for seed in seeds:
+            r = run_recipe(recipe, sched, seed, every)
+            share_data(recipe, r)
+            status = _run_one(r, max_steps, console)
+            pts = curve(r.output_path, start)
+            curves.setdefault(sched, {})[seed] = pts
+            runs[f"{sched}-seed{seed}"] = {
+                "scheduler": sched,
+                "seed": seed,
+                "output_dir": str(r.output_path),
+                "status": status,
+                "curve": pts,
+            }
+    summary = summarise(curves, order, reference)
+    result = {
+        "recipe": recipe.name,
+        "schedulers": schedulers,
+        "seeds": seeds,
+        "max_steps": max_steps,
+        "eval_every": every,
+        "distributions": order,
+        "reference_note": (
+            "uniform's final mean accuracy"
+            if reference == "uniform"
+            else f"uniform not compared: {reference}'s final mean accuracy is the target"
+        ),
+        **summary,
+        "runs": runs,
+    }
+    write_json(root / "compare.json", result)
+    plot = plot_mean_accuracy(result, root / "mean_accuracy.png")
+    md = _write_markdown(result, root / "compare.md", plot)
+    console.print(compare_table(result))
+    for path in (root / "compare.json", md, plot):
+        console.print(f"wrote {path}")
+    return result
+
+
+def _cell(ms: dict[str, float] | None, seeds: int) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms['mean']:.3f} \u00b1 {ms['std']:.3f}" if seeds > 1 else f"{ms['mean']:.3f}"
+
+
+def _rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    order = result["distributions"]
+    header = ["scheduler", *order, "mean", "AUC", f"steps to {result['target']:.3f}"]
+    rows = []
+    for sched in result["schedulers"]:
+        s = result["summary"][sched]
+        n = len(s["seeds"])
+        reached = s["steps_to_target"]
+        rows.append(
+            [
+                sched + (" (ref)" if sched == result["reference"] else ""),
+                *[_cell(s["final"].get(d), n) for d in order],
+                _cell(s["final_mean_accuracy"], n),
+                f"{s['auc']:.3f}",
+                "not reached" if reached is None else str(reached),
+            ]
+        )
+    return header, rows
+
+
+def compare_table(result: dict[str, Any]) -> Table:
+    header, rows = _rows(result)
+    seeds = ", ".join(map(str, result["seeds"]))
+    table = Table(
+        title=f"compare: {result['recipe']}, final accuracy at step {result['max_steps']} (seeds {seeds})",
+        caption=f"mean \u00b1 std over seeds; AUC of mean accuracy vs step / step range; "
+        f"target = {result['reference_note']}",
+    )
+    for i, col in enumerate(header):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def plot_mean_accuracy(result: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    from dumpcli.report import new_figure, save_figure
+
+    fig, ax = new_figure(
+        f"{result['recipe']}: mean accuracy over distributions (test split)", "training step", "mean accuracy"
+    )
+    cmap = matplotlib.colormaps["tab10"]
+    for i, (sched, s) in enumerate(result["summary"].items()):
+        xs = [p["step"] for p in s["curve"]]
+        ys = [p["mean"] for p in s["curve"]]
+        colour = cmap(i % 10)
+        label = f"{sched} ({len(s['seeds'])} seed{'s' if len(s['seeds']) > 1 else ''})"
+        ax.plot(xs, ys, label=label, color=colour, marker="o", markersize=3)
+        if len(s["seeds"]) > 1:
+            lo = [p["mean"] - p["std"] for p in s["curve"]]
+            hi = [p["mean"] + p["std"] for p in s["curve"]]
+            ax.fill_between(xs, lo, hi, color=colour, alpha=0.15)
+    ax.axhline(result["target"], color="grey", linestyle=":", label=f"target {result['target']:.3f}")
+    ax.set_ylim(-0.02, 1.02)
+    return save_figure(fig, path, "scheduler (band: \u00b1 std)")
+
+
+def _write_markdown(result: dict[str, Any], path: Path, plot: Path) -> Path:
+    header, rows = _rows(result)
+    lines = [
+        f"# Scheduler comparison: {result['recipe']}",
+        "",
+        f"Schedulers {', '.join(result['schedulers'])}; seeds {', '.join(map(str, result['seeds']))}; "
+        f"{result['max_steps']} GRPO steps each from the same warm start; evaluation every "
+        f"{result['eval_every']} step(s) and at the end (step 0 = the starting policy).",
+        "",
+        f"Final accuracy per distribution (easy \u2192 hard) at step {result['max_steps']}, mean \u00b1 std over "
+        f"seeds. AUC: area under the mean-accuracy curve divided by the step range. Steps to target: first "
+        f"evaluated step whose seed-mean mean accuracy reaches {result['target']:.3f} "
+        f"({result['reference_note']}).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        *["| " + " | ".join(row) + " |" for row in rows],
+        "",
+        f"![mean accuracy vs step]({plot.name})",
+        "",
+        "Runs:",
+        "",
+        *[f"- `{name}`: {run['output_dir']} ({run['status']})" for name, run in result["runs"].items()],
+        "",
+    ]
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
+    return path

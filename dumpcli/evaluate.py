@@ -247,29 +247,38 @@ def text_sampler(generate_fn: Callable[[list[str]], list[str]], tokenizer: Any, 
     return sample
 
 
-def vllm_sampler(path: str | Path, spec: EvalSpec, seed: int) -> Sampler:
-    """vLLM generation of a checkpoint directory (GPU machines)."""
+def vllm_sampler(path: str | Path, tokenizer: Any, spec: EvalSpec, seed: int) -> Sampler:
+    """vLLM generation of a checkpoint directory (GPU machines). Prompts go in as token ids from
+    our tokenizer (no second BOS from vLLM's own tokenisation), the same ids the HF path uses;
+    greedy asks for one sample per prompt and repeats it, as the HF path does."""
     try:
         import vllm
     except ImportError:
         raise DumpError(VLLM_MISSING) from None
     if (Path(path) / "adapter_config.json").exists():
         raise DumpError(f"{path}: a LoRA adapter; merge it into the base model first or use --backend hf")
-    llm = vllm.LLM(model=str(path), seed=seed)
+    sampling = spec.temperature > 0
+    llm = vllm.LLM(model=str(path), tokenizer=str(path), seed=seed)
     params = vllm.SamplingParams(
-        n=spec.n, temperature=spec.temperature, top_p=spec.top_p, max_tokens=spec.max_new_tokens, seed=seed
+        n=spec.n if sampling else 1,
+        temperature=spec.temperature,
+        top_p=spec.top_p if sampling else 1.0,
+        max_tokens=spec.max_new_tokens,
+        seed=seed,
     )
+    eos = {tokenizer.eos_token_id}
 
     def sample(prompts: list[str]) -> list[list[Sample]]:
-        results = llm.generate(prompts, params)
-        eos = llm.get_tokenizer().eos_token_id
-        return [
+        ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        results = llm.generate([{"prompt_token_ids": seq} for seq in ids], params)
+        out = [
             [
-                (o.text, len(o.token_ids) - (1 if o.token_ids and o.token_ids[-1] == eos else 0))
+                (o.text, len(o.token_ids) - (1 if o.token_ids and o.token_ids[-1] in eos else 0))
                 for o in r.outputs
             ]
             for r in results
         ]
+        return out if sampling else [s * spec.n for s in out]
 
     return sample
 
@@ -472,7 +481,8 @@ def evaluate_cli(
         if spec.backend == "vllm":
             tokenizer = _load_tokenizer(path, recipe)
             prompts = render_prompts(tokenizer, rows)
-            result = run_evaluation(rows, prompts, vllm_sampler(path, spec, recipe.seed), spec, scheme, order)
+            sampler = vllm_sampler(path, tokenizer, spec, recipe.seed)
+            result = run_evaluation(rows, prompts, sampler, spec, scheme, order)
         else:
             from dumpcli.train.model import load_pretrained
 

@@ -1,7 +1,324 @@
-"""Plots and summary of a run (issue: eval/report/compare)."""
+"""`dump report RUN_DIR`: what the curriculum did, as PNG plots and a short report.md.
 
-from dumpcli.errors import NotBuiltError
+Reads only the run directory (`curriculum.jsonl`, `eval.jsonl`, `run.json`), so it works on
+a finished run, on a run still training, and on a copy of a run from another machine.
+Distributions are always drawn easy -> hard with a sequential colour map, so "the curriculum
+moved to harder problems" reads as the colour moving from dark to light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from dumpcli.errors import DumpError
+from dumpcli.io import atomic_path
+
+FIGSIZE = (10.0, 5.0)  # inches; at DPI this is the PNG size in pixels (1000 x 500)
+DPI = 100
 
 
-def report(*args, **kwargs):
-    raise NotBuiltError("`dump report` is not built yet (tracked in the eval/report/compare issue)")
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Lines of a JSONL log; a line cut short by a kill is skipped, not fatal."""
+    if not path.is_file():
+        return []
+    out = []
+    for raw in path.read_bytes().splitlines():
+        if not raw.strip():
+            continue
+        try:
+            line = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(line, dict):
+            out.append(line)
+    return out
+
+
+def last_by(lines: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """One line per `key` value (the last written wins: a resumed run rewrites the tail), sorted."""
+    by: dict[Any, dict[str, Any]] = {}
+    for line in lines:
+        if key in line:
+            by[line[key]] = line
+    return [by[k] for k in sorted(by)]
+
+
+def distribution_order(run_info: dict[str, Any], curriculum: Sequence[dict[str, Any]]) -> list[str]:
+    """Easy -> hard: run.json's list (the manifest order), else the scheduler's order in the log."""
+    order = [str(d) for d in run_info.get("distributions", [])]
+    for line in curriculum:
+        for d in line.get("probabilities", {}):
+            if d not in order:
+                order.append(d)
+    return order
+
+
+def colours(n: int) -> list[Any]:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"]
+    return [cmap(0.92 * i / max(1, n - 1)) for i in range(n)]
+
+
+def new_figure(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # headless: never needs a display
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # training steps are whole numbers
+    return fig, ax
+
+
+def save_figure(fig: Any, path: Path, legend_title: str | None = None) -> Path:
+    """Legend outside the axes on the right (never hides data); fixed pixel size; atomic write."""
+    import matplotlib.pyplot as plt
+
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", title=legend_title, fontsize="small")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def _moving_average(values: Sequence[float], window: int) -> list[float]:
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def plot_probabilities(
+    curriculum: Sequence[dict[str, Any]], order: list[str], path: Path, title: str
+) -> Path:
+    steps = [line.get("step", line.get("draw", i)) for i, line in enumerate(curriculum)]
+    stacks = [[float(line.get("probabilities", {}).get(d, 0.0)) for line in curriculum] for d in order]
+    # the draw at step s is used for step s: close the last one at s + 1
+    steps.append(steps[-1] + 1)
+    for stack in stacks:
+        stack.append(stack[-1])
+    fig, ax = new_figure(
+        f"{title}: sampling probability per distribution", "training step", "sampling probability"
+    )
+    # a draw's probabilities hold until the next draw: steps, not slopes
+    ax.stackplot(steps, stacks, labels=order, colors=colours(len(order)), alpha=0.9, step="post")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(min(steps), max(steps))
+    return save_figure(fig, path, "easy \u2192 hard")
+
+
+def plot_train_reward(curriculum: Sequence[dict[str, Any]], order: list[str], path: Path, title: str) -> Path:
+    window = max(1, round(len(curriculum) / 20))
+    smooth = f" (moving average over {window} generation steps)" if window > 1 else ""
+    fig, ax = new_figure(f"{title}: train reward per distribution{smooth}", "training step", "mean reward")
+    marker = "." if len(curriculum) <= 60 else None
+    for dist, colour in zip(order, colours(len(order)), strict=True):
+        points = [
+            (line["step"], line["reward"][dist]) for line in curriculum if dist in line.get("reward", {})
+        ]
+        if not points:
+            continue
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, _moving_average(ys, window), label=dist, color=colour, marker=marker)
+    return save_figure(fig, path, "easy \u2192 hard")
+
+
+def plot_eval_accuracy(evals: Sequence[dict[str, Any]], order: list[str], path: Path, title: str) -> Path:
+    fig, ax = new_figure(f"{title}: eval accuracy per distribution (test split)", "training step", "accuracy")
+    steps = [e["step"] for e in evals]
+    for dist, colour in zip(order, colours(len(order)), strict=True):
+        points = [
+            (e["step"], e["distributions"][dist]["accuracy"])
+            for e in evals
+            if dist in e.get("distributions", {})
+        ]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, label=dist, color=colour, marker="o", markersize=3)
+    means = [(e["step"], e["mean_accuracy"]) for e in evals if "mean_accuracy" in e]
+    if means:
+        xs, ys = zip(*means, strict=True)
+        ax.plot(xs, ys, label="mean", color="black", linestyle="--", linewidth=2)
+    ax.set_ylim(-0.02, 1.02)
+    if len(set(steps)) == 1:
+        ax.set_xlim(steps[0] - 1, steps[0] + 1)
+    return save_figure(fig, path, "easy \u2192 hard")
+
+
+def final_rows(
+    curriculum: Sequence[dict[str, Any]], evals: Sequence[dict[str, Any]], order: list[str]
+) -> list[dict[str, Any]]:
+    """Per distribution: final sampling probability, train reward / accuracy over the last tenth
+    of generation steps, and the last evaluation."""
+    tail = curriculum[-max(1, len(curriculum) // 10) :] if curriculum else []
+    last_probs = curriculum[-1].get("probabilities", {}) if curriculum else {}
+    last_eval = evals[-1] if evals else {}
+    rows = []
+    for dist in order:
+        rewards = [line["reward"][dist] for line in tail if dist in line.get("reward", {})]
+        accs = [line["accuracy"][dist] for line in tail if dist in line.get("accuracy", {})]
+        drawn = sum(int(line.get("drawn", {}).get(dist, 0)) for line in curriculum)
+        ev = last_eval.get("distributions", {}).get(dist, {})
+        rows.append(
+            {
+                "distribution": dist,
+                "probability": last_probs.get(dist),
+                "drawn": drawn,
+                "train_reward": sum(rewards) / len(rewards) if rewards else None,
+                "train_accuracy": sum(accs) / len(accs) if accs else None,
+                "eval_accuracy": ev.get("accuracy"),
+                "eval_reward": ev.get("mean_reward"),
+            }
+        )
+    return rows
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def report(run_dir: Path, console: Console) -> dict[str, Path]:
+    """Write the plots and report.md into `run_dir`; returns {name: path} of what was written."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DumpError(f"{run_dir}: no such directory")
+    curriculum_path = run_dir / "curriculum.jsonl"
+    if not curriculum_path.is_file():
+        raise DumpError(f"{run_dir}: not a training run (no curriculum.jsonl; run `dump train` first)")
+    curriculum = last_by(read_jsonl(curriculum_path), "draw")
+    if not curriculum:
+        raise DumpError(f"{curriculum_path}: empty (the run has not finished a generation step yet)")
+    run_info_path = run_dir / "run.json"
+    run_info: dict[str, Any] = orjson.loads(run_info_path.read_bytes()) if run_info_path.is_file() else {}
+    evals = last_by(read_jsonl(run_dir / "eval.jsonl"), "step")
+    order = distribution_order(run_info, curriculum)
+    scheduler = run_info.get("scheduler") or curriculum[-1].get("scheduler", "?")
+    title = f"{run_dir.name} ({scheduler})"
+
+    written: dict[str, Path] = {}
+    notes: dict[str, str] = {}
+    written["probabilities"] = plot_probabilities(curriculum, order, run_dir / "probabilities.png", title)
+    if any(line.get("reward") for line in curriculum):
+        written["train_reward"] = plot_train_reward(curriculum, order, run_dir / "train_reward.png", title)
+    else:
+        notes["train_reward"] = "no per-distribution rewards in curriculum.jsonl"
+    if evals:
+        written["eval_accuracy"] = plot_eval_accuracy(evals, order, run_dir / "eval_accuracy.png", title)
+    else:
+        notes["eval_accuracy"] = "no eval.jsonl (set `train.eval_every` > 0, or run `dump eval`)"
+
+    rows = final_rows(curriculum, evals, order)
+    written["report"] = _write_markdown(run_dir, run_info, curriculum, evals, rows, written, notes, scheduler)
+
+    table = Table(title=f"{run_dir} ({scheduler}, step {curriculum[-1].get('step', '?')})")
+    for col in (
+        "distribution",
+        "p (last draw)",
+        "drawn",
+        "train reward",
+        "train acc",
+        "eval acc",
+        "eval reward",
+    ):
+        table.add_column(col, justify="left" if col == "distribution" else "right")
+    for r in rows:
+        table.add_row(
+            r["distribution"],
+            _fmt(r["probability"], ".3f"),
+            str(r["drawn"]),
+            _fmt(r["train_reward"], "+.2f"),
+            _fmt(r["train_accuracy"], ".2f"),
+            _fmt(r["eval_accuracy"], ".3f"),
+            _fmt(r["eval_reward"], "+.2f"),
+        )
+    console.print(table)
+    for name, note in notes.items():
+        console.print(f"[yellow]skipped {name}:[/] {note}")
+    for path in written.values():
+        console.print(f"wrote {path}")
+    return written
+
+
+def _write_markdown(
+    run_dir: Path,
+    run_info: dict[str, Any],
+    curriculum: Sequence[dict[str, Any]],
+    evals: Sequence[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    written: dict[str, Path],
+    notes: dict[str, str],
+    scheduler: str,
+) -> Path:
+    last_step = curriculum[-1].get("step", "?")
+    recipe_name = run_info.get("recipe", {}).get("name", run_dir.name) if run_info else run_dir.name
+    lines = [
+        f"# Run report: {recipe_name}",
+        "",
+        f"- run directory: `{run_dir}`",
+        f"- scheduler: **{scheduler}**, seed {run_info.get('seed', '?')}",
+        f"- generation steps logged: {len(curriculum)} (last at training step {last_step})",
+        f"- evaluations: {len(evals)}" + (f" (last at step {evals[-1]['step']})" if evals else ""),
+        f"- distributions, easy \u2192 hard: {', '.join(f'`{d}`' for d in (r['distribution'] for r in rows))}",
+        "",
+    ]
+    sections = [
+        (
+            "probabilities",
+            "Sampling probability per distribution",
+            "Stacked: the share of prompts drawn from each.",
+        ),
+        (
+            "train_reward",
+            "Train reward per distribution",
+            "Mean reward of the completions of each distribution.",
+        ),
+        ("eval_accuracy", "Eval accuracy per distribution", "Test split; dashed: mean over distributions."),
+    ]
+    for key, heading, caption in sections:
+        lines += [f"## {heading}", ""]
+        if key in written:
+            lines += [f"![{heading}]({written[key].name})", "", caption, ""]
+        else:
+            lines += [f"_Skipped: {notes.get(key, 'no data')}._", ""]
+    final_eval = f" (eval at step {evals[-1]['step']})" if evals else ""
+    lines += [
+        f"## Final state{final_eval}",
+        "",
+        "| distribution | p (last draw) | drawn | train reward | train accuracy | eval accuracy | eval reward |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['distribution']} | {_fmt(r['probability'], '.3f')} | {r['drawn']} | "
+            f"{_fmt(r['train_reward'], '+.2f')} | {_fmt(r['train_accuracy'], '.2f')} | "
+            f"{_fmt(r['eval_accuracy'], '.3f')} | {_fmt(r['eval_reward'], '+.2f')} |"
+        )
+    if evals and "mean_accuracy" in evals[-1]:
+        lines += ["", f"Mean eval accuracy over distributions: **{evals[-1]['mean_accuracy']:.3f}**."]
+    lines += [
+        "",
+        "Train reward and accuracy: mean over those of the last tenth of generation steps that drew "
+        "the distribution (`-`: none did). `drawn`: prompts drawn from it over the whole run.",
+        "",
+    ]
+    path = run_dir / "report.md"
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -1,0 +1,142 @@
+"""`dump compare` end to end on a two-step budget: every scheduler and seed trained from one warm
+start, the table and plot written, and a second call reuses the finished runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+from matplotlib.image import imread
+from typer.testing import CliRunner
+
+from dumpcli.cli import app
+from dumpcli.compare import auc, steps_to_target, summarise
+
+RECIPE = {
+    "name": "tiny-compare",
+    "seed": 0,
+    "output_dir": "out",
+    "data": {
+        "sources": [
+            {
+                "name": "kk",
+                "puzzle": "knights_knaves",
+                "difficulties": [2, 3],
+                "train_per_difficulty": 8,
+                "test_per_difficulty": 4,
+            }
+        ],
+        "prompt_template": "short",
+    },
+    "model": {
+        "name_or_path": "tiny",
+        "tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64},
+    },
+    "warmup": {"steps": 2, "batch_size": 4},
+    "train": {
+        # `window` is a UCB option: compare must drop it for uniform
+        "scheduler": {"name": "ucb", "window": 50},
+        "grpo": {
+            "num_generations": 2,
+            "per_device_train_batch_size": 4,
+            "max_steps": 2,
+            "max_completion_length": 16,
+            "learning_rate": 1.0e-3,
+        },
+    },
+    "eval": {"max_per_distribution": 4, "max_new_tokens": 16},
+}
+
+
+def test_auc_and_steps_to_target_hand_values() -> None:
+    points = [(0, 0.0), (10, 0.5), (20, 0.5)]
+    assert auc(points) == pytest.approx((10 * 0.25 + 10 * 0.5) / 20)
+    assert auc([(5, 0.3)]) == 0.3
+    assert steps_to_target(points, 0.5) == 10
+    assert steps_to_target(points, 0.6) is None
+
+
+def test_summarise_reference_target_and_spread() -> None:
+    def pts(values: list[float]) -> list[dict]:
+        return [
+            {"step": 10 * i, "mean_accuracy": v, "distributions": {"a": v, "b": v}}
+            for i, v in enumerate(values)
+        ]
+
+    curves = {"uniform": {0: pts([0.0, 0.2, 0.4]), 1: pts([0.0, 0.4, 0.6])}, "ucb": {0: pts([0.0, 0.6, 0.8])}}
+    s = summarise(curves, ["a", "b"], "uniform")
+    assert s["target"] == pytest.approx(0.5)
+    uniform, ucb = s["summary"]["uniform"], s["summary"]["ucb"]
+    assert uniform["final"]["a"]["mean"] == pytest.approx(0.5)
+    assert uniform["final"]["a"]["std"] == pytest.approx(0.1414213, abs=1e-6)  # sample std of 0.4, 0.6
+    assert uniform["steps_to_target"] == 20 and ucb["steps_to_target"] == 10
+    assert ucb["final_mean_accuracy"] == {"mean": pytest.approx(0.8), "std": 0.0}
+    assert uniform["auc"] == pytest.approx((10 * 0.15 + 10 * 0.4) / 20)
+
+
+@pytest.mark.slow
+def test_compare_two_step_budget_every_scheduler_and_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DUMP_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(RECIPE))
+    args = ["compare", str(recipe), "--schedulers", "uniform,ucb", "--seeds", "0,1"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+    root = tmp_path / "out" / "compare"
+    data = orjson.loads((root / "compare.json").read_bytes())
+    assert data["schedulers"] == ["uniform", "ucb"] and data["seeds"] == [0, 1]
+    assert (
+        data["reference"] == "uniform"
+        and data["max_steps"] == 2
+        and data["distributions"] == ["kk/2", "kk/3"]
+    )
+    assert sorted(data["runs"]) == ["ucb-seed0", "ucb-seed1", "uniform-seed0", "uniform-seed1"]
+    for name, run in data["runs"].items():
+        out = Path(run["output_dir"])
+        assert out == root / name and (out / "checkpoint-2" / "trainer_state.json").is_file()
+        assert [p["step"] for p in run["curve"]] == [0, 1, 2]  # start + every step (eval_every was 0)
+        info = orjson.loads((out / "run.json").read_bytes())
+        assert (info["scheduler"], info["seed"]) == (run["scheduler"], run["seed"])
+        options = info["recipe"]["train"]["scheduler"]
+        assert ("window" in options) == (run["scheduler"] == "ucb")
+        assert run["status"] == "trained"
+    starts = {orjson.dumps(run["curve"][0]) for run in data["runs"].values()}
+    assert len(starts) == 1  # one warm start, evaluated once, shared by every run
+    for sched in ("uniform", "ucb"):
+        s = data["summary"][sched]
+        assert s["seeds"] == [0, 1] and s["final_step"] == 2
+        assert set(s["final"]) == {"kk/2", "kk/3"}
+        assert 0.0 <= s["auc"] <= 1.0
+        reached = s["steps_to_target"]
+        assert reached is None or reached in (0, 1, 2)
+    assert data["summary"]["uniform"]["steps_to_target"] is not None  # the reference reaches its own final
+
+    md = (root / "compare.md").read_text()
+    table = [line for line in md.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| scheduler | kk/2 | kk/3 | mean | AUC | steps to")
+    assert [row.split("|")[1].strip() for row in table[1:]] == ["uniform (ref)", "ucb"]
+    assert "![mean accuracy vs step](mean_accuracy.png)" in md
+    assert imread(root / "mean_accuracy.png").shape[:2] == (500, 1000)
+    assert "uniform" in result.output and "ucb" in result.output and "AUC" in result.output
+
+    stamps = {p: p.stat().st_mtime_ns for p in root.glob("*/checkpoint-2/trainer_state.json")}
+    # a run whose final evaluation is missing gets its final checkpoint evaluated: same numbers as
+    # the evaluation done inside training on the same weights
+    eval_log = root / "ucb-seed1" / "eval.jsonl"
+    lines = eval_log.read_bytes().splitlines()
+    removed = orjson.loads(lines[-1])
+    assert removed["step"] == 2
+    eval_log.write_bytes(b"".join(line + b"\n" for line in lines[:-1]))
+    again = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    rerun = orjson.loads((root / "compare.json").read_bytes())
+    assert {run["status"] for run in rerun["runs"].values()} == {"reused"}
+    assert stamps == {p: p.stat().st_mtime_ns for p in root.glob("*/checkpoint-2/trainer_state.json")}
+    assert rerun["summary"] == data["summary"]
+    redone = orjson.loads(eval_log.read_bytes().splitlines()[-1])
+    assert redone["step"] == 2 and redone["distributions"] == removed["distributions"]

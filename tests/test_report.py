@@ -1,0 +1,121 @@
+"""`dump report`: PNG plots of the right size with real content, report.md with the final table,
+missing logs handled with a note or a clear error."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from matplotlib.image import imread
+from typer.testing import CliRunner
+
+from dumpcli.cli import app
+from dumpcli.errors import DumpError
+from dumpcli.report import DPI, FIGSIZE, report
+
+# natural difficulty order: a plain sort would put kk/10 before kk/2
+DISTS = ["kk/2", "kk/5", "kk/10"]
+
+
+def write_jsonl(path: Path, lines: list[dict]) -> None:
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+
+
+def fake_run(root: Path, steps: int = 30, with_eval: bool = True) -> Path:
+    """A run directory as the trainer leaves it: probabilities drift from easy to hard."""
+    run = root / "run"
+    run.mkdir()
+    (run / "run.json").write_bytes(
+        orjson.dumps({"scheduler": "ucb", "seed": 3, "distributions": DISTS, "recipe": {"name": "fake"}})
+    )
+    lines = []
+    for step in range(steps):
+        t = step / (steps - 1)
+        logits = np.array([1.0 - 2 * t, 0.5, 2 * t - 1.0]) * 3
+        p = np.exp(logits) / np.exp(logits).sum()
+        drawn = {d: int(round(8 * pi)) for d, pi in zip(DISTS, p, strict=True) if round(8 * pi) > 0}
+        lines.append(
+            {
+                "step": step,
+                "draw": step,
+                "probabilities": dict(zip(DISTS, p.tolist(), strict=True)),
+                "stats": {},
+                "drawn": drawn,
+                "scheduler": "ucb",
+                "reward": {d: 3 * math.sin(step / 5 + i) for i, d in enumerate(DISTS) if d in drawn},
+                "accuracy": {
+                    d: 0.5 + 0.4 * math.sin(step / 7 + i) for i, d in enumerate(DISTS) if d in drawn
+                },
+                "abs_advantage": {d: 0.3 for d in drawn},
+            }
+        )
+    write_jsonl(run / "curriculum.jsonl", lines)
+    with open(run / "curriculum.jsonl", "ab") as f:
+        f.write(b'{"step": 99, "draw": 99, "probab')  # a line cut by kill -9 must not break the report
+    if with_eval:
+        evals = []
+        for step in (10, 20, 30):
+            accs = {"kk/2": 0.3 + step / 50, "kk/5": 0.2 + step / 100, "kk/10": step / 300}
+            evals.append(
+                {
+                    "step": step,
+                    "distributions": {d: {"accuracy": a, "mean_reward": 6 * a - 3} for d, a in accs.items()},
+                    "mean_accuracy": sum(accs.values()) / 3,
+                }
+            )
+        write_jsonl(run / "eval.jsonl", evals)
+    return run
+
+
+def check_png(path: Path) -> None:
+    assert path.is_file() and path.stat().st_size > 5000
+    image = imread(path)
+    assert image.shape[:2] == (round(FIGSIZE[1] * DPI), round(FIGSIZE[0] * DPI))  # rows x columns
+    colours = np.unique((image[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 20  # lines, fills, text: not a blank canvas
+
+
+def test_report_writes_plots_and_markdown(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    run = fake_run(tmp_path)
+    console = Console(record=True, width=140)
+    written = report(run, console)
+    assert set(written) == {"probabilities", "train_reward", "eval_accuracy", "report"}
+    for key in ("probabilities", "train_reward", "eval_accuracy"):
+        assert written[key] == run / f"{key}.png"
+        check_png(written[key])
+    md = (run / "report.md").read_text()
+    for key in ("probabilities", "train_reward", "eval_accuracy"):
+        assert f"]({key}.png)" in md
+    table = [line for line in md.splitlines() if line.startswith("| kk/")]
+    assert [row.split("|")[1].strip() for row in table] == DISTS  # easy -> hard, not alphabetical
+    # final table: last probabilities and the last evaluation (step 30)
+    assert table[2].split("|")[6].strip() == f"{30 / 300:.3f}"
+    assert table[0].split("|")[6].strip() == f"{0.3 + 30 / 50:.3f}"
+    final_p = orjson.loads((run / "curriculum.jsonl").read_bytes().splitlines()[29])["probabilities"]
+    assert table[2].split("|")[2].strip() == f"{final_p['kk/10']:.3f}"
+    assert "eval at step 30" in md and "scheduler: **ucb**" in md
+    assert "kk/10" in console.export_text()
+
+
+def test_report_without_eval_skips_that_plot(tmp_path: Path) -> None:
+    run = fake_run(tmp_path, with_eval=False)
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "skipped eval_accuracy" in result.output
+    assert not (run / "eval_accuracy.png").exists()
+    check_png(run / "probabilities.png")
+    assert "_Skipped: no eval.jsonl" in (run / "report.md").read_text()
+
+
+def test_report_on_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
+    with pytest.raises(DumpError, match="not a training run"):
+        report(tmp_path, console=None)  # type: ignore[arg-type]
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "missing")])
+    assert result.exit_code == 1 and "no such directory" in result.output
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 1 and "not a training run" in result.output
