@@ -25,6 +25,8 @@ def atomic_path(path: str | Path, is_dir: bool = False) -> Iterator[Path]:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         os.close(fd)
         tmp = Path(name)
+    # mkstemp/mkdtemp make owner-only files; give the result the usual permissions (umask)
+    tmp.chmod((0o777 if is_dir else 0o666) & ~_umask())
     try:
         yield tmp
         if is_dir and path.exists():
@@ -40,6 +42,12 @@ def atomic_path(path: str | Path, is_dir: bool = False) -> Iterator[Path]:
         if tmp.exists():
             shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, obj: Any) -> None:

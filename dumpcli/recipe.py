@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import glob
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +48,25 @@ class DifficultyRule(Strict):
     map: dict[str, int | str] | None = None
     bins: list[float] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on_is_not_true(cls, data: Any) -> Any:
+        # YAML 1.1 (PyYAML) reads the key `on` as the boolean True: `{regex: .., on: filename}`
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
+    @field_validator("map", mode="before")
+    @classmethod
+    def _map_keys_as_text(cls, v: Any) -> Any:
+        # YAML reads `{1: easy}` with an int key; raw values are compared as text, so accept it
+        if isinstance(v, dict):
+            return {
+                str(k) if isinstance(k, (int, float)) and not isinstance(k, bool) else k: x
+                for k, x in v.items()
+            }
+        return v
+
     @model_validator(mode="after")
     def _exactly_one(self) -> DifficultyRule:
         given = [k for k in ("field", "regex", "len_of", "value") if getattr(self, k) is not None]
@@ -69,11 +89,21 @@ class DifficultyRule(Strict):
 
 
 class FieldMap(Strict):
-    """Where the canonical fields live in an input record (dotted paths for nesting)."""
+    """Where the canonical fields live in an input record (dotted paths for nesting).
+
+    `prompt` may hold the question text (rendered with `data.prompt_template`) or a chat list
+    of `{role, content}` messages (kept as is). `answer` is given to the verifier's `parse_answer`.
+    """
 
     prompt: str = "prompt"
     answer: str = "answer"
-    id: str | None = None
+
+    @field_validator("prompt", "answer")
+    @classmethod
+    def _path_ok(cls, v: str) -> str:
+        if not v or any(not part for part in v.split(".")):
+            raise ValueError(f"{v!r}: expected a field name or a dotted path like extra_info.depth")
+        return v
 
 
 class SourceSpec(Strict):
@@ -96,6 +126,11 @@ class SourceSpec(Strict):
     # both
     verifier: str | None = None
 
+    @field_validator("files", "test_files", mode="before")
+    @classmethod
+    def _one_pattern_is_a_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
     @field_validator("name")
     @classmethod
     def _name_ok(cls, v: str) -> str:
@@ -107,13 +142,21 @@ class SourceSpec(Strict):
     def _kind(self) -> SourceSpec:
         if (self.puzzle is None) == (self.files is None):
             raise ValueError("give either `puzzle:` (a built-in generator) or `files:` (JSONL/Parquet)")
+        given = self.model_fields_set
         if self.puzzle is not None:
             if not self.difficulties:
                 raise ValueError("a puzzle source needs `difficulties: [...]`")
             if self.train_per_difficulty + self.test_per_difficulty == 0:
                 raise ValueError("set train_per_difficulty and/or test_per_difficulty")
-        if self.files is not None and self.test_files is not None and self.test_fraction:
-            raise ValueError("give test_files or test_fraction, not both")
+            wrong = sorted(given & {"test_files", "format", "fields", "difficulty", "test_fraction"})
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)}: only for file sources (this one has `puzzle:`)")
+        else:
+            wrong = sorted(given & {"difficulties", "train_per_difficulty", "test_per_difficulty", "params"})
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)}: only for puzzle sources (this one has `files:`)")
+            if self.test_files is not None and self.test_fraction is not None:
+                raise ValueError("give test_files or test_fraction, not both")
         return self
 
     @property
@@ -123,7 +166,9 @@ class SourceSpec(Strict):
 
 class DataSpec(Strict):
     sources: list[SourceSpec]
-    distribution: list[Literal["source", "difficulty"]] = Field(default_factory=lambda: ["source", "difficulty"])
+    distribution: list[Literal["source", "difficulty"]] = Field(
+        default_factory=lambda: ["source", "difficulty"]
+    )
     prompt_template: str = "think_answer"
     dedup: bool = True
 
@@ -188,6 +233,7 @@ class RewardSpec(Strict):
 
 
 class TrainSpec(Strict):
+    seed: int | None = None  # training seed (prompt draws, sampling); defaults to the recipe seed
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     reward: RewardSpec = Field(default_factory=RewardSpec)
     grpo: dict[str, Any] = Field(default_factory=dict)
@@ -284,10 +330,11 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         path, value = parse_override(text)
         node: Any = out
         for i, part in enumerate(path[:-1]):
-            where = ".".join(path[: i + 1])
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
-                    raise RecipeError(f"--set {text!r}: {where}: no list item {part}")
+                    raise RecipeError(
+                        f"--set {text!r}: {'.'.join(path[:i])}: no list item {part} (it has {len(node)})"
+                    )
                 node = node[int(part)]
             elif isinstance(node, dict):
                 if node.get(part) is None:
@@ -298,7 +345,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         last = path[-1]
         if isinstance(node, list):
             if not last.isdigit() or int(last) >= len(node):
-                raise RecipeError(f"--set {text!r}: no list item {last}")
+                raise RecipeError(
+                    f"--set {text!r}: {'.'.join(path[:-1])}: no list item {last} (it has {len(node)})"
+                )
             node[int(last)] = value
         elif isinstance(node, dict):
             node[last] = value
@@ -307,18 +356,41 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return out
 
 
-def _format_validation_error(err: ValidationError, origin: str) -> str:
-    lines = []
+_TYPE_TAG = re.compile(r"^(int|str|float|bool|none|function-.*|.*\[.*\])$")
+
+
+def _format_validation_error(err: ValidationError, origin: str, overridden: list[str] | None = None) -> str:
+    """One line per YAML path. Union members (`int | str`) come back from pydantic as one error
+    per member with the type as an extra path part; fold them into one line."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        inp = e.get("input")
-        got = "" if e["type"] in ("extra_forbidden", "missing") else f" (got {_short(inp)})"
-        lines.append(f"{loc or 'recipe'}: {msg}{got}")
+        parts = [str(p) for p in e["loc"]]
+        while parts and _TYPE_TAG.match(parts[-1]) and len(parts) > 1:
+            parts.pop()
+        loc = ".".join(p for p in parts if not p.startswith("function-"))
+        grouped.setdefault(loc, []).append(e)
+    lines = []
+    for loc, errs in grouped.items():
+        msgs: list[str] = []
+        for e in errs:
+            msg = e["msg"]
+            if e["type"] == "extra_forbidden":
+                msg = "unknown key"
+            elif e["type"] == "missing":
+                msg = "required key is missing"
+            elif msg.startswith("Value error, "):
+                msg = msg[len("Value error, ") :]
+            if msgs and msg.startswith("Input should be "):
+                msg = msg[len("Input should be ") :]
+            if msg not in msgs:
+                msgs.append(msg)
+        first = errs[0]
+        quiet = first["type"] in ("extra_forbidden", "missing") or isinstance(first.get("input"), dict)
+        got = "" if quiet else f" (got {_short(first.get('input'))})"
+        where = loc or "recipe"
+        via = [o for o in overridden or [] if loc == o or loc.startswith(o + ".")]
+        note = f" [from --set {via[0]}=...]" if via and loc else ""
+        lines.append(f"{where}: {' or '.join(msgs)}{got}{note}")
     return f"{origin}: invalid recipe\n  " + "\n  ".join(lines)
 
 
@@ -346,7 +418,8 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_file
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
-        raise RecipeError(_format_validation_error(e, str(path))) from None
+        keys = [o.split("=", 1)[0].strip() for o in overrides or []]
+        raise RecipeError(_format_validation_error(e, str(path), keys)) from None
     recipe._base_dir = path.resolve().parent
     recipe._source_file = path.resolve()
     _check_semantics(recipe, str(path), check_files)
@@ -362,9 +435,11 @@ def _check_semantics(recipe: Recipe, origin: str, check_files: bool) -> None:
     for i, src in enumerate(recipe.data.sources):
         where = f"data.sources.{i}"
         if src.puzzle is not None and src.puzzle not in puzzles.names():
+            planned = src.puzzle in getattr(puzzles, "_FAMILIES", {})
             problems.append(
-                f"{where}.puzzle: unknown puzzle family {src.puzzle!r} "
-                f"(available: {', '.join(puzzles.names()) or 'none yet'})"
+                f"{where}.puzzle: puzzle family {src.puzzle!r} "
+                + ("is not available in this version yet" if planned else "is unknown")
+                + f" (available: {', '.join(puzzles.names()) or 'none yet'})"
             )
         if src.verifier is not None and src.verifier not in puzzles.verifier_names():
             problems.append(
@@ -375,8 +450,11 @@ def _check_semantics(recipe: Recipe, origin: str, check_files: bool) -> None:
             for key in ("files", "test_files"):
                 for j, pattern in enumerate(getattr(src, key) or []):
                     full = str(recipe.resolve(pattern))
-                    if not glob.glob(full, recursive=True):
-                        problems.append(f"{where}.{key}.{j}: no file matches {pattern!r} (looked for {full})")
+                    if not any(Path(p).is_file() for p in glob.glob(full, recursive=True)):
+                        shown = os.path.normpath(full)
+                        problems.append(
+                            f"{where}.{key}.{j}: no file matches {pattern!r} (looked for {shown})"
+                        )
     if recipe.data.prompt_template not in _template_names():
         problems.append(
             f"data.prompt_template: unknown template {recipe.data.prompt_template!r} "
@@ -411,7 +489,8 @@ def _check_grpo_keys(grpo: dict[str, Any]) -> list[str]:
 
     known = {f.name for f in dataclasses.fields(GRPOConfig)}
     return [
-        f"train.grpo.{k}: not a trl.GRPOConfig field" + (" (removed in TRL 1.x)" if k == "max_prompt_length" else "")
+        f"train.grpo.{k}: not a trl.GRPOConfig field"
+        + (" (removed in TRL 1.x)" if k == "max_prompt_length" else "")
         for k in grpo
         if k not in known
     ]

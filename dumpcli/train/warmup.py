@@ -7,6 +7,7 @@ settings, seed), so `dump compare` starts every scheduler and seed from the same
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -26,11 +27,24 @@ def cache_root() -> Path:
     return Path(os.environ.get("DUMP_CACHE_DIR", Path.home() / ".cache" / "dumpcli"))
 
 
-def warm_start_key(recipe: Recipe) -> str:
+def data_fingerprint(*splits: Any) -> str:
+    """Hash of the prepared problems and answers themselves: a generator or prepare change that
+    alters the data must not reuse a warm start trained on the old data."""
+    h = hashlib.sha256()
+    for split in splits:
+        for column in ("id", "answer"):
+            for value in split[column]:
+                h.update(value.encode())
+                h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def warm_start_key(recipe: Recipe, fingerprint: str) -> str:
     return _hash(
         {
             "version": __version__,
             "data": recipe.data_hash(),
+            "fingerprint": fingerprint,
             "model": recipe.model.model_dump(mode="json", exclude={"lora"}),
             "warmup": recipe.warmup.model_dump(mode="json"),
             "seed": recipe.seed,
@@ -57,7 +71,7 @@ def _sft_dataset(train: Any) -> Any:
 
 def prepare_policy(recipe: Recipe, train: Any, test: Any, console: Console) -> Path:
     """Directory holding the starting model and tokenizer (built, warmed and cached on first use)."""
-    target = cache_root() / "warmstart" / warm_start_key(recipe)
+    target = cache_root() / "warmstart" / warm_start_key(recipe, data_fingerprint(train, test))
     if (target / "config.json").exists() or (target / "adapter_config.json").exists():
         console.print(f"warm start: reusing {target}")
         return target

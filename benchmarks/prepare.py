@@ -1,0 +1,208 @@
+"""`dump prepare` against `datasets.load_dataset("json")` on the same synthetic JSONL file.
+
+Writes N knights-and-knaves-like records (about 840 bytes each: quiz, names, solution,
+solution_text_format, extra_info.depth; 1% exact duplicates), then runs, each in a fresh
+process and alternating, `repeats` times:
+
+- hf:      `datasets.load_dataset("json", data_files=FILE, split="train")` into an empty cache
+           (parse + write its Arrow cache; no validation);
+- prepare: `dump prepare RECIPE --force` with the `exact` verifier parsing every answer, the
+           difficulty read from `extra_info.depth`, dedup, a seeded 5% test split per
+           distribution, Arrow train/test + manifest (with the input's sha256) written.
+
+Both times include starting Python and importing the libraries. CPU time is user + system of
+the command and its children (prepare's workers), the fairer figure on a busy machine. Peak
+memory is the largest sum of RSS over the process and its children, sampled every 20 ms.
+
+Usage: python benchmarks/prepare.py [--records 1000000] [--repeats 3] [--dir /tmp/dump-bench]
+       [--workers N]  (sets DUMP_PREPARE_WORKERS for prepare; default: the CPU count)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import psutil
+import yaml
+
+NAMES = [
+    "Liam",
+    "Chloe",
+    "Daniel",
+    "Zoey",
+    "Mia",
+    "Noah",
+    "Emma",
+    "Jack",
+    "Ava",
+    "Leo",
+    "Ella",
+    "Owen",
+    "Lily",
+    "Sam",
+]
+
+HF = """
+import sys, datasets
+datasets.disable_progress_bars()
+ds = datasets.load_dataset("json", data_files=sys.argv[1], split="train", cache_dir=sys.argv[2])
+print(len(ds))
+"""
+
+
+def write_records(path: Path, n: int, seed: int = 0) -> None:
+    with open(path, "wb") as f:
+        for i in range(n):
+            j = i - 50 if i % 100 == 99 else i  # 1% exact duplicates of a recent record
+            r = random.Random(j * 7919 + seed)
+            k = r.randint(3, 14)
+            people = r.sample(NAMES, k)
+            solution = [r.random() < 0.5 for _ in people]
+            quiz = (
+                "A very special island is inhabited only by knights and knaves. Knights always tell the "
+                f"truth, and knaves always lie. You meet {k} inhabitants: {', '.join(people)}. Puzzle {j}. "
+                + " ".join(f"{a} says that {b} is a knave." for a, b in zip(people, people[1:], strict=False))
+            )
+            record = {
+                "quiz": quiz,
+                "names": people,
+                "solution": solution,
+                "solution_text_format": "\n".join(
+                    f"({m + 1}) {a} is a {'knight' if s else 'knave'}"
+                    for m, (a, s) in enumerate(zip(people, solution, strict=True))
+                ),
+                "extra_info": {"depth": k, "index": j},
+            }
+            f.write(orjson.dumps(record) + b"\n")
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Wall time, CPU time (the process and the children it waited for) and peak memory
+    (process tree) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        try:
+            root = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not stop.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                total = sum(p.memory_info().rss for p in procs)
+                peak = max(peak, total)
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.decode()[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "peak_mb": peak / 2**20}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir, removed after)")
+    ap.add_argument("--workers", type=int, default=None, help="DUMP_PREPARE_WORKERS for prepare")
+    args = ap.parse_args()
+
+    work = args.dir or Path(tempfile.mkdtemp(prefix="dump-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / f"synthetic-{args.records}.jsonl"
+    if not data.exists():
+        t = time.perf_counter()
+        write_records(data, args.records)
+        print(f"wrote {data} ({data.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.0f}s")
+    recipe = work / "recipe.yaml"
+    source = {
+        "name": "syn",
+        "files": [str(data)],
+        "fields": {"prompt": "quiz", "answer": "solution_text_format"},
+        "difficulty": {"field": "extra_info.depth"},
+        "verifier": "exact",
+        "test_fraction": 0.05,
+    }
+    recipe.write_text(
+        yaml.safe_dump({"name": "bench", "output_dir": str(work / "out"), "data": {"sources": [source]}})
+    )
+    dump = str(Path(sys.executable).with_name("dump"))
+    env = dict(os.environ)
+    if args.workers is not None:
+        env["DUMP_PREPARE_WORKERS"] = str(args.workers)
+
+    results: dict[str, list[dict[str, float]]] = {"hf": [], "prepare": []}
+    for rep in range(args.repeats):
+        for name in ("hf", "prepare") if rep % 2 == 0 else ("prepare", "hf"):
+            if name == "hf":
+                cache = work / "hf-cache"
+                shutil.rmtree(cache, ignore_errors=True)
+                r = measure([sys.executable, "-c", HF, str(data), str(cache)])
+                shutil.rmtree(cache, ignore_errors=True)
+            else:
+                r = measure([dump, "prepare", str(recipe), "--force"], env=env)
+            results[name].append(r)
+            print(
+                f"rep {rep} {name:8s} {r['wall']:7.2f}s wall {r['cpu']:7.2f}s cpu  peak {r['peak_mb']:6.0f} MiB"
+            )
+
+    manifest = orjson.loads((work / "out" / "manifest.json").read_bytes())
+    print("prepare counts:", manifest["counts"], "splits:", manifest["splits"])
+    print()
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line), "?")
+    print(f"machine: {cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
+          f"Python {platform.python_version()}; load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"records: {args.records:,} ({data.stat().st_size / 2**20:.0f} MiB); repeats: {args.repeats}")
+    print()
+    print(
+        "| run | median wall (s) | best wall (s) | records/s (median wall) | median CPU (s) | peak RSS, tree (MiB) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    med: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    for name, label in (("hf", '`load_dataset("json")`'), ("prepare", "`dump prepare`")):
+        walls = [r["wall"] for r in results[name]]
+        med[name] = statistics.median(walls)
+        cpu[name] = statistics.median(r["cpu"] for r in results[name])
+        peak = max(r["peak_mb"] for r in results[name])
+        print(
+            f"| {label} | {med[name]:.2f} | {min(walls):.2f} | {args.records / med[name]:,.0f} "
+            f"| {cpu[name]:.1f} | {peak:,.0f} |"
+        )
+    print(
+        f"\nratio prepare / load_dataset: {med['prepare'] / med['hf']:.2f}x wall (median), "
+        f"{cpu['prepare'] / cpu['hf']:.2f}x CPU"
+    )
+    if args.dir is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

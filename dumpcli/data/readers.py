@@ -1,0 +1,143 @@
+"""Streaming readers for JSONL and Parquet inputs.
+
+Each yields `(position, raw, record)` one record at a time, so memory does not depend on the
+file size. A record that cannot even be parsed is yielded as a `Reject` (not raised), so the
+caller decides whether to stop or to go on (`--skip-invalid`) with one code path.
+
+JSONL rules (a "record" is a non-blank line; the position is its 1-based line number):
+- a UTF-8 byte-order mark before the first line is ignored; CRLF line ends are accepted
+- blank (whitespace-only) lines are skipped and not counted as records
+- bytes that are not UTF-8 -> Reject "not valid UTF-8"; bad JSON -> Reject "invalid JSON"
+  (a last line without its newline that does not parse is reported as truncated)
+- a JSON value that is not an object -> Reject "expected a JSON object"
+Parquet: read by record batches; the position is the 0-based row index (as `datasets` counts).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from dumpcli.data.fields import Reject, type_name
+
+BLOCK = 1 << 22  # 4 MiB reads; lines are split in C (bytes.split)
+BOM = b"\xef\xbb\xbf"
+
+Progress = Callable[[int], None]
+
+
+def _json_reason(raw: bytes, err: Exception, truncated: bool) -> Reject:
+    """Turn a parse failure into the message the user sees (UTF-8 problems named as such)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return Reject("not valid UTF-8", detail=f"byte 0x{raw[e.start]:02x} at column {e.start + 1}")
+    text = re.sub(r":? line 1 column (\d+) \(char \d+\)", r" at column \1", str(err))
+    if truncated:
+        return Reject("invalid JSON", detail=f"{text} (the last line has no newline: truncated file?)")
+    return Reject("invalid JSON", detail=text)
+
+
+def _open(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+
+
+def iter_jsonl(
+    path: Path,
+    on_bytes: Progress | None = None,
+    start: int = 0,
+    end: int | None = None,
+    lines: list[int] | None = None,
+) -> Iterator[tuple[int, bytes, Any]]:
+    """Yield (line number, line bytes without BOM/CR/newline, parsed value or Reject).
+
+    `start`/`end` read one byte range (from `chunk_bounds`; line numbers then count from the
+    range's start, and `lines[0]` receives the number of lines in it, blank ones included)."""
+    loads = orjson.loads
+    lineno = 0
+    first = start == 0
+    remaining = None if end is None else end - start
+    with _open(path) as f:
+        if start:
+            f.seek(start)
+        rest = b""
+        while True:
+            block = f.read(BLOCK if remaining is None else min(BLOCK, remaining))
+            if remaining is not None:
+                remaining -= len(block)
+            if on_bytes is not None and block:
+                on_bytes(len(block))
+            if not block:
+                batch = [rest] if rest else []
+                last_has_newline = False
+            else:
+                batch = (rest + block).split(b"\n") if rest else block.split(b"\n")
+                rest = batch.pop()
+                last_has_newline = True
+            if first and batch:
+                if batch[0].startswith(BOM):
+                    batch[0] = batch[0][3:]
+                first = False
+            for raw in batch:
+                lineno += 1
+                line = raw.strip()
+                if not line:
+                    continue
+                try:
+                    value = loads(line)
+                except orjson.JSONDecodeError as e:
+                    yield lineno, line, _json_reason(line, e, truncated=not last_has_newline)
+                    continue
+                if type(value) is not dict:
+                    yield lineno, line, Reject("expected a JSON object", got=type_name(value))
+                    continue
+                yield lineno, line, value
+            if not block:
+                if lines is not None:
+                    lines[0] = lineno
+                return
+
+
+def chunk_bounds(path: Path, chunk: int) -> list[tuple[int, int]]:
+    """Byte ranges of about `chunk` bytes that start and end on line boundaries, covering the file."""
+    size = path.stat().st_size
+    cuts = [0]
+    with open(path, "rb") as f:
+        while cuts[-1] + chunk < size:
+            f.seek(cuts[-1] + chunk)
+            f.readline()
+            cut = f.tell()
+            if cut >= size:
+                break
+            cuts.append(cut)
+    cuts.append(size)
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def count_parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def iter_parquet(
+    path: Path, columns: list[str] | None = None, on_rows: Progress | None = None
+) -> Iterator[tuple[int, None, Any]]:
+    """Yield (row index, None, row as a dict) by record batches. `columns` limits what is read
+    (top-level names; None = all, so `meta` keeps the whole original record)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    row = 0
+    for batch in pf.iter_batches(batch_size=4096, columns=columns):
+        rows = batch.to_pylist()
+        for record in rows:
+            yield row, None, record
+            row += 1
+        if on_rows is not None:
+            on_rows(len(rows))

@@ -1,0 +1,290 @@
+"""Staging for `dump prepare`: accepted rows on disk in Arrow batches, a few numbers per row in
+memory, and the final rows (schema SCHEMA) built from them once the split is decided.
+
+Memory does not grow with the size of the records: ~23 bytes a row stay in memory (id,
+question hash, distribution, source, split group); the rest goes to Arrow stream files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from xxhash import xxh3_64_intdigest  # a dependency of `datasets`
+
+from dumpcli.data import templates
+from dumpcli.data.fields import normalise_many
+
+BATCH = 8192
+TRAIN, TEST, TO_SPLIT = 0, 1, 2  # split groups of staged rows
+
+MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+# the prepared rows (the data contract shared with train / eval)
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("difficulty", pa.string()),
+        ("distribution", pa.string()),
+        ("prompt", MESSAGES),
+        ("answer", pa.string()),
+        ("verifier", pa.string()),
+        ("meta", pa.string()),
+    ]
+)
+
+
+def _template_shape(name: str) -> tuple[list[str], list[str], int] | None:
+    """If the template puts the question verbatim as one message's content, prompts can be built
+    column-wise (no Python dict per row): (roles, fixed contents, question slot)."""
+    probe = "\x00dumpcli-question\x00"
+    msgs = templates.render(name, probe)
+    slots = [i for i, m in enumerate(msgs) if m["content"] == probe]
+    if len(slots) != 1 or any(probe in m["role"] for m in msgs):
+        return None
+    if any(probe in m["content"] for i, m in enumerate(msgs) if i != slots[0]):
+        return None
+    return [m["role"] for m in msgs], [m["content"] for m in msgs], slots[0]
+
+
+@dataclass
+class Dists:
+    """Distributions in order of first appearance; names from recipe.data.distribution."""
+
+    keys: list[str]
+    index: dict[str, int] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+    sources: list[list[int]] = field(default_factory=list)
+    difficulties: list[list[str]] = field(default_factory=list)
+
+    def get(self, source_idx: int, source: str, difficulty: str) -> int:
+        name = "/".join(source if k == "source" else difficulty for k in self.keys)
+        i = self.index.get(name)
+        if i is None:
+            i = self.index[name] = len(self.names)
+            self.names.append(name)
+            self.sources.append([])
+            self.difficulties.append([])
+        if source_idx not in self.sources[i]:
+            self.sources[i].append(source_idx)
+        if difficulty not in self.difficulties[i]:
+            self.difficulties[i].append(difficulty)
+        return i
+
+
+# staged rows: what cannot be rebuilt from the per-row arrays (source, verifier and
+# distribution come from indices; the template's fixed messages are added when writing)
+STAGE_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("difficulty", pa.string()),
+        ("question", pa.string()),  # prompt text to render with the template, or null
+        ("messages", MESSAGES),  # a chat prompt kept as is, or null
+        ("answer", pa.string()),
+        ("meta", pa.string()),
+    ]
+)
+
+
+class Stage:
+    """Accepted rows: Arrow batches in stream files ("parts", in row order) in `directory`,
+    plus per-row numbers in compact arrays (~23 bytes a row).
+
+    Rows are appended to plain lists (the hot loop of file sources does it inline); ids and
+    question hashes are computed per batch in `flush`, where the text work is column-wise.
+    Worker processes stage their chunk of a file in parts of their own (`append_part`)."""
+
+    def __init__(self, directory: Path, sources: list[str], prefix: str = "stage"):
+        self.directory = directory
+        self.prefix = prefix
+        self.prefixes = [f"{name}\0".encode() for name in sources]
+        # the question hash (no source) finds a test question in another source's train split;
+        # with one source the id does that job (see prepare._Build._decide)
+        self.cross_source = len(sources) > 1
+        self.parts: list[Path] = []
+        self._sink: Any = None
+        self._writer: Any = None
+        # per row, whole run
+        self.id8 = bytearray()
+        self.qhash = array("q")
+        self.dist = array("i")
+        self.src = array("h")
+        self.group = array("b")
+        # per row, current batch
+        self.text: list[str] = []  # the question text the id is computed from
+        self.prompt: list[Any] = []  # question text (rendered later by the template) or messages
+        self.difficulty: list[str] = []
+        self.answer: list[bytes] = []  # JSON text
+        self.meta: list[bytes] = []
+        self.rows = 0
+
+    def add(
+        self,
+        src: int,
+        dist: int,
+        group: int,
+        text: str,
+        prompt: Any,
+        difficulty: str,
+        answer: bytes,
+        meta: bytes,
+    ) -> None:
+        self.dist.append(dist)
+        self.src.append(src)
+        self.group.append(group)
+        self.text.append(text)
+        self.prompt.append(prompt)
+        self.difficulty.append(difficulty)
+        self.answer.append(answer)
+        self.meta.append(meta)
+        if len(self.text) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        n = len(self.text)
+        if not n:
+            return
+        srcs = self.src[self.rows : self.rows + n]
+        sha = hashlib.sha256
+        ids = []
+        id8, qhash = self.id8, self.qhash
+        prefixes = self.prefixes
+        prompts = self.prompt
+        plain = all(type(p) is str for p in prompts)  # then the texts are the prompts
+        questions = pa.array(prompts, pa.string()) if plain else None
+        norms = normalise_many(self.text, questions)
+        if self.cross_source:
+            for s, norm in zip(srcs, norms, strict=True):
+                digest = sha(prefixes[s] + norm).digest()[:8]
+                id8 += digest
+                ids.append(digest.hex())
+                qhash.append(xxh3_64_intdigest(norm) - (1 << 63))  # stable in every process
+        else:  # one source: the id already identifies the question
+            for s, norm in zip(srcs, norms, strict=True):
+                digest = sha(prefixes[s] + norm).digest()[:8]
+                id8 += digest
+                ids.append(digest.hex())
+        if questions is not None:
+            messages = pa.nulls(n, MESSAGES)
+        else:
+            questions = pa.array([p if type(p) is str else None for p in prompts], pa.string())
+            messages = pa.array([None if type(p) is str else p for p in prompts], MESSAGES)
+        batch = pa.RecordBatch.from_arrays(
+            [
+                pa.array(ids, pa.string()),
+                pa.array(self.difficulty, pa.string()),
+                questions,
+                messages,
+                pa.array(self.answer, pa.binary()).cast(pa.string()),
+                pa.array(self.meta, pa.binary()).cast(pa.string()),
+            ],
+            schema=STAGE_SCHEMA,
+        )
+        if self._writer is None:
+            path = self.directory / f".{self.prefix}-{len(self.parts)}.arrow"
+            self.parts.append(path)
+            self._sink = pa.OSFile(str(path), "wb")
+            self._writer = pa.ipc.new_stream(self._sink, STAGE_SCHEMA)
+        self._writer.write_batch(batch)
+        self.rows += n
+        self.text, self.prompt, self.difficulty, self.answer, self.meta = [], [], [], [], []
+
+    def close(self) -> None:
+        """Flush and end the current part (rows staged after this go to a new one)."""
+        self.flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()
+            self._writer = self._sink = None
+
+    def append_part(self, part: dict[str, Any], dist_map: np.ndarray, src: int, group: int) -> None:
+        """Rows a worker staged (`ingest.read_chunk`'s result), after the rows staged so far."""
+        self.close()
+        n = part["rows"]
+        if not n:
+            Path(part["path"]).unlink(missing_ok=True)
+            return
+        self.parts.append(Path(part["path"]))
+        self.id8 += part["id8"]
+        if self.cross_source:
+            self.qhash.frombytes(part["qhash"])
+        self.dist.frombytes(dist_map[np.frombuffer(part["dist"], dtype=np.int32)].astype(np.int32).tobytes())
+        self.src.frombytes(np.full(n, src, dtype=np.int16).tobytes())
+        self.group.frombytes(np.full(n, group, dtype=np.int8).tobytes())
+        self.rows += n
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Every staged batch in row order (read from disk, not memory-mapped: pages of a
+        mapping count as resident memory, and each batch is used once)."""
+        for path in self.parts:
+            with pa.OSFile(str(path)) as source:
+                yield from pa.ipc.open_stream(source)
+
+    def remove(self) -> None:
+        for path in self.parts:
+            path.unlink(missing_ok=True)
+
+
+class Finisher:
+    """Staged batches -> final rows (schema SCHEMA): names from indices, prompts rendered."""
+
+    def __init__(
+        self, template: str, sources: list[str], verifiers: list[str], dists: list[str], stage: Stage
+    ):
+        self.template = template
+        self.shape = _template_shape(template)
+        self.sources = pa.array(sources, pa.string())
+        self.verifiers = pa.array(verifiers, pa.string())
+        self.dists = pa.array(dists, pa.string())
+        self.src = (
+            np.frombuffer(stage.src, dtype=np.int16).astype(np.int32) if stage.rows else np.zeros(0, np.int32)
+        )
+        self.dist = np.frombuffer(stage.dist, dtype=np.int32) if stage.rows else np.zeros(0, np.int32)
+
+    def build(self, staged: pa.RecordBatch, rows: np.ndarray) -> pa.RecordBatch:
+        """`staged` holds the selected rows, `rows` their global row numbers."""
+        src = pa.array(self.src[rows])
+        return pa.RecordBatch.from_arrays(
+            [
+                staged.column("id"),
+                self.sources.take(src),
+                staged.column("difficulty"),
+                self.dists.take(pa.array(self.dist[rows])),
+                self._prompts(staged.column("question"), staged.column("messages")),
+                staged.column("answer"),
+                self.verifiers.take(src),
+                staged.column("meta"),
+            ],
+            schema=SCHEMA,
+        )
+
+    def _prompts(self, questions: pa.Array, messages: pa.Array) -> pa.Array:
+        n = len(questions)
+        if self.shape is not None and messages.null_count == n:
+            roles, contents, slot = self.shape
+            m = len(roles)
+            pattern = np.tile(np.arange(m, dtype=np.int64), n)
+            role_col = pa.array(roles, pa.string()).take(pa.array(pattern))
+            pattern[slot::m] = m + np.arange(n, dtype=np.int64)
+            base = pa.concat_arrays([pa.array(contents, pa.string()), questions])
+            struct = pa.StructArray.from_arrays(
+                [role_col, base.take(pa.array(pattern))], names=["role", "content"]
+            )
+            return pa.ListArray.from_arrays(pa.array(np.arange(0, (n + 1) * m, m, dtype=np.int32)), struct)
+        rows = [
+            templates.render(self.template, q) if q is not None else msgs
+            for q, msgs in zip(questions.to_pylist(), messages.to_pylist(), strict=True)
+        ]
+        return pa.array(rows, MESSAGES)
+
+
+def _strip_answer_prefix(err: Exception) -> str:
+    """Verifiers say "answer: ..."; the message already names the field."""
+    text = str(err) or type(err).__name__
+    return text[len("answer: ") :] if text.startswith("answer: ") else text

@@ -1,0 +1,92 @@
+"""Shared fixtures: write recipes and input files into tmp_path; a tiny puzzle family."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import random
+import sys
+import types
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+
+from dumpcli.puzzles.base import PuzzleFamily, Verdict
+
+
+@pytest.fixture
+def write_recipe(tmp_path: Path) -> Callable[..., Path]:
+    """write_recipe(data=..., name="recipe.yaml", **top_level) -> path of a YAML recipe in tmp_path.
+
+    `output_dir` defaults to "out" (relative, so it resolves against tmp_path)."""
+
+    def write(data: dict[str, Any] | None = None, name: str = "recipe.yaml", **top: Any) -> Path:
+        body: dict[str, Any] = {"name": "test", "seed": 0, "output_dir": "out", **top}
+        if data is not None:
+            body["data"] = data
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+def jsonl_bytes(records: Iterable[Any]) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+@pytest.fixture
+def write_jsonl(tmp_path: Path) -> Callable[..., Path]:
+    """write_jsonl("data/a.jsonl", [records...]) -> path; or raw=b"..." for exact bytes."""
+
+    def write(name: str, records: Iterable[Any] = (), raw: bytes | None = None) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(raw if raw is not None else jsonl_bytes(records))
+        return path
+
+    return write
+
+
+class ToyFamily(PuzzleFamily):
+    """Sums of two numbers below `span` (so the number of distinct puzzles is bounded)."""
+
+    name = "toy"
+    description = "a + b"
+    difficulty_knobs = "difficulty = level, shown in the question"
+    min_difficulty = 1
+    max_difficulty = 9
+
+    def generate(self, difficulty: int, rng: random.Random, span: int = 1000) -> dict[str, Any]:
+        a, b = rng.randrange(span), rng.randrange(span)
+        return {"question": f"Level {difficulty}: what is {a} + {b}?", "answer": a + b, "a": a, "b": b}
+
+    def parse_answer(self, raw: Any) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+            raise ValueError(f"answer: expected an integer, got {type(raw).__name__}")
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"answer: {raw!r} is not an integer") from None
+
+    def verify(self, completion: str, answer: Any) -> Verdict:
+        ok = completion.strip() == str(answer)
+        return Verdict(True, float(ok), True, "correct" if ok else "wrong")
+
+
+@pytest.fixture
+def toy_family(monkeypatch: pytest.MonkeyPatch) -> type[ToyFamily]:
+    """Register ToyFamily as puzzle family and verifier "toy" for the duration of a test."""
+    from dumpcli.puzzles import registry
+
+    module = types.ModuleType("dumpcli_test_toy")
+    module.__spec__ = importlib.machinery.ModuleSpec("dumpcli_test_toy", None)
+    module.Toy = ToyFamily  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "dumpcli_test_toy", module)
+    monkeypatch.setitem(registry._FAMILIES, "toy", "dumpcli_test_toy:Toy")
+    monkeypatch.setattr(registry, "_cache", {})
+    return ToyFamily
