@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dumpcli import __version__
 from dumpcli.errors import DumpError
@@ -54,17 +55,20 @@ def _reports_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RecipeError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except DumpError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            # escaped: messages quote user text and extras like 'dumpcli[vllm]', not Rich markup
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def _load(recipe: Path, overrides: list[str] | None, extra: list[str] | None = None) -> Recipe:
-    return load_recipe(recipe, [*(overrides or []), *(extra or [])])
+def _load(
+    recipe: Path, overrides: list[str] | None, extra: list[str] | None = None, check_files: bool = True
+) -> Recipe:
+    return load_recipe(recipe, [*(overrides or []), *(extra or [])], check_files=check_files)
 
 
 def _version(value: bool) -> None:
@@ -116,7 +120,9 @@ def train(
     from dumpcli.train.run import train as run_train
 
     extra = [f"train.scheduler.name={scheduler}"] if scheduler else []
-    run_train(_load(recipe, set_, extra), resume=resume, dry_run=dry_run, console=console)
+    # a dry run checks a recipe away from its data: missing input files are reported, not fatal
+    loaded = _load(recipe, set_, extra, check_files=not dry_run)
+    run_train(loaded, resume=resume, dry_run=dry_run, console=console)
 
 
 @app.command("eval")

@@ -1,24 +1,74 @@
-"""`dump train RECIPE --dry-run`: everything a run would use, resolved and printed, no weights loaded.
+"""`dump train RECIPE --dry-run`: everything a run would use, resolved and printed; nothing loaded,
+downloaded, prepared or written.
 
-Meant for checking a GPU recipe on a laptop: the data it would train on, the full GRPOConfig
-TRL would get, the scheduler, whether the model is available locally, and the step budget.
+Meant for checking a GPU recipe on a laptop: the data it would train on (the prepared counts, or
+what `dump prepare` would make), the full GRPOConfig TRL would get on a GPU machine (built and
+validated here, on CPU), the scheduler and its starting probabilities, whether the model is a
+well-formed id or path and whether it is already available locally, and the step budget for 1
+to 8 processes (prompts per step depend on the number of GPUs).
+
+Problems that make the run impossible whatever the machine (a malformed model id, a GRPOConfig
+that TRL rejects) end the dry run with exit 1 after the tables; things that depend on the machine
+(input files not here, model not cached, vLLM not installed) are listed as notes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import glob
+import gzip
+import importlib.util
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from dumpcli.errors import DumpError
 from dumpcli.recipe import Recipe
+
+# process counts shown in the batch table (the launch's own count is added when different)
+PROCESS_COUNTS = (1, 2, 4, 8)
+
+# GRPOConfig fields always shown (the rest only when they differ from TRL's defaults)
+KEY_FIELDS = (
+    "num_generations",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "steps_per_generation",
+    "generation_batch_size",
+    "num_iterations",
+    "max_steps",
+    "learning_rate",
+    "beta",
+    "loss_type",
+    "scale_rewards",
+    "temperature",
+    "max_completion_length",
+    "bf16",
+    "gradient_checkpointing",
+    "use_vllm",
+)
+VLLM_FIELDS = (
+    "vllm_mode",
+    "vllm_gpu_memory_utilization",
+    "vllm_tensor_parallel_size",
+    "vllm_max_model_length",
+)
+VLLM_SERVER_FIELDS = ("vllm_server_base_url", "vllm_server_host", "vllm_server_port")
+# set by TrainingArguments from the machine, not by the recipe
+MACHINE_FIELDS = ("use_cpu", "dataloader_pin_memory")
+
+
+# ----------------------------------------------------------------------------- data
 
 
 def planned_data(recipe: Recipe) -> dict[str, Any]:
-    """Prepared counts if prepared, else what `dump prepare` would produce (generator counts, matched files)."""
+    """The prepared distributions if the data is prepared and current; else what `dump prepare`
+    would make: exact counts for puzzle generators (before deduplication), input files and their
+    record counts for file sources (their distributions are known only after reading them)."""
     from dumpcli.data.prepare import is_prepared, load_manifest
 
     if is_prepared(recipe):
@@ -26,92 +76,423 @@ def planned_data(recipe: Recipe) -> dict[str, Any]:
         return {
             "prepared": True,
             "distributions": [(d["name"], d["train"], d["test"]) for d in manifest["distributions"]],
-            "files": [i["path"] for i in manifest.get("inputs", [])],
+            "files": [{"path": i["path"], "records": i.get("records")} for i in manifest.get("inputs", [])],
+            "missing": [],
+            "unknown_sources": [],
         }
-    dists: list[tuple[str, int | None, int | None]] = []
-    files: list[str] = []
-    for src in recipe.data.sources:
+    from dumpcli.data.fields import natural_key
+
+    planned: dict[str, list[Any]] = {}  # name -> [sort key, train, test]
+    files: list[dict[str, Any]] = []
+    missing: list[str] = []
+    unknown: list[str] = []
+    for i, src in enumerate(recipe.data.sources):
         if src.is_generator:
             for d in src.difficulties or []:
                 name = "/".join(src.name if f == "source" else str(d) for f in recipe.data.distribution)
-                dists.append((name, src.train_per_difficulty, src.test_per_difficulty))
-        else:
-            for pattern in (src.files or []) + (src.test_files or []):
-                files.extend(sorted(glob.glob(str(recipe.resolve(pattern)), recursive=True)))
-            dists.append((f"{src.name}/* (known after prepare)", None, None))
-    return {"prepared": False, "distributions": dists, "files": files}
+                entry = planned.setdefault(name, [(natural_key(str(d)), i), 0, 0])
+                entry[1] += src.train_per_difficulty
+                entry[2] += src.test_per_difficulty
+            continue
+        unknown.append(src.name)
+        for key in ("files", "test_files"):
+            for j, pattern in enumerate(getattr(src, key) or []):
+                full = str(recipe.resolve(pattern))
+                found = sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+                if not found:
+                    missing.append(
+                        f"data.sources.{i}.{key}.{j}: no file matches {pattern!r} (looked for {full})"
+                    )
+                files.extend({"path": p, "records": _count_records(Path(p))} for p in found)
+    ordered = sorted(planned.items(), key=lambda kv: kv[1][0])
+    return {
+        "prepared": False,
+        "distributions": [(name, train, test) for name, (_, train, test) in ordered],
+        "files": files,
+        "missing": missing,
+        "unknown_sources": unknown,
+    }
 
 
-def resolved_config(recipe: Recipe) -> Any:
+def _count_records(path: Path) -> int | None:
+    """Rows of a Parquet file (from its metadata) or non-empty lines of a JSONL file; None if unreadable."""
+    name = path.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            from dumpcli.data.readers import count_parquet_rows
+
+            return count_parquet_rows(path)
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+    except Exception:  # noqa: BLE001 - a count is informative only; prepare reports the real error
+        return None
+
+
+# ----------------------------------------------------------------------------- GRPOConfig
+
+
+def resolved_configs(recipe: Recipe) -> tuple[Any, Any, dict[str, Any]]:
+    """(config on a GPU machine, config `dump train` would use on this machine, the GPU kwargs).
+
+    TrainingArguments refuses bf16 without a GPU unless `use_cpu` is set, so on a CPU-only machine
+    the GPU config is validated with `use_cpu=True` added; everything else is what a GPU launch gets."""
+    import torch
     from trl import GRPOConfig
 
     from dumpcli.train.run import grpo_config_kwargs
 
-    return GRPOConfig(**grpo_config_kwargs(recipe, recipe.output_path))
+    gpu_kwargs = grpo_config_kwargs(recipe, recipe.output_path, cpu=False)
+    here_kwargs = grpo_config_kwargs(recipe, recipe.output_path)
+    validate = gpu_kwargs if torch.cuda.is_available() else {**gpu_kwargs, "use_cpu": True}
+    try:
+        gpu = GRPOConfig(**validate)
+        here = GRPOConfig(**here_kwargs)
+    except (ValueError, TypeError) as e:
+        raise DumpError(f"train.grpo: trl.GRPOConfig rejects these settings: {e}") from None
+    return gpu, here, gpu_kwargs
+
+
+def trl_defaults(recipe: Recipe) -> dict[str, Any]:
+    """GRPOConfig's own defaults (as `to_dict` shows them), to tell what the recipe changed."""
+    from trl import GRPOConfig
+
+    return GRPOConfig(output_dir=str(recipe.output_path), use_cpu=True).to_dict()
+
+
+def batch_plan(
+    config: Any, raw: Mapping[str, Any], processes: int, train_total: int | None
+) -> dict[str, Any]:
+    """TRL's batch arithmetic (GRPOConfig.__post_init__) for `processes` ranks.
+
+    `per_device_train_batch_size` counts completions; a generation makes `generation_batch_size`
+    completions = prompts x num_generations and feeds `steps_per_generation` micro-steps (times
+    `num_iterations`); an optimizer step takes `gradient_accumulation_steps` micro-steps. The
+    curriculum draws prompts once per generation."""
+    per_device = config.per_device_train_batch_size
+    accumulate = config.gradient_accumulation_steps
+    generations = config.num_generations
+    iterations = config.num_iterations
+    gbs, spg = raw.get("generation_batch_size"), raw.get("steps_per_generation")
+    micro = per_device * processes
+    plan: dict[str, Any] = {"processes": processes, "error": None}
+    if gbs is None and spg is None:
+        spg = accumulate
+        gbs = micro * spg
+    elif gbs is not None and spg is None:
+        if gbs % micro:
+            plan["error"] = f"generation_batch_size {gbs} is not a multiple of {per_device} x {processes}"
+            return plan
+        spg = gbs // micro
+    elif gbs is None:
+        gbs = micro * spg
+    else:
+        plan["error"] = "generation_batch_size and steps_per_generation both set"
+        return plan
+    if gbs % generations:
+        plan["error"] = f"{gbs} completions per generation is not a multiple of num_generations {generations}"
+        return plan
+    prompts_per_generation = gbs // generations
+    prompts_per_step = prompts_per_generation * accumulate / (spg * iterations)
+    plan.update(
+        completions_per_generation=gbs,
+        prompts_per_generation=prompts_per_generation,
+        steps_per_generation=spg,
+        prompts_per_step=prompts_per_step,
+        completions_per_step=prompts_per_step * generations,
+        steps_per_epoch=(train_total / prompts_per_step) if train_total else None,
+        epochs=(config.max_steps * prompts_per_step / train_total) if train_total else None,
+    )
+    return plan
+
+
+# ----------------------------------------------------------------------------- the dry run
 
 
 def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
+    """Resolve and print everything `dump train` would use; return it as a dict (for tests and
+    tools). Loads no weights and writes nothing."""
+    from dumpcli.data.templates import render
     from dumpcli.schedulers import registry as schedulers
-    from dumpcli.train.model import describe_model_source
+    from dumpcli.train.model import describe_model_source, lora_config
+    from dumpcli.train.run import latest_checkpoint, train_seed
+
+    notes: list[str] = []
+    errors: list[str] = []
 
     data = planned_data(recipe)
-    config = resolved_config(recipe)
-    model = describe_model_source(recipe.model, recipe.base_dir)
-    sched = recipe.train.scheduler
-    names = [d[0] for d in data["distributions"]] or ["-"]
-    sizes = [d[1] or 1 for d in data["distributions"]] or [1]
-    scheduler = schedulers.build(sched.name, names, seed=recipe.seed, sizes=sizes, **sched.options())
-    prompts_per_step = config.generation_batch_size // config.num_generations
-    train_total = sum(d[1] or 0 for d in data["distributions"])
-    steps_per_epoch = (train_total / prompts_per_step) if train_total else None
+    notes.extend(f"input not here: {m}" for m in data["missing"])
+    dists = data["distributions"]
+    train_total = sum(d[1] for d in dists) if dists and not data["unknown_sources"] else None
 
-    summary = Table(title=f"dry run: {recipe.name}", show_header=False)
+    gpu, here, gpu_kwargs = resolved_configs(recipe)
+    defaults = trl_defaults(recipe)
+    defaults["use_cpu"] = False  # TRL's default; trl_defaults() sets it only to validate bf16 here
+    world = here.world_size
+    counts = sorted({*PROCESS_COUNTS, world})
+    plans = [batch_plan(gpu, gpu_kwargs, n, train_total) for n in counts]
+    launch = next(p for p in plans if p["processes"] == world)
+
+    model = describe_model_source(recipe.model, recipe.base_dir)
+    if model["kind"] == "invalid":
+        errors.append(f"model.name_or_path: {model['detail']}")
+    elif not model["available"]:
+        notes.append(f"model {recipe.model.name_or_path}: {model['detail']}")
+    lora = None
+    if recipe.model.lora is not None:
+        if importlib.util.find_spec("peft") is None:
+            errors.append("model.lora needs peft: pip install peft")
+        else:
+            lora = lora_config(recipe)
+
+    sched = recipe.train.scheduler
+    options = schedulers.get_class(sched.name).Options(**sched.options())
+    names = [d[0] for d in dists]
+    probabilities: dict[str, float] | None = None
+    heavy = getattr(options, "encoder", "hashed") != "hashed"  # a curator with an HF text encoder
+    if names and not data["unknown_sources"] and not heavy:
+        scheduler = schedulers.build(
+            sched.name, names, seed=train_seed(recipe), sizes=[d[1] or 1 for d in dists], **sched.options()
+        )
+        probabilities = dict(zip(names, (float(p) for p in scheduler.probabilities()), strict=True))
+
+    system = next(
+        (m["content"] for m in render(recipe.data.prompt_template, "") if m["role"] == "system"), ""
+    )
+    warm_dir = _warm_start_dir(recipe, data["prepared"])
+    warm_cached = warm_dir is not None and (
+        (warm_dir / "config.json").exists() or (warm_dir / "adapter_config.json").exists()
+    )
+    if recipe.warmup.steps:
+        warm = f"{recipe.warmup.steps} SFT steps on reference answers; " + (
+            f"cached: {warm_dir}"
+            if warm_cached
+            else "built on the first run" + (f" into {warm_dir}" if warm_dir else " (after prepare)")
+        )
+    elif recipe.model.name_or_path == "tiny":
+        warm = "none (the tiny model starts from random weights)"
+    else:
+        warm = "none: GRPO starts from the model as is"
+    checkpoint = latest_checkpoint(recipe.output_path)
+    if checkpoint is not None:
+        notes.append(
+            f"{recipe.output_path} already has {checkpoint.name}: `dump train` needs --resume "
+            "(or --set output_dir=NEW_DIR)"
+        )
+    vllm_here = importlib.util.find_spec("vllm") is not None
+    if gpu.use_vllm:
+        generation = (
+            f"vLLM server at {gpu.vllm_server_base_url or f'{gpu.vllm_server_host}:{gpu.vllm_server_port}'}"
+            " (start it first: trl vllm-serve --model ...)"
+            if gpu.vllm_mode == "server"
+            else f"vLLM colocated (gpu_memory_utilization {gpu.vllm_gpu_memory_utilization}, "
+            f"tensor_parallel_size {gpu.vllm_tensor_parallel_size})"
+        )
+        if not vllm_here:
+            notes.append(
+                "train.grpo.use_vllm: vLLM is not installed here: pip install 'dumpcli[vllm]' (GPU machines)"
+            )
+    else:
+        generation = "transformers generate (set train.grpo.use_vllm: true for vLLM)"
+
+    # -- summary table
+    summary = Table(title=f"dry run: {recipe.name}", show_header=False, title_justify="left")
     summary.add_column("what", style="bold")
     summary.add_column("value")
-    summary.add_row("recipe", str(recipe._source_file))
-    summary.add_row("output_dir", str(recipe.output_path))
-    summary.add_row(
-        "data", "prepared" if data["prepared"] else "not prepared yet (counts = what prepare makes)"
-    )
-    summary.add_row("input files", str(len(data["files"])))
-    summary.add_row("distributions", str(len(data["distributions"])))
-    summary.add_row("model", f"{recipe.model.name_or_path} ({model['kind']}; {model['detail']})")
-    summary.add_row("model available locally", "yes" if model["available"] else "no")
-    summary.add_row("trust_remote_code", str(recipe.model.trust_remote_code))
-    summary.add_row("LoRA", str(recipe.model.lora.model_dump()) if recipe.model.lora else "no")
-    summary.add_row("warm start", f"{recipe.warmup.steps} SFT steps" if recipe.warmup.steps else "none")
-    summary.add_row("scheduler", f"{sched.name} {scheduler.options.model_dump()}")
-    summary.add_row("reward scheme", recipe.train.reward.scheme)
-    summary.add_row("prompts per step", f"{prompts_per_step} x {config.num_generations} generations")
-    summary.add_row("steps", str(config.max_steps))
-    summary.add_row(
-        "steps per epoch", f"{steps_per_epoch:.1f}" if steps_per_epoch else "unknown until prepared"
-    )
+    rows: list[tuple[str, str]] = [
+        ("recipe", str(recipe._source_file)),
+        (
+            "output_dir",
+            str(recipe.output_path.resolve()) + (f" (has {checkpoint.name})" if checkpoint else ""),
+        ),
+        (
+            "data",
+            "prepared" if data["prepared"] else "not prepared yet (counts: what `dump prepare` makes)",
+        ),
+        ("input files", _files_line(data)),
+        (
+            "distributions",
+            str(len(dists)) + (" + file sources (known after prepare)" if data["unknown_sources"] else ""),
+        ),
+        ("prompt template", f"{recipe.data.prompt_template}: {_short(system)}"),
+        ("model", f"{recipe.model.name_or_path} ({model['kind']}: {model['detail']})"),
+        ("available locally", "yes" if model["available"] else "no"),
+        (
+            "dtype",
+            recipe.model.dtype + ("" if recipe.model.dtype != "auto" else " (bf16 on GPUs that have it)"),
+        ),
+        ("trust_remote_code", str(recipe.model.trust_remote_code)),
+        (
+            "LoRA",
+            (
+                f"r={lora.r} alpha={lora.lora_alpha} dropout={lora.lora_dropout} "
+                f"target_modules={_targets(lora.target_modules)}"
+            )
+            if lora is not None
+            else "no (full fine-tuning)",
+        ),
+        ("warm start", warm),
+        ("scheduler", f"{sched.name} {options.model_dump()}"),
+        ("reward scheme", recipe.train.reward.scheme),
+        ("generation", generation),
+        ("vLLM installed here", "yes" if vllm_here else "no (pip install 'dumpcli[vllm]')"),
+        (
+            "precision",
+            f"bf16={gpu.bf16} on GPU"
+            + ("" if here.bf16 == gpu.bf16 else f"; bf16={here.bf16} on this machine"),
+        ),
+        ("processes in this launch", str(world)),
+        (
+            "prompts per step",
+            _per_step(launch, gpu.num_generations) + f" with {world} process(es); more GPUs: see below",
+        ),
+        (
+            "steps",
+            f"{gpu.max_steps} (save every {gpu.save_steps}, eval every {recipe.train.eval_every or '-'})",
+        ),
+        ("steps per epoch", _fmt(launch.get("steps_per_epoch"), "unknown until prepared")),
+        ("epochs in max_steps", _fmt(launch.get("epochs"), "unknown until prepared")),
+        (
+            "eval",
+            f"backend {recipe.eval.backend}, {recipe.eval.max_per_distribution or 'all'} per distribution, "
+            f"max_new_tokens {recipe.eval.max_new_tokens}",
+        ),
+    ]
+    for what, value in rows:
+        summary.add_row(what, escape(value))
     console.print(summary)
 
-    dist_table = Table(title="distributions")
-    for col in ("distribution", "train", "test"):
-        dist_table.add_column(col, justify="left" if col == "distribution" else "right")
-    for name, n_train, n_test in data["distributions"]:
-        dist_table.add_row(
-            name, "?" if n_train is None else str(n_train), "?" if n_test is None else str(n_test)
+    # -- batch size by number of processes
+    batch = Table(title="batch per optimizer step by number of processes (GPUs)", title_justify="left")
+    for col in ("processes", "completions/gen", "prompts/step", "micro-steps/gen", "steps/epoch", "epochs"):
+        batch.add_column(col, justify="right")
+    for p in plans:
+        mark = " (this launch)" if p["processes"] == world else ""
+        if p["error"]:
+            batch.add_row(f"{p['processes']}{mark}", escape(f"invalid: {p['error']}"), "", "", "", "")
+            continue
+        batch.add_row(
+            f"{p['processes']}{mark}",
+            str(p["completions_per_generation"]),
+            _fmt(p["prompts_per_step"]),
+            str(p["steps_per_generation"]),
+            _fmt(p["steps_per_epoch"], "?"),
+            _fmt(p["epochs"], "?"),
         )
+    console.print(batch)
+
+    # -- distributions
+    dist_table = Table(title="distributions", title_justify="left")
+    for col in ("distribution", "train", "test", "p at step 0"):
+        dist_table.add_column(col, justify="left" if col == "distribution" else "right")
+    for name, n_train, n_test in dists:
+        p0 = probabilities.get(name) if probabilities else None
+        dist_table.add_row(escape(name), str(n_train), str(n_test), "-" if p0 is None else f"{p0:.3f}")
+    for src in data["unknown_sources"]:
+        dist_table.add_row(escape(f"{src}/* (after prepare)"), "?", "?", "-")
     console.print(dist_table)
 
-    defaults = {f.name: f.default for f in dataclasses.fields(type(config))}
-    changed = {k: v for k, v in config.to_dict().items() if k in defaults and defaults[k] != v}
-    grpo_table = Table(title="GRPOConfig (fields that differ from TRL's defaults)")
+    # -- GRPOConfig
+    gpu_dict, here_dict = gpu.to_dict(), here.to_dict()
+    gpu_dict["use_cpu"] = gpu_kwargs["use_cpu"]  # validated with use_cpu=True on a CPU-only machine
+    shown = [k for k in KEY_FIELDS if k in gpu_dict]
+    if gpu.use_vllm:
+        shown += [k for k in VLLM_FIELDS + (VLLM_SERVER_FIELDS if gpu.vllm_mode == "server" else ())]
+    shown += sorted(
+        k
+        for k, v in gpu_dict.items()
+        if k not in shown and k in defaults and defaults[k] != v and k != "output_dir"
+    )
+    grpo_table = Table(
+        title=f"GRPOConfig on a GPU machine: key fields and those that differ from TRL's defaults "
+        f"(of {len(gpu_dict)}; batch fields for {world} process(es))",
+        title_justify="left",
+    )
     grpo_table.add_column("field")
     grpo_table.add_column("value")
-    for key in sorted(changed):
-        grpo_table.add_row(key, repr(changed[key]))
+    grpo_table.add_column("TRL default")
+    grpo_table.add_column("on this machine")
+    for key in shown:
+        value = gpu_dict[key]
+        local = here_dict.get(key, value)
+        grpo_table.add_row(
+            key,
+            escape(repr(value)),
+            escape(repr(defaults.get(key))) if defaults.get(key) != value else "",
+            escape(repr(local)) if local != value else "",
+        )
     console.print(grpo_table)
-    return {
+
+    for note in notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    result = {
+        "recipe": recipe.name,
+        "output_dir": str(recipe.output_path),
         "data": data,
-        "grpo": config.to_dict(),
+        "train_total": train_total,
+        "prompt_template": recipe.data.prompt_template,
+        "system_prompt": system,
+        "grpo": gpu_dict,
+        "grpo_here": here_dict,
         "model": model,
-        "scheduler": sched.name,
-        "prompts_per_step": prompts_per_step,
-        "steps_per_epoch": steps_per_epoch,
-        "output_dir": str(Path(recipe.output_path)),
+        "lora": None
+        if lora is None
+        else {"r": lora.r, "alpha": lora.lora_alpha, "target_modules": lora.target_modules},
+        "warm_start": {"dir": str(warm_dir) if warm_dir else None, "cached": warm_cached},
+        "scheduler": {"name": sched.name, "options": options.model_dump(), "probabilities": probabilities},
+        "reward_scheme": recipe.train.reward.scheme,
+        "generation": generation,
+        "processes": world,
+        "batch_plans": plans,
+        "prompts_per_step": launch.get("prompts_per_step"),
+        "steps_per_epoch": launch.get("steps_per_epoch"),
+        "checkpoint": str(checkpoint) if checkpoint else None,
+        "notes": notes,
     }
+    if errors:
+        raise DumpError("dry run found problems:\n  " + "\n  ".join(errors))
+    console.print("[green]dry run ok[/]: nothing was loaded, downloaded or written", highlight=False)
+    return result
+
+
+def _warm_start_dir(recipe: Recipe, prepared: bool) -> Path | None:
+    """Where the warm start is cached; its key hashes the prepared problems, so None before prepare."""
+    if not prepared:
+        return None
+    from dumpcli.data.prepare import load_split
+    from dumpcli.train.warmup import cache_root, data_fingerprint, warm_start_key
+
+    fingerprint = data_fingerprint(load_split(recipe, "train"), load_split(recipe, "test"))
+    return cache_root() / "warmstart" / warm_start_key(recipe, fingerprint)
+
+
+def _files_line(data: dict[str, Any]) -> str:
+    if not data["files"] and not data["missing"]:
+        return "none (built-in generators)"
+    records = [f["records"] for f in data["files"]]
+    total = sum(r for r in records if r is not None)
+    text = f"{len(data['files'])} file(s), {total} records"
+    if data["missing"]:
+        text += f"; {len(data['missing'])} pattern(s) match nothing here (see notes)"
+    return text
+
+
+def _per_step(plan: dict[str, Any], generations: int) -> str:
+    if plan["error"]:
+        return f"invalid: {plan['error']}"
+    return f"{_fmt(plan['prompts_per_step'])} x {generations} generations = {_fmt(plan['completions_per_step'])} completions"
+
+
+def _fmt(x: float | None, missing: str = "-") -> str:
+    if x is None:
+        return missing
+    return str(int(x)) if float(x).is_integer() else f"{x:.1f}"
+
+
+def _short(text: str, width: int = 90) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+def _targets(value: Any) -> str:
+    return value if isinstance(value, str) else ",".join(sorted(value))

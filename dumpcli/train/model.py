@@ -23,35 +23,70 @@ def is_tiny(spec: ModelSpec) -> bool:
     return spec.name_or_path == "tiny"
 
 
+def resolve_model_path(name_or_path: str | Path, base: Path) -> str:
+    """A relative model dir resolves against the recipe's folder (like every path in a recipe),
+    else against the working directory; anything that is not a directory is an HF id."""
+    p = Path(name_or_path).expanduser()
+    if p.is_absolute():
+        return str(p)
+    if (base / p).is_dir():
+        return str(base / p)
+    return str(p)
+
+
+def _looks_like_path(name: str) -> bool:
+    # an HF id is `name` or `namespace/name`; anything else with a slash, or ./ ~/ /, is a path
+    return name.startswith((".", "~", "/")) or name.count("/") > 1 or "\\" in name
+
+
 def describe_model_source(spec: ModelSpec, base: Path) -> dict[str, Any]:
-    """Where the weights would come from, without loading them (for --dry-run)."""
+    """Where the weights would come from, without loading or downloading anything (--dry-run).
+
+    `kind` is one of: built-in tiny, local directory, hub id, invalid (not a directory and
+    not a well-formed hub id: a recipe error). `available` says whether the weights are here
+    already (a local dir with a config, or the id in the local HF cache)."""
     if is_tiny(spec):
         return {
             "kind": "built-in tiny",
             "available": True,
             "detail": "tokenizer + random init built from the data",
         }
-    local = base / spec.name_or_path if not Path(spec.name_or_path).is_absolute() else Path(spec.name_or_path)
+    name = spec.name_or_path
+    local = Path(resolve_model_path(name, base))
     if local.is_dir():
-        ok = (local / "config.json").exists() or (local / "adapter_config.json").exists()
-        return {"kind": "local directory", "available": ok, "detail": str(local)}
-    if not HF_ID.match(spec.name_or_path):
+        found = [f for f in ("config.json", "adapter_config.json") if (local / f).exists()]
+        return {
+            "kind": "local directory",
+            "available": bool(found),
+            "detail": f"{local}" + ("" if found else " (no config.json or adapter_config.json in it)"),
+        }
+    if _looks_like_path(name):
+        return {"kind": "local directory", "available": False, "detail": f"{local} does not exist here"}
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError as e:
         return {
             "kind": "invalid",
             "available": False,
-            "detail": f"{spec.name_or_path!r} is neither a dir nor an HF id",
+            "detail": f"{name!r} is neither a directory nor a hub id: {e}",
         }
+    available = False
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        cached = try_to_load_from_cache(spec.name_or_path, "config.json")
-        available = isinstance(cached, str)
-    except Exception:  # noqa: BLE001 - any hub error means "not cached"
+        available = any(
+            isinstance(try_to_load_from_cache(name, f), str) for f in ("config.json", "adapter_config.json")
+        )
+    except Exception:  # noqa: BLE001 - any cache lookup error means "not cached"
         available = False
     return {
         "kind": "hub id",
         "available": available,
-        "detail": "in the local HF cache" if available else "not cached",
+        "detail": "in the local HF cache"
+        if available
+        else f"not cached here (`hf download {name}` fetches it)",
     }
 
 
@@ -70,13 +105,17 @@ def load_pretrained(path_or_id: str | Path, recipe: Recipe) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM
 
     spec = recipe.model
+    if str(path_or_id) == spec.name_or_path:  # the recipe's own model: a dir relative to the recipe
+        path_or_id = resolve_model_path(path_or_id, recipe.base_dir)
     path = Path(path_or_id)
     kwargs = {"trust_remote_code": spec.trust_remote_code, "dtype": torch_dtype(spec)}
     try:
         if (path / "adapter_config.json").exists():
             from peft import AutoPeftModelForCausalLM
 
-            model = AutoPeftModelForCausalLM.from_pretrained(str(path), **kwargs)
+            _check_adapter_base(path)
+            # trainable: `--resume` of a LoRA run continues training this adapter (eval sets eval mode)
+            model = AutoPeftModelForCausalLM.from_pretrained(str(path), is_trainable=True, **kwargs)
         else:
             model = AutoModelForCausalLM.from_pretrained(str(path_or_id), **kwargs)
         tokenizer = load_tokenizer(path_or_id, spec.trust_remote_code)
@@ -86,6 +125,20 @@ def load_pretrained(path_or_id: str | Path, recipe: Recipe) -> tuple[Any, Any]:
             "  (no network here? use a local directory, or model.name_or_path: tiny)"
         ) from None
     return model, tokenizer
+
+
+def _check_adapter_base(adapter_dir: Path) -> None:
+    """A LoRA checkpoint names its base model by path: say clearly when that path is gone."""
+    try:
+        base = orjson.loads((adapter_dir / "adapter_config.json").read_bytes()).get("base_model_name_or_path")
+    except (OSError, orjson.JSONDecodeError) as e:
+        raise DumpError(f"{adapter_dir / 'adapter_config.json'}: unreadable ({e})") from None
+    if isinstance(base, str) and Path(base).is_absolute() and not Path(base).is_dir():
+        raise DumpError(
+            f"{adapter_dir}: a LoRA adapter whose base model {base} does not exist here\n"
+            "  (a warm-started base lives in the dumpcli cache: set DUMP_CACHE_DIR to where the run had it;"
+            " the same recipe and seed rebuild it with `dump train`)"
+        )
 
 
 def load_tokenizer(path_or_id: str | Path, trust_remote_code: bool = False) -> Any:

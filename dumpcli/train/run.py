@@ -7,6 +7,7 @@ steps), `train_log.jsonl` (TRL's logged metrics) and `run.json` (what was run).
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import signal
 import time
@@ -47,11 +48,14 @@ def train_seed(recipe: Recipe) -> int:
     return recipe.train.seed if recipe.train.seed is not None else recipe.seed
 
 
-def grpo_config_kwargs(recipe: Recipe, output_dir: Path) -> dict[str, Any]:
+def grpo_config_kwargs(recipe: Recipe, output_dir: Path, *, cpu: bool | None = None) -> dict[str, Any]:
+    """GRPOConfig arguments: our defaults, then `train.grpo`. `cpu` (default: no CUDA here) adds
+    the CPU settings; `cpu=False` gives what a GPU launch would use (for --dry-run on a laptop)."""
     import torch
 
     kwargs = {**GRPO_DEFAULTS, **recipe.train.grpo}
-    cpu = not torch.cuda.is_available()
+    if cpu is None:
+        cpu = not torch.cuda.is_available()
     kwargs.setdefault("use_cpu", cpu)
     if cpu:
         kwargs.setdefault("bf16", False)
@@ -142,6 +146,12 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
         do_dry_run(recipe, console=console)
         return recipe.output_path
 
+    if recipe.train.grpo.get("use_vllm") and importlib.util.find_spec("vllm") is None:
+        raise DumpError(
+            "train.grpo.use_vllm: true needs vLLM, which is not installed: pip install 'dumpcli[vllm]'"
+            " (GPU machines), or --set train.grpo.use_vllm=false"
+        )
+
     from trl import GRPOConfig
 
     from dumpcli.data.prepare import ensure_prepared, load_split
@@ -162,9 +172,12 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
             f"{out} already has checkpoints: pass --resume to continue, or --set output_dir=NEW_DIR"
         )
 
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    # form the process group now (on CPU accelerate would only do it inside GRPOConfig), so the
+    # ranks can wait for each other while one prepares the data
+    state = PartialState(cpu=not torch.cuda.is_available())
     main_process = state.is_main_process
     with state.main_process_first():  # one rank prepares data, the others then read it
         manifest = ensure_prepared(recipe, console)
@@ -175,8 +188,7 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
         raise DumpError("the prepared train split is empty: nothing to train on")
 
     out.mkdir(parents=True, exist_ok=True)
-    with state.main_process_first():  # same for the warm start
-        policy_dir = prepare_policy(recipe, train_ds, test_ds, console)
+    policy_dir = prepare_policy(recipe, train_ds, test_ds, console)  # all ranks take part
     start_dir = checkpoint if checkpoint is not None else policy_dir
     model, tokenizer = load_pretrained(start_dir, recipe)
 

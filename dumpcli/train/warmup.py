@@ -70,23 +70,38 @@ def _sft_dataset(train: Any) -> Any:
 
 
 def prepare_policy(recipe: Recipe, train: Any, test: Any, console: Console) -> Path:
-    """Directory holding the starting model and tokenizer (built, warmed and cached on first use)."""
+    """Directory holding the starting model and tokenizer (built, warmed and cached on first use).
+
+    Under `accelerate launch` / torchrun every rank takes part in the SFT (it is a data-parallel
+    run like any other, with the per-device batch divided by the number of ranks so the result
+    does not depend on it); rank 0 saves, the others wait and then read the saved copy.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
     target = cache_root() / "warmstart" / warm_start_key(recipe, data_fingerprint(train, test))
-    if (target / "config.json").exists() or (target / "adapter_config.json").exists():
+    if _is_model_dir(target):
         console.print(f"warm start: reusing {target}")
         return target
     if not is_tiny(recipe.model) and recipe.warmup.steps == 0:
         return Path(recipe.model.name_or_path)  # an HF id or dir used as is
-    with atomic_path(target, is_dir=True) as tmp:
-        model, tokenizer = _initial_policy(recipe, train, test)
-        if recipe.warmup.steps > 0:
-            console.print(f"warm start: SFT for {recipe.warmup.steps} steps on reference answers")
-            model = _run_sft(recipe, model, tokenizer, train, tmp / "sft", console)
-            shutil.rmtree(tmp / "sft", ignore_errors=True)
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    console.print(f"warm start: saved {target}")
+    model, tokenizer = _initial_policy(recipe, train, test)
+    if recipe.warmup.steps > 0:
+        console.print(f"warm start: SFT for {recipe.warmup.steps} steps on reference answers")
+        scratch = target.parent / f".sft-{target.name}-rank{state.process_index}"
+        model = _run_sft(recipe, model, tokenizer, train, scratch, console, state.num_processes)
+        shutil.rmtree(scratch, ignore_errors=True)
+    if state.is_main_process:
+        with atomic_path(target, is_dir=True) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+        console.print(f"warm start: saved {target}")
+    state.wait_for_everyone()
     return target
+
+
+def _is_model_dir(path: Path) -> bool:
+    return (path / "config.json").exists() or (path / "adapter_config.json").exists()
 
 
 def _initial_policy(recipe: Recipe, train: Any, test: Any) -> tuple[Any, Any]:
@@ -109,7 +124,9 @@ def _initial_policy(recipe: Recipe, train: Any, test: Any) -> tuple[Any, Any]:
     return build_model(tokenizer, recipe.model.tiny, seed=recipe.seed), tokenizer
 
 
-def _run_sft(recipe: Recipe, model: Any, tokenizer: Any, train: Any, out: Path, console: Console) -> Any:
+def _run_sft(
+    recipe: Recipe, model: Any, tokenizer: Any, train: Any, out: Path, console: Console, world: int = 1
+) -> Any:
     import torch
     from trl import SFTConfig, SFTTrainer
 
@@ -119,7 +136,7 @@ def _run_sft(recipe: Recipe, model: Any, tokenizer: Any, train: Any, out: Path, 
     args = SFTConfig(
         output_dir=str(out),
         max_steps=recipe.warmup.steps,
-        per_device_train_batch_size=recipe.warmup.batch_size,
+        per_device_train_batch_size=max(1, recipe.warmup.batch_size // world),
         learning_rate=recipe.warmup.learning_rate,
         lr_scheduler_type="cosine",
         warmup_steps=min(20, recipe.warmup.steps // 10),
