@@ -41,7 +41,9 @@ def _load(name: str) -> Verifier:
     if name not in _cache:
         target = _FAMILIES.get(name) or _VERIFIERS.get(name)
         if target is None or name not in verifier_names():
-            raise KeyError(f"unknown puzzle family or verifier {name!r} (available: {', '.join(verifier_names())})")
+            raise KeyError(
+                f"unknown puzzle family or verifier {name!r} (available: {', '.join(verifier_names())})"
+            )
         module, cls = target.split(":")
         _cache[name] = getattr(importlib.import_module(module), cls)()
     return _cache[name]
