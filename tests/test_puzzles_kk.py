@@ -374,3 +374,21 @@ def test_names_that_contain_a_role_word_still_parse() -> None:
     assert KK.verify(wrap(text + "\n(3) Angela is a devil"), answer).detail == "hedged: Angela"
     knightley = {"names": ["Knightley", "Zoey"], "solution": [False, True]}
     assert KK.verify(wrap("Knightley is a knave, Zoey is a knight"), knightley).answer_score == 1.0
+
+
+def test_fixed_names_knob_gives_the_first_names_in_order_and_still_a_unique_solution():
+    import random as _random
+
+    import pytest as _pytest
+
+    from dumpcli.puzzles.knights_knaves import NAMES, KnightsKnaves
+
+    kk = KnightsKnaves()
+    for n in (2, 5, 9):
+        p = kk.generate(n, _random.Random(n), names="fixed")
+        assert p["names"] == list(NAMES[:n])
+        assert p["answer"]["names"] == list(NAMES[:n])
+        ref = f"<think> </think> <answer> {kk.reference_text(p['answer'])} </answer>"
+        assert kk.verify(ref, p["answer"]).answer_score == 1.0
+    with _pytest.raises(ValueError, match="names 'mixed'"):
+        kk.generate(3, _random.Random(0), names="mixed")

@@ -70,7 +70,7 @@ SAID = (
     "{N} expressed that {S}.",
     "{N} said that {S}.",
 )
-_KNOBS = ("depth", "width", "roles")
+_KNOBS = ("depth", "width", "roles", "names")
 _RESERVED = frozenset({"is", "a", "an", "the", "was", "and", "or", "not"}) | set(_ROLE_WORD)
 _NAME = re.compile(r"[A-Za-z]+")
 _CONNECTIVES = frozenset({"and", "or", "nor", "but", "either", "maybe", "possibly", "probably", "perhaps"})
@@ -84,7 +84,8 @@ class KnightsKnaves(PuzzleFamily):
     description = "Knights always tell the truth, knaves always lie: who is who? (DUMP / Logic-RL puzzles)"
     difficulty_knobs = (
         f"difficulty = number of people (2..{kk_logic.MAX_PEOPLE}); params: depth (2..4, nesting of a "
-        "statement, default 2 as in DUMP), width (2..4, operands of and/or, default 2), roles "
+        "statement, default 2 as in DUMP), width (2..4, operands of and/or, default 2), names (random, or fixed: the first n names in "
+        "order), roles "
         f"(knight_knave, random, or one of {', '.join(k for k in ROLE_PAIRS if k != 'knight_knave')})"
     )
     min_difficulty = 2
@@ -100,6 +101,9 @@ class KnightsKnaves(PuzzleFamily):
         depth = _int_in("depth", params.get("depth", 2), 2, 4)
         width = _int_in("width", params.get("width", 2), 2, 4)
         roles_key = params.get("roles", "knight_knave")
+        names_key = params.get("names", "random")
+        if names_key not in ("random", "fixed"):
+            raise ValueError(f"knights_knaves: names {names_key!r}: use random or fixed")
         if roles_key != "random" and roles_key not in ROLE_PAIRS:
             raise ValueError(
                 f"knights_knaves: roles {roles_key!r}: use random or one of {', '.join(ROLE_PAIRS)}"
@@ -117,7 +121,7 @@ class KnightsKnaves(PuzzleFamily):
                     break
             if mask and not mask & (mask - 1):
                 solution = kk_logic.decode(mask.bit_length() - 1, n)
-                return self._record(statements, solution, rng, depth, width, roles_key)
+                return self._record(statements, solution, rng, depth, width, roles_key, names_key)
         raise RuntimeError(
             f"knights_knaves: no unique puzzle in {MAX_ATTEMPTS} attempts (n={n}, depth={depth})"
         )
@@ -130,9 +134,12 @@ class KnightsKnaves(PuzzleFamily):
         depth: int,
         width: int,
         roles: str,
+        names_key: str = "random",
     ) -> dict[str, Any]:
         n = len(statements)
-        names = rng.sample(NAMES, n)
+        # "fixed": always the first n names, in order, so the answer's names follow from the number
+        # of people (for tiny CPU models, which cannot learn to copy names in a few hundred steps)
+        names = list(NAMES[:n]) if names_key == "fixed" else rng.sample(NAMES, n)
         key = rng.choice(list(ROLE_PAIRS)) if roles == "random" else roles
         (good, a_good, goods), (bad, a_bad, bads) = ROLE_PAIRS[key]
         words = {
