@@ -8,46 +8,25 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
+from helpers import tiny_train_recipe
 from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
 from dumpcli.compare import auc, steps_to_target, summarise
 
-RECIPE = {
-    "name": "tiny-compare",
-    "seed": 0,
-    "output_dir": "out",
-    "data": {
-        "sources": [
-            {
-                "name": "kk",
-                "puzzle": "knights_knaves",
-                "difficulties": [2, 3],
-                "train_per_difficulty": 8,
-                "test_per_difficulty": 4,
-            }
-        ],
-        "prompt_template": "short",
-    },
-    "model": {
-        "name_or_path": "tiny",
-        "tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64},
-    },
-    "warmup": {"steps": 2, "batch_size": 4},
-    "train": {
+RECIPE = tiny_train_recipe(
+    **{
+        "name": "tiny-compare",
+        "data.sources.0.train_per_difficulty": 8,
         # `window` is a UCB option: compare must drop it for uniform
-        "scheduler": {"name": "ucb", "window": 50},
-        "grpo": {
-            "num_generations": 2,
-            "per_device_train_batch_size": 4,
-            "max_steps": 2,
-            "max_completion_length": 16,
-            "learning_rate": 1.0e-3,
-        },
-    },
-    "eval": {"max_per_distribution": 4, "max_new_tokens": 16},
-}
+        "train.scheduler": {"name": "ucb", "window": 50},
+        "train.grpo.per_device_train_batch_size": 4,
+        "train.grpo.max_steps": 2,
+        "train.grpo.max_completion_length": 16,
+        "eval": {"max_per_distribution": 4, "max_new_tokens": 16},
+    }
+)
 
 
 def test_auc_and_steps_to_target_hand_values() -> None:

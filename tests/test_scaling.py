@@ -17,6 +17,7 @@ import orjson
 import pytest
 import torch
 import yaml
+from helpers import tiny_train_recipe
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -43,40 +44,7 @@ DUMP_SYSTEM_PROMPT = (
     "within <answer> </answer> tags. i.e., <answer> (1) Zoey is a knight\n(2) ... </answer>.\n"
 )
 
-TINY = {
-    "name": "tiny-scale",
-    "seed": 0,
-    "output_dir": "out",
-    "data": {
-        "sources": [
-            {
-                "name": "kk",
-                "puzzle": "knights_knaves",
-                "difficulties": [2, 3],
-                "train_per_difficulty": 24,
-                "test_per_difficulty": 4,
-            }
-        ],
-        "prompt_template": "short",
-    },
-    "model": {
-        "name_or_path": "tiny",
-        "tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64},
-    },
-    "warmup": {"steps": 2, "batch_size": 4},
-    "train": {
-        "scheduler": {"name": "ucb"},
-        "grpo": {
-            "num_generations": 2,
-            "per_device_train_batch_size": 8,
-            "max_steps": 2,
-            "max_completion_length": 12,
-            "learning_rate": 1.0e-3,
-        },
-        "save_steps": 2,
-    },
-    "eval": {"max_per_distribution": 2, "max_new_tokens": 12},
-}
+TINY = tiny_train_recipe(**{"name": "tiny-scale", "train.grpo.max_steps": 2})
 
 
 @pytest.fixture(autouse=True)

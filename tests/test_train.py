@@ -12,45 +12,13 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
+from helpers import TINY_TRAIN_RECIPE
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
 from dumpcli.train.trainer import load_curriculum_state
 
-TINY_RECIPE = {
-    "name": "tiny-train",
-    "seed": 0,
-    "output_dir": "out",
-    "data": {
-        "sources": [
-            {
-                "name": "kk",
-                "puzzle": "knights_knaves",
-                "difficulties": [2, 3],
-                "train_per_difficulty": 24,
-                "test_per_difficulty": 4,
-            }
-        ],
-        "prompt_template": "short",
-    },
-    "model": {
-        "name_or_path": "tiny",
-        "tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64},
-    },
-    "warmup": {"steps": 2, "batch_size": 4},
-    "train": {
-        "scheduler": {"name": "ucb"},
-        "grpo": {
-            "num_generations": 2,
-            "per_device_train_batch_size": 8,
-            "max_steps": 4,
-            "max_completion_length": 12,
-            "learning_rate": 1.0e-3,
-        },
-        "save_steps": 2,
-    },
-    "eval": {"max_per_distribution": 2, "max_new_tokens": 12},
-}
+TINY_RECIPE = TINY_TRAIN_RECIPE
 
 
 def write_recipe(tmp_path: Path, recipe: dict | None = None) -> Path:

@@ -1,0 +1,56 @@
+"""Shared test data: the smallest recipe that runs the whole training loop in seconds."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+TINY_TRAIN_RECIPE: dict[str, Any] = {
+    "name": "tiny-train",
+    "seed": 0,
+    "output_dir": "out",
+    "data": {
+        "sources": [
+            {
+                "name": "kk",
+                "puzzle": "knights_knaves",
+                "difficulties": [2, 3],
+                "train_per_difficulty": 24,
+                "test_per_difficulty": 4,
+            }
+        ],
+        "prompt_template": "short",
+    },
+    "model": {
+        "name_or_path": "tiny",
+        "tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64},
+    },
+    "warmup": {"steps": 2, "batch_size": 4},
+    "train": {
+        "scheduler": {"name": "ucb"},
+        "grpo": {
+            "num_generations": 2,
+            "per_device_train_batch_size": 8,
+            "max_steps": 4,
+            "max_completion_length": 12,
+            "learning_rate": 1.0e-3,
+        },
+        "save_steps": 2,
+    },
+    "eval": {"max_per_distribution": 2, "max_new_tokens": 12},
+}
+
+
+def tiny_train_recipe(**changes: Any) -> dict[str, Any]:
+    """A copy of TINY_TRAIN_RECIPE with dotted-path changes: tiny_train_recipe(**{"train.grpo.max_steps": 2})."""
+    recipe = copy.deepcopy(TINY_TRAIN_RECIPE)
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = recipe
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return recipe
