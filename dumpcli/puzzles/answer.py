@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
+import orjson
+
 MAX_ANSWER_CHARS = 20_000
 MAX_TAGS = 64  # beyond this the format has long failed; stop pairing tags one by one
 _TAG = re.compile(r"<(/?)([tT][hH][iI][nN][kK]|[aA][nN][sS][wW][eE][rR])>")  # any case, ASCII only
@@ -99,3 +101,13 @@ def completion_text(completion: Any) -> str:
             if not isinstance(m, dict) or m.get("role", "assistant") == "assistant"
         )
     raise ValueError(f"completion must be text or a list of chat messages, got {type(completion).__name__}")
+
+
+def from_json_text(raw: Any) -> Any:
+    """A reference answer given as JSON text (a dataset column) -> the value; anything else as is."""
+    if isinstance(raw, (str, bytes)):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise ValueError(f"answer: invalid JSON ({e})") from None
+    return raw

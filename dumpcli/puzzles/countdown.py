@@ -19,9 +19,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-import orjson
-
-from dumpcli.puzzles.answer import answer_block
+from dumpcli.puzzles.answer import answer_block, from_json_text
 from dumpcli.puzzles.base import PuzzleFamily, Verdict
 
 MAX_EXPRESSION = 500
@@ -71,11 +69,7 @@ class Countdown(PuzzleFamily):
 
     def parse_answer(self, raw: Any) -> dict[str, Any]:
         """Canonical `{"numbers": [...], "target": int, "solution"?: str}`; accepts TinyZero's `nums`."""
-        if isinstance(raw, (str, bytes)):
-            try:
-                raw = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                raise ValueError(f"answer: invalid JSON ({e})") from None
+        raw = from_json_text(raw)
         if not isinstance(raw, Mapping):
             raise ValueError(f"answer: expected {{numbers, target}}, got {type(raw).__name__}")
         numbers = raw.get("numbers", raw.get("nums"))

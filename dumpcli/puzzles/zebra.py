@@ -20,10 +20,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
 import pycosat
 
-from dumpcli.puzzles.answer import answer_block
+from dumpcli.puzzles.answer import answer_block, from_json_text
 from dumpcli.puzzles.base import PuzzleFamily, Verdict
 
 # attribute: (label, how a person with value v is described, values); values are distinct words
@@ -140,11 +139,7 @@ class Zebra(PuzzleFamily):
 
     def parse_answer(self, raw: Any) -> dict[str, Any]:
         """Canonical `{"attributes": [labels], "houses": [[value per attribute] per house]}`."""
-        if isinstance(raw, (str, bytes)):
-            try:
-                raw = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                raise ValueError(f"answer: invalid JSON ({e})") from None
+        raw = from_json_text(raw)
         if isinstance(raw, Mapping) and "houses" not in raw and isinstance(raw.get("answer"), (Mapping, str)):
             return self.parse_answer(raw["answer"])
         if not isinstance(raw, Mapping) or not isinstance(raw.get("houses"), list):
