@@ -119,10 +119,27 @@ def train(
     """GRPO (TRL) with a curriculum scheduler choosing the distribution of every prompt."""
     from dumpcli.train.run import train as run_train
 
-    extra = [f"train.scheduler.name={scheduler}"] if scheduler else []
+    extra = _scheduler_override(recipe, scheduler)
     # a dry run checks a recipe away from its data: missing input files are reported, not fatal
     loaded = _load(recipe, set_, extra, check_files=not dry_run)
     run_train(loaded, resume=resume, dry_run=dry_run, console=console)
+
+
+def _scheduler_override(recipe: Path, scheduler: str | None) -> list[str]:
+    """`--scheduler X`: keep the recipe's scheduler options if it already names X; otherwise they
+    belong to another scheduler (ucb's window, ...) and X starts from its own defaults."""
+    if not scheduler:
+        return []
+    import yaml
+
+    try:
+        raw = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
+        current = raw.get("train", {}).get("scheduler", {}).get("name", "ucb")
+    except (OSError, yaml.YAMLError, AttributeError):
+        current = None  # load_recipe reports what is wrong with the file
+    if current == scheduler:
+        return []
+    return [f"train.scheduler={{name: {scheduler}}}"]
 
 
 @app.command("eval")

@@ -20,6 +20,30 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader that also reads `1e-6` as a float (YAML 1.1 wants `1.0e-6`; learning rates
+    are written the short way and would otherwise arrive in GRPOConfig as strings)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def safe_load(text: str) -> Any:
+    """yaml.safe_load with floats like 1e-6 (no arbitrary objects: SafeLoader underneath)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
 class RecipeError(Exception):
     """A recipe that cannot be used; the message names the file and the YAML path."""
 
@@ -317,7 +341,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key or any(not part for part in key.split(".")):
         raise RecipeError(f"--set {text!r}: expected key.path=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as e:
         raise RecipeError(f"--set {text!r}: value is not valid YAML: {e}") from e
     return key.split("."), value
@@ -405,7 +429,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_file
     if not path.is_file():
         raise RecipeError(f"{path}: recipe file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML: {e}") from e
     except UnicodeDecodeError as e:

@@ -267,3 +267,25 @@ def test_yaml_on_key_is_read_as_on(tmp_path, data_file):
     )
     rule = load_recipe(path).data.sources[0].difficulty
     assert rule is not None and rule.on == "filename" and rule.regex == r"people(\d+)"
+
+
+def test_short_exponent_floats_are_floats_in_files_and_overrides(tmp_path):
+    from dumpcli.recipe import load_recipe
+
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "data:\n  sources:\n    - {name: kk, puzzle: knights_knaves, difficulties: [2], train_per_difficulty: 1}\n"
+        "train:\n  grpo: {learning_rate: 1e-6}\n"
+    )
+    recipe = load_recipe(path, ["train.grpo.beta=1e-3"])
+    assert recipe.train.grpo == {"learning_rate": 1e-6, "beta": 1e-3}
+
+
+def test_cli_scheduler_flag_drops_the_other_schedulers_options(tmp_path):
+    from dumpcli.cli import _scheduler_override
+
+    path = tmp_path / "r.yaml"
+    path.write_text("train:\n  scheduler: {name: ucb, window: 50}\n")
+    assert _scheduler_override(path, "ucb") == []  # same scheduler: keep its options
+    assert _scheduler_override(path, "uniform") == ["train.scheduler={name: uniform}"]
+    assert _scheduler_override(path, None) == []
