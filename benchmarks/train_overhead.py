@@ -1,11 +1,13 @@
-"""Step time of `dump train` with the `ucb` scheduler vs `uniform`, same recipe, same process.
+"""Step time of `dump train` with `ucb` (and `curator`) vs `uniform`, same recipe, same process.
 
 Runs are interleaved (uniform, ucb, uniform, ucb, ...) so machine noise hits both alike, and the
-per-step times come from TRL's own `step_time` metric (generation + scoring + update), skipping
-the first steps (warm-up of allocators and caches). Reports the median step time of each and the
-ratio ucb / uniform.
+per-step times are wall-clock per optimizer step from the trainer's own log (generation, scoring,
+update, and for the curator its pool scoring, re-scoring and bandit update), skipping the first
+steps (warm-up of allocators and caches). Reports the median step time of each and its ratio to
+uniform.
 
     python benchmarks/train_overhead.py [--recipe recipes/quickstart.yaml] [--steps 20] [--rounds 2]
+        [--schedulers uniform,ucb,curator]
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from dumpcli.train.run import train
 
 
 def step_times(run_dir: Path, skip: int) -> list[float]:
+    """Wall-clock seconds between consecutive step logs (logging_steps = 1): everything a step
+    costs, callbacks included (TRL's own `step_time` misses the curator's post-update work)."""
     lines = [orjson.loads(x) for x in (run_dir / "train_log.jsonl").read_bytes().splitlines()]
-    return [float(x["step_time"]) for x in lines if "step_time" in x and x["step"] > skip]
+    stamps = {x["step"]: x["time"] for x in lines if "loss" in x}
+    return [stamps[s] - stamps[s - 1] for s in sorted(stamps) if s > skip + 1 and s - 1 in stamps]
 
 
 def main() -> None:
@@ -37,12 +42,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip", type=int, default=2, help="first steps left out of the timing")
+    parser.add_argument("--schedulers", default="uniform,ucb,curator")
     args = parser.parse_args()
     console = Console()
     work = Path(tempfile.mkdtemp(prefix="dump-overhead-"))
-    times: dict[str, list[float]] = {"uniform": [], "ucb": []}
+    names = args.schedulers.split(",")
+    times: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(args.rounds):
-        for name in ("uniform", "ucb"):
+        for name in names:
             out = work / f"{name}-{round_}"
             recipe = load_recipe(
                 args.recipe,
@@ -53,7 +60,7 @@ def main() -> None:
                     f"output_dir={out}",
                 ],
             )
-            if round_ == 0 and name == "uniform":
+            if round_ == 0 and name == names[0]:
                 # data and warm start are shared and cached: build them outside the timing
                 recipe_ = load_recipe(args.recipe, [f"output_dir={work / 'prep'}", "train.grpo.max_steps=1"])
                 train(recipe_, console=console)
@@ -63,7 +70,8 @@ def main() -> None:
     console.print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     for k, v in times.items():
         console.print(f"{k:8s} median step {med[k] * 1000:.1f} ms over {len(v)} steps")
-    console.print(f"ratio ucb / uniform = {med['ucb'] / med['uniform']:.3f}")
+    for k in names[1:]:
+        console.print(f"ratio {k} / {names[0]} = {med[k] / med[names[0]]:.3f}")
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ class _LogToFile(TrainerCallback):
         self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any
     ) -> None:
         if logs and state.is_world_process_zero:
-            append_jsonl(self.path, {"step": state.global_step, **logs})
+            append_jsonl(self.path, {"step": state.global_step, "time": time.time(), **logs})
 
 
 class _PeriodicEval(TrainerCallback):
