@@ -66,6 +66,7 @@ def test_train_feeds_the_scheduler_every_completion_and_moves_probabilities(tmp_
     assert (out / "checkpoint-2" / "curriculum_state.pt").exists()
     logs = read_jsonl(out / "train_log.jsonl")
     assert any("curriculum/p/kk/2" in log and "reward" in log for log in logs)
+    assert all(log["curriculum/seconds"] >= 0 for log in logs if "loss" in log)
     run = orjson.loads((out / "run.json").read_bytes())
     assert run["scheduler"] == "ucb" and run["distributions"] == ["kk/2", "kk/3"]
 

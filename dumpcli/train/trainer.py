@@ -12,6 +12,7 @@ Two hooks, nothing else changed (see DESIGN.md, "GRPO integration"):
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.reward_function = reward_function
         self.last_per_distribution: dict[str, dict[str, float]] = {}
         self._pending_improvement: dict[str, torch.Tensor] | None = None
-        if curriculum.problem_level:
-            self.add_callback(_MeasureImprovement(self))
+        # wall time of the curriculum's own work (draw, scheduler update, curator re-scoring),
+        # logged per step as curriculum/seconds: its share of the step is the scheduler overhead
+        self._curriculum_seconds = 0.0
+        self.add_callback(_CurriculumStepEnd(self))
         # DUMP_RANK_LOG=1: every rank logs its draws to OUTPUT/ranks/ (used by the multi-process test)
         self.rank_log_dir = Path(self.args.output_dir) / "ranks" if os.environ.get("DUMP_RANK_LOG") else None
         if self.rank_log_dir is not None:
@@ -56,7 +59,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         world = self.accelerator.num_processes
         global_size = local_size * world
         num_prompts = global_size // self.num_generations
+        started = time.perf_counter()
         rows = self.curriculum.draw(num_prompts, step=self.state.global_step)
+        self._curriculum_seconds += time.perf_counter() - started
         if self.curriculum.problem_level and world > 1:
             # the curator's scores are float computations that could differ in the last bit across
             # machines; rank 0's choice is the one everybody trains on and learns from
@@ -103,7 +108,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         ]
         if self.curriculum.problem_level:
             self._keep_for_improvement(output)
+        started = time.perf_counter()
         per_dist = self.curriculum.observe(feedback)
+        self._curriculum_seconds += time.perf_counter() - started
         self.last_per_distribution = per_dist
         metrics = self._metrics["train"]
         for dist, p in self.curriculum.last_probabilities().items():
@@ -132,11 +139,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     def _keep_for_improvement(self, output: dict[str, Any]) -> None:
         """Remember this generation batch (and pi_old on it) to measure, after the update, how much
         training on each selected problem improved the policy."""
+        started = time.perf_counter()
         keep = {k: output[k] for k in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask")}
         keep["advantages"] = output["advantages"].detach()
         old = output.get("old_per_token_logps")
         keep["old_logps"] = old.detach() if old is not None else self._sequence_logps(keep)
         self._pending_improvement = keep
+        self._curriculum_seconds += time.perf_counter() - started
 
     def measure_improvement(self) -> None:
         """After the optimizer step(s) on the kept batch: u_x = mean over x's group of
@@ -146,6 +155,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         batch, self._pending_improvement = self._pending_improvement, None
         if batch is None:
             return
+        started = time.perf_counter()
         new = self._sequence_logps(batch)
         mask = batch["completion_mask"].to(torch.float32)
         # per-sequence mean log-ratio, then gather: groups may straddle ranks
@@ -158,6 +168,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             torch.zeros_like(ones), both[:, :1], ones, both[:, 1], self.num_generations, clip=clip
         )
         metrics = self.curriculum.observe_improvement(u.tolist())
+        self._curriculum_seconds += time.perf_counter() - started
         for key, value in metrics.items():
             self._metrics["train"][key].append(value)
 
@@ -173,13 +184,16 @@ def load_curriculum_state(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
     return torch.load(Path(checkpoint) / CURRICULUM_STATE, weights_only=True)
 
 
-class _MeasureImprovement(TrainerCallback):
-    """Runs after the optimizer step, before any checkpoint save, once the generation batch is spent."""
+class _CurriculumStepEnd(TrainerCallback):
+    """After the optimizer step, before logging and any checkpoint save: the curator's bandit
+    update once the generation batch is spent, then the step's curriculum time into the logs."""
 
     def __init__(self, trainer: CurriculumGRPOTrainer) -> None:
         self.trainer = trainer
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         t = self.trainer
-        if t._step % (t.args.steps_per_generation * t.num_iterations) == 0:
+        if t.curriculum.problem_level and t._step % (t.args.steps_per_generation * t.num_iterations) == 0:
             t.measure_improvement()
+        t._metrics["train"]["curriculum/seconds"].append(t._curriculum_seconds)
+        t._curriculum_seconds = 0.0
