@@ -26,6 +26,12 @@ from dumpcli.recipe import load_recipe
 from dumpcli.train.run import train
 
 
+def curriculum_seconds(run_dir: Path, skip: int) -> list[float]:
+    """The trainer's own per-step measurement of the curriculum's work (draw, update, curator)."""
+    lines = [orjson.loads(x) for x in (run_dir / "train_log.jsonl").read_bytes().splitlines()]
+    return [x["curriculum/seconds"] for x in lines if "curriculum/seconds" in x and x["step"] > skip + 1]
+
+
 def step_times(run_dir: Path, skip: int) -> list[float]:
     """Wall-clock seconds between consecutive step logs (logging_steps = 1): everything a step
     costs, callbacks included (TRL's own `step_time` misses the curator's post-update work)."""
@@ -48,6 +54,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dump-overhead-"))
     names = args.schedulers.split(",")
     times: dict[str, list[float]] = {name: [] for name in names}
+    own: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(args.rounds):
         for name in names:
             out = work / f"{name}-{round_}"
@@ -66,10 +73,15 @@ def main() -> None:
                 train(recipe_, console=console)
             train(recipe, console=console)
             times[name].extend(step_times(out, args.skip))
+            own[name].extend(curriculum_seconds(out, args.skip))
     med = {k: statistics.median(v) for k, v in times.items()}
     console.print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     for k, v in times.items():
-        console.print(f"{k:8s} median step {med[k] * 1000:.1f} ms over {len(v)} steps")
+        share = statistics.mean(own[k]) / statistics.mean(v)
+        console.print(
+            f"{k:8s} median step {med[k] * 1000:.1f} ms over {len(v)} steps; curriculum work "
+            f"{statistics.mean(own[k]) * 1000:.1f} ms/step = {share:.1%} of the step"
+        )
     for k in names[1:]:
         console.print(f"ratio {k} / {names[0]} = {med[k] / med[names[0]]:.3f}")
 
