@@ -11,6 +11,24 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar, NamedTuple
 
+import numpy as np
+
+
+def check_knobs(family: str, params: dict[str, Any], known: tuple[str, ...]) -> None:
+    """A generator's `params` must all be knobs it knows (a typo is an error, not a default)."""
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(f"{family}: unknown knob {unknown[0]!r} (known: {', '.join(known)})")
+
+
+def int_knob(family: str, what: str, value: Any, low: int, high: int) -> int:
+    """An integer knob (or difficulty) checked against its range."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{family}: {what} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{family}: {what} must be in {low}..{high}, got {value}")
+    return int(value)
+
 
 class Verdict(NamedTuple):
     """A verifier's judgement of one completion.

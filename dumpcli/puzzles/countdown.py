@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from dumpcli.puzzles.answer import answer_block, from_json_text
-from dumpcli.puzzles.base import PuzzleFamily, Verdict
+from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
 
 MAX_EXPRESSION = 500
 _KNOBS = ("max_number", "max_target")
@@ -39,12 +39,12 @@ class Countdown(PuzzleFamily):
     max_difficulty = 8
 
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
-        unknown = sorted(set(params) - set(_KNOBS))
-        if unknown:
-            raise ValueError(f"countdown: unknown knob {unknown[0]!r} (known: {', '.join(_KNOBS)})")
-        n = _int_in("difficulty (count of numbers)", difficulty, self.min_difficulty, self.max_difficulty)
-        max_number = _int_in("max_number", params.get("max_number", 50), 2, 10_000)
-        max_target = _int_in("max_target", params.get("max_target", 999), 10, 10**9)
+        check_knobs("countdown", params, _KNOBS)
+        n = int_knob(
+            "countdown", "difficulty (count of numbers)", difficulty, self.min_difficulty, self.max_difficulty
+        )
+        max_number = int_knob("countdown", "max_number", params.get("max_number", 50), 2, 10_000)
+        max_target = int_knob("countdown", "max_target", params.get("max_target", 999), 10, 10**9)
         for _ in range(10_000):
             numbers = [rng.randint(1, max_number) for _ in range(n)]
             found = _random_expression(rng, numbers)
@@ -163,12 +163,6 @@ def _value(node: ast.AST, used: list[int]) -> Fraction:
             raise ValueError("division by zero")
         return left / right
     raise ValueError(f"only integers, + - * / and parentheses are allowed (found {type(node).__name__})")
-
-
-def _int_in(what: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"countdown: {what} must be an integer in {low}..{high}, got {value!r}")
-    return value
 
 
 def _random_expression(rng: random.Random, numbers: list[int]) -> tuple[int, str] | None:

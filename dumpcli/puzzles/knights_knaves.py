@@ -27,7 +27,7 @@ import orjson
 
 from dumpcli.puzzles import kk_logic
 from dumpcli.puzzles.answer import answer_block
-from dumpcli.puzzles.base import PuzzleFamily, Verdict
+from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
 
 NAMES = (
     "Abigail Aiden Alexander Amelia Aria Aurora Ava Avery Benjamin Charlotte Chloe Daniel David "
@@ -94,12 +94,12 @@ class KnightsKnaves(PuzzleFamily):
     # -- generation ------------------------------------------------------------------------
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
         """One puzzle with `difficulty` people and exactly one solution."""
-        unknown = sorted(set(params) - set(_KNOBS))
-        if unknown:
-            raise ValueError(f"knights_knaves: unknown knob {unknown[0]!r} (known: {', '.join(_KNOBS)})")
-        n = _int_in("difficulty (people)", difficulty, self.min_difficulty, self.max_difficulty)
-        depth = _int_in("depth", params.get("depth", 2), 2, 4)
-        width = _int_in("width", params.get("width", 2), 2, 4)
+        check_knobs("knights_knaves", params, _KNOBS)
+        n = int_knob(
+            "knights_knaves", "difficulty (people)", difficulty, self.min_difficulty, self.max_difficulty
+        )
+        depth = int_knob("knights_knaves", "depth", params.get("depth", 2), 2, 4)
+        width = int_knob("knights_knaves", "width", params.get("width", 2), 2, 4)
         roles_key = params.get("roles", "knight_knave")
         names_key = params.get("names", "random")
         if names_key not in ("random", "fixed"):
@@ -283,14 +283,6 @@ def _join(items: Sequence[str]) -> str:
 
 def _article(word: str) -> str:
     return f"an {word}" if word[0] in "aeiou" else f"a {word}"
-
-
-def _int_in(what: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"knights_knaves: {what} must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"knights_knaves: {what} must be in {low}..{high}, got {value}")
-    return int(value)
 
 
 # -- reference answers -----------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 import pycosat
 
 from dumpcli.puzzles.answer import answer_block, from_json_text
-from dumpcli.puzzles.base import PuzzleFamily, Verdict
+from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
 
 # attribute: (label, how a person with value v is described, values); values are distinct words
 ATTRIBUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -76,14 +76,12 @@ class Zebra(PuzzleFamily):
     max_difficulty = max(LEVELS)
 
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
-        unknown = sorted(set(params) - set(_KNOBS))
-        if unknown:
-            raise ValueError(f"zebra: unknown knob {unknown[0]!r} (known: {', '.join(_KNOBS)})")
+        check_knobs("zebra", params, _KNOBS)
         if isinstance(difficulty, bool) or not isinstance(difficulty, int) or difficulty not in LEVELS:
             raise ValueError(f"zebra: difficulty must be an integer in 1..{max(LEVELS)}, got {difficulty!r}")
         n, m = LEVELS[difficulty]
-        n = _int_in("houses", params.get("houses", n), 2, MAX_HOUSES)
-        m = _int_in("attributes", params.get("attributes", m), 2, MAX_ATTRIBUTES)
+        n = int_knob("zebra", "houses", params.get("houses", n), 2, MAX_HOUSES)
+        m = int_knob("zebra", "attributes", params.get("attributes", m), 2, MAX_ATTRIBUTES)
 
         keys = ["name", *rng.sample(sorted(k for k in ATTRIBUTES if k != "name"), m - 1)]
         # grid[a][h] = value index (into values[a]) of attribute a in house h
@@ -180,10 +178,6 @@ class Zebra(PuzzleFamily):
 
 
 # -- generation helpers ----------------------------------------------------------------------
-def _int_in(what: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"zebra: {what} must be an integer in {low}..{high}, got {value!r}")
-    return value
 
 
 def _var(n: int, a: int, v: int, h: int) -> int:
