@@ -80,7 +80,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                     "local_rows": slots,
                 },
             )
-        return [self.train_dataset[r] for r in slots]
+        rows_by_index = {r: self.train_dataset[r] for r in set(slots)}  # each prompt read once, not G times
+        return [dict(rows_by_index[r]) for r in slots]
 
     # -- feedback ----------------------------------------------------------------------
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, torch.Tensor | Any]:
