@@ -15,6 +15,7 @@ _FAMILIES: dict[str, str] = {
 # verifiers that are not families (answers come from files)
 _VERIFIERS: dict[str, str] = {
     "exact": "dumpcli.puzzles.exact:ExactMatch",
+    "math": "dumpcli.puzzles.math_answer:MathAnswer",
 }
 _cache: dict[str, Verifier] = {}
 
