@@ -13,7 +13,6 @@ and `mean_accuracy.png` (mean accuracy over distributions vs step, one line per 
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -129,22 +128,6 @@ def _ensure_final_eval(r: Recipe, max_steps: int, console: Console) -> None:
     console.print(f"evaluating the final checkpoint of {out.name}")
     result = _evaluate_checkpoint(r, _final_checkpoint(out, max_steps))
     append_jsonl(out / "eval.jsonl", {"step": max_steps, **result})
-
-
-def share_data(recipe: Recipe, r: Recipe) -> None:
-    """Point a run's `data/` at the comparison's prepared data (a symlink + a copy of the manifest)
-    instead of preparing the same data once per run. Where symlinks are not possible the run
-    prepares its own copy (same recipe data section, so the same rows)."""
-    out = r.output_path
-    out.mkdir(parents=True, exist_ok=True)
-    link = out / "data"
-    if not link.exists() and not link.is_symlink():
-        try:
-            link.symlink_to(recipe.data_dir.resolve(), target_is_directory=True)
-        except OSError:
-            return
-    if link.is_symlink():
-        shutil.copyfile(recipe.output_path / "manifest.json", out / "manifest.json")
 
 
 def _run_one(r: Recipe, max_steps: int, console: Console) -> str:
@@ -290,8 +273,7 @@ def compare(recipe: Recipe, schedulers: list[str], seeds: list[int], console: Co
     curves: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for sched in schedulers:
         for seed in seeds:
-            r = run_recipe(recipe, sched, seed, every)
-            share_data(recipe, r)
+            r = run_recipe(recipe, sched, seed, every)  # same data section: reads the same prepared data
             status = _run_one(r, max_steps, console)
             pts = curve(r.output_path, start)
             curves.setdefault(sched, {})[seed] = pts

@@ -17,7 +17,12 @@ from typing import Any, Literal
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from dumpcli.data.sources import SPECS, SourceSpec
+from dumpcli.data.sources.base import DifficultyRule, FieldMap, Strict
+
+__all__ = ["DifficultyRule", "FieldMap", "Recipe", "RecipeError", "SourceSpec", "Strict", "load_recipe"]
 
 
 class _Loader(yaml.SafeLoader):
@@ -46,146 +51,6 @@ def safe_load(text: str) -> Any:
 
 class RecipeError(Exception):
     """A recipe that cannot be used; the message names the file and the YAML path."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class DifficultyRule(Strict):
-    """How a record's difficulty is read. Exactly one of field / regex / len_of / value.
-
-    - `{field: extra_info.depth}`: the value of a (nested) field
-    - `{regex: 'people(\\d+)', on: filename}` or `{regex: ..., on: quiz}`: first group of a
-      regex searched in the file name or in a field
-    - `{len_of: names}`: length of a list field
-    - `{value: 3}`: a fixed value
-    `map` then maps raw values to buckets (`{"Level 1": easy}`), `bins` maps numbers to
-    the index of the bin they fall in (`bins: [3, 6]` -> <3: 0, 3..5: 1, >=6: 2).
-    """
-
-    field: str | None = None
-    regex: str | None = None
-    on: str = "filename"
-    len_of: str | None = None
-    value: int | str | None = None
-    map: dict[str, int | str] | None = None
-    bins: list[float] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _yaml_on_is_not_true(cls, data: Any) -> Any:
-        # YAML 1.1 (PyYAML) reads the key `on` as the boolean True: `{regex: .., on: filename}`
-        if isinstance(data, dict) and True in data and "on" not in data:
-            data = {("on" if k is True else k): v for k, v in data.items()}
-        return data
-
-    @field_validator("map", mode="before")
-    @classmethod
-    def _map_keys_as_text(cls, v: Any) -> Any:
-        # YAML reads `{1: easy}` with an int key; raw values are compared as text, so accept it
-        if isinstance(v, dict):
-            return {
-                str(k) if isinstance(k, (int, float)) and not isinstance(k, bool) else k: x
-                for k, x in v.items()
-            }
-        return v
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> DifficultyRule:
-        given = [k for k in ("field", "regex", "len_of", "value") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"give exactly one of field, regex, len_of, value (got {', '.join(given) or 'none'})"
-            )
-        if self.regex is not None:
-            try:
-                compiled = re.compile(self.regex)
-            except re.error as e:
-                raise ValueError(f"regex {self.regex!r} does not compile: {e}") from e
-            if compiled.groups < 1:
-                raise ValueError(f"regex {self.regex!r} needs one capture group, e.g. 'people(\\d+)'")
-        if self.map is not None and self.bins is not None:
-            raise ValueError("give map or bins, not both")
-        if self.bins is not None and sorted(self.bins) != self.bins:
-            raise ValueError("bins must be sorted ascending")
-        return self
-
-
-class FieldMap(Strict):
-    """Where the canonical fields live in an input record (dotted paths for nesting).
-
-    `prompt` may hold the question text (rendered with `data.prompt_template`) or a chat list
-    of `{role, content}` messages (kept as is). `answer` is given to the verifier's `parse_answer`.
-    """
-
-    prompt: str = "prompt"
-    answer: str = "answer"
-
-    @field_validator("prompt", "answer")
-    @classmethod
-    def _path_ok(cls, v: str) -> str:
-        if not v or any(not part for part in v.split(".")):
-            raise ValueError(f"{v!r}: expected a field name or a dotted path like extra_info.depth")
-        return v
-
-
-class SourceSpec(Strict):
-    """One data source: a built-in puzzle generator, or JSONL/Parquet files."""
-
-    name: str
-    # built-in generator
-    puzzle: str | None = None
-    difficulties: list[int] | None = None
-    train_per_difficulty: int = Field(0, ge=0)
-    test_per_difficulty: int = Field(0, ge=0)
-    params: dict[str, Any] = Field(default_factory=dict)
-    # files
-    files: list[str] | None = None
-    test_files: list[str] | None = None
-    format: Literal["auto", "jsonl", "parquet"] = "auto"
-    fields: FieldMap = Field(default_factory=FieldMap)
-    difficulty: DifficultyRule | None = None
-    test_fraction: float | None = Field(None, ge=0.0, lt=1.0)
-    # both
-    verifier: str | None = None
-
-    @field_validator("files", "test_files", mode="before")
-    @classmethod
-    def _one_pattern_is_a_list(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("name")
-    @classmethod
-    def _name_ok(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", v):
-            raise ValueError(f"{v!r}: use letters, digits, '_', '-', '.' only")
-        return v
-
-    @model_validator(mode="after")
-    def _kind(self) -> SourceSpec:
-        if (self.puzzle is None) == (self.files is None):
-            raise ValueError("give either `puzzle:` (a built-in generator) or `files:` (JSONL/Parquet)")
-        given = self.model_fields_set
-        if self.puzzle is not None:
-            if not self.difficulties:
-                raise ValueError("a puzzle source needs `difficulties: [...]`")
-            if self.train_per_difficulty + self.test_per_difficulty == 0:
-                raise ValueError("set train_per_difficulty and/or test_per_difficulty")
-            wrong = sorted(given & {"test_files", "format", "fields", "difficulty", "test_fraction"})
-            if wrong:
-                raise ValueError(f"{', '.join(wrong)}: only for file sources (this one has `puzzle:`)")
-        else:
-            wrong = sorted(given & {"difficulties", "train_per_difficulty", "test_per_difficulty", "params"})
-            if wrong:
-                raise ValueError(f"{', '.join(wrong)}: only for puzzle sources (this one has `files:`)")
-            if self.test_files is not None and self.test_fraction is not None:
-                raise ValueError("give test_files or test_fraction, not both")
-        return self
-
-    @property
-    def is_generator(self) -> bool:
-        return self.puzzle is not None
 
 
 class DataSpec(Strict):
@@ -389,6 +254,12 @@ def _format_validation_error(err: ValidationError, origin: str, overridden: list
     grouped: dict[str, list[dict[str, Any]]] = {}
     for e in err.errors():
         parts = [str(p) for p in e["loc"]]
+        if len(parts) > 3 and parts[:2] == ["data", "sources"] and parts[3] in SPECS:
+            kind = parts.pop(3)  # the union's tag: not a YAML key
+            owners = [f"`{o.key}:`" for o in SPECS.values() if parts[-1] in o.model_fields]
+            if e["type"] == "extra_forbidden" and owners and len(parts) == 4:
+                msg = f"only for {' or '.join(owners)} sources (this one has `{SPECS[kind].key}:`)"
+                e = {**e, "msg": msg, "type": "unknown_for_kind"}
         while parts and _TYPE_TAG.match(parts[-1]) and len(parts) > 1:
             parts.pop()
         loc = ".".join(p for p in parts if not p.startswith("function-"))
@@ -400,6 +271,8 @@ def _format_validation_error(err: ValidationError, origin: str, overridden: list
             msg = e["msg"]
             if e["type"] == "extra_forbidden":
                 msg = "unknown key"
+            elif e["type"] == "unknown_for_kind":
+                msg = e["msg"]
             elif e["type"] == "missing":
                 msg = "required key is missing"
             elif msg.startswith("Value error, "):
@@ -409,7 +282,12 @@ def _format_validation_error(err: ValidationError, origin: str, overridden: list
             if msg not in msgs:
                 msgs.append(msg)
         first = errs[0]
-        quiet = first["type"] in ("extra_forbidden", "missing") or isinstance(first.get("input"), dict)
+        quiet = first["type"] in (
+            "extra_forbidden",
+            "missing",
+            "unknown_for_kind",
+            "source_kind",
+        ) or isinstance(first.get("input"), dict)
         got = "" if quiet else f" (got {_short(first.get('input'))})"
         where = loc or "recipe"
         via = [o for o in overridden or [] if loc == o or loc.startswith(o + ".")]
@@ -458,7 +336,7 @@ def _check_semantics(recipe: Recipe, origin: str, check_files: bool) -> None:
     problems: list[str] = []
     for i, src in enumerate(recipe.data.sources):
         where = f"data.sources.{i}"
-        if src.puzzle is not None and src.puzzle not in puzzles.names():
+        if src.kind == "puzzle" and src.puzzle not in puzzles.names():
             planned = src.puzzle in getattr(puzzles, "_FAMILIES", {})
             problems.append(
                 f"{where}.puzzle: puzzle family {src.puzzle!r} "
@@ -470,7 +348,7 @@ def _check_semantics(recipe: Recipe, origin: str, check_files: bool) -> None:
                 f"{where}.verifier: unknown verifier {src.verifier!r} "
                 f"(available: {', '.join(puzzles.verifier_names())})"
             )
-        if check_files:
+        if check_files and src.kind == "files":
             for key in ("files", "test_files"):
                 for j, pattern in enumerate(getattr(src, key) or []):
                     full = str(recipe.resolve(pattern))

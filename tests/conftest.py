@@ -90,3 +90,9 @@ def toy_family(monkeypatch: pytest.MonkeyPatch) -> type[ToyFamily]:
     monkeypatch.setitem(registry._FAMILIES, "toy", "dumpcli_test_toy:Toy")
     monkeypatch.setattr(registry, "_cache", {})
     return ToyFamily
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prepared data and warm starts go to a cache (DUMP_CACHE_DIR); each test gets its own."""
+    monkeypatch.setenv("DUMP_CACHE_DIR", str(tmp_path / "cache"))

@@ -69,7 +69,7 @@ def test_generation_is_deterministic_and_seeded(toy_family, write_recipe):
     assert ids == [r["id"] for r in load_split(load_recipe(second), "train").to_list()]
     assert len(set(ids)) == len(ids)
     run(second, ["seed=1"], force=True)
-    assert ids != [r["id"] for r in load_split(load_recipe(second), "train").to_list()]
+    assert ids != [r["id"] for r in load_split(load_recipe(second, ["seed=1"]), "train").to_list()]
 
 
 def test_repeated_puzzles_are_regenerated_then_reported(toy_family, write_recipe):
@@ -114,7 +114,7 @@ def test_generator_and_files_together(toy_family, write_recipe, write_jsonl):
 
 
 def test_changed_family_code_makes_the_data_stale(toy_family, write_recipe, monkeypatch, tmp_path):
-    from dumpcli.data import prepare as prep
+    from dumpcli.data.sources import puzzle as puzzle_source
 
     path = write_recipe({"sources": [toy()]})
     run(path)
@@ -122,7 +122,7 @@ def test_changed_family_code_makes_the_data_stale(toy_family, write_recipe, monk
     assert "up to date" in text
     fake = tmp_path / "family.py"
     fake.write_text("# another version of the family\n")
-    monkeypatch.setattr(prep, "_family_file", lambda name: fake)
+    monkeypatch.setattr(puzzle_source, "family_file", lambda name: fake)
     _, text = run(path)
     assert "up to date" not in text
 

@@ -112,7 +112,8 @@ def test_map_accepts_numeric_yaml_keys(write_recipe, data_file):
 def test_keys_of_the_other_source_kind_are_errors(write_recipe, data_file):
     path = write_recipe({"sources": [_file_source(train_per_difficulty=5)]})
     assert _error(path).endswith(
-        "\n  data.sources.0: train_per_difficulty: only for puzzle sources (this one has `files:`)"
+        "\n  data.sources.0.train_per_difficulty: only for `reasoning_gym:` or `puzzle:` sources "
+        "(this one has `files:`)"
     )
     path = write_recipe(
         {
@@ -128,13 +129,13 @@ def test_keys_of_the_other_source_kind_are_errors(write_recipe, data_file):
         }
     )
     assert _error(path).endswith(
-        "\n  data.sources.0: test_fraction: only for file sources (this one has `puzzle:`)"
+        "\n  data.sources.0.test_fraction: only for `files:` or `hf:` sources (this one has `puzzle:`)"
     )
 
 
 def test_source_needs_one_kind_and_unique_names(write_recipe, data_file):
     path = write_recipe({"sources": [{"name": "x"}]})
-    assert "give either `puzzle:` (a built-in generator) or `files:` (JSONL/Parquet)" in _error(path)
+    assert "data.sources.0: give exactly one of `files:`, `hf:`, `reasoning_gym:`, `puzzle:`" in _error(path)
     path = write_recipe({"sources": [_file_source(), _file_source()]})
     assert "source names must be unique, repeated: logic" in _error(path)
 

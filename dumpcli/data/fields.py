@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from dumpcli.recipe import DifficultyRule
+from dumpcli.data.sources.base import DifficultyRule
 
 
 class _Missing:

@@ -25,7 +25,6 @@ from dumpcli.data.fields import MISSING, Reject, check_messages, compile_difficu
 from dumpcli.data.readers import iter_jsonl
 from dumpcli.data.staging import BATCH, Stage
 from dumpcli.errors import DataError
-from dumpcli.recipe import SourceSpec
 
 
 def strip_answer_prefix(err: Exception) -> str:
@@ -54,10 +53,10 @@ class FileJob:
     """What reading one file (or one byte range of a JSONL file) needs; picklable for workers."""
 
     source_index: int
-    source: SourceSpec
+    source: Any  # a files or hf source spec (fields, difficulty)
     source_names: list[str]
     verifier: str
-    kind: str  # jsonl | parquet
+    kind: str  # jsonl | parquet | csv | hf
     path: str
     label: str  # the file as named in messages
     recorded: str  # the file as named in the manifest (what `{regex, on: filename}` searches)
@@ -128,7 +127,7 @@ def stage_records(
     parse_answer = registry.get_verifier(job.verifier).parse_answer
     answer_bad = f"field '{answer_field}': verifier '{job.verifier}' cannot use this answer"
     dumps = orjson.dumps
-    is_parquet = job.kind == "parquet"
+    is_parquet = job.kind != "jsonl"  # rows are numbered from 0, as `datasets` counts
     group = job.group
     dist_of: dict[str, int] = {}
     # bound once: this loop runs once per record
@@ -181,7 +180,8 @@ def stage_records(
         raise
     except Exception as e:
         if is_parquet and type(e).__module__.startswith("pyarrow"):
-            raise DataError(f"{job.label}: not a readable Parquet file: {e}") from None
+            what = {"parquet": "Parquet file", "csv": "CSV file"}.get(job.kind, "dataset")
+            raise DataError(f"{job.label}: not a readable {what}: {e}") from None
         raise
     return count
 

@@ -28,17 +28,19 @@ Empty input files: an error (exit 1) by default, a warning with --skip-invalid.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import gc
-import glob
 import hashlib
 import importlib
-import inspect
 import os
 import random
+import secrets
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -59,15 +61,35 @@ from dumpcli.data.fields import (
     normalise,
     stable_seed,
 )
-from dumpcli.data.readers import chunk_bounds, count_parquet_rows, iter_jsonl, iter_parquet
-from dumpcli.data.staging import SCHEMA, TEST, TO_SPLIT, TRAIN, Dists, Finisher, Stage
-from dumpcli.errors import DataError
+from dumpcli.data.readers import chunk_bounds, count_parquet_rows, iter_jsonl
+from dumpcli.data.sources.base import GROUP_NAMES, TEST, TO_SPLIT, TRAIN, Input, Plan, Source, display
+from dumpcli.data.staging import SCHEMA, Dists, Finisher, Stage
+from dumpcli.errors import DataError, DumpError
 from dumpcli.io import atomic_path, read_json, sha256_file, write_json
-from dumpcli.recipe import Recipe, RecipeError, SourceSpec
+from dumpcli.recipe import Recipe, RecipeError
 
 MANIFEST = "manifest.json"
 REJECTS = "rejects.jsonl"
 SPLITS = ("train", "test")
+STAGING = ".staging-"  # prefix of build folders in the data cache (removed when their lock is free)
+
+# ---------------------------------------------------------------- where prepared data lives
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("DUMP_CACHE_DIR", Path.home() / ".cache" / "dumpcli"))
+
+
+def data_location(recipe: Recipe) -> Path:
+    """The prepared data of a recipe: `CACHE/data/<key>/` with train/, test/, manifest.json and
+    rejects.jsonl, committed as one folder. The key hashes the data section (with the seed) and
+    the recipe's folder (relative input paths resolve against it), so every run and every
+    comparison of a recipe reads the same data, with nothing copied or linked into run folders."""
+    key = hashlib.sha256(
+        orjson.dumps({"data": recipe.data_hash(), "base": str(recipe.base_dir.resolve())})
+    ).hexdigest()[:16]
+    return cache_root() / "data" / key
+
 
 # ---------------------------------------------------------------- public API
 
@@ -75,178 +97,197 @@ SPLITS = ("train", "test")
 def prepare(
     recipe: Recipe, *, skip_invalid: bool = False, force: bool = False, console: Console | None = None
 ) -> dict:
-    """Build OUTPUT/data/{train,test} and OUTPUT/manifest.json; return the manifest.
+    """Build the recipe's data (see `data_location`) and OUTPUT/manifest.json; return the manifest.
 
     A no-op (says "up to date") when the manifest matches the recipe's data section and the
-    input files are unchanged, unless `force`. A previous build that rejected records does not
-    count as up to date for a run without --skip-invalid (that run must report the bad record)."""
+    inputs are unchanged, unless `force`. A previous build that rejected records does not count
+    as up to date for a run without --skip-invalid (that run must report the bad record)."""
     console = console or Console()
     out = recipe.output_path
+    _check_output_dir(recipe)
     if not force and is_prepared(recipe):
-        manifest = load_manifest(out)
+        manifest = load_manifest(recipe)
         if skip_invalid or not manifest["counts"]["rejected"]:
+            _publish(recipe, manifest, skip_invalid)
             console.print(
-                f"[green]up to date[/]: {escape(_display(out.resolve()))} (inputs and recipe unchanged; --force rebuilds)",
+                f"[green]up to date[/]: {escape(display(out.resolve()))} (inputs and recipe unchanged; --force rebuilds)",
                 highlight=False,
             )
             return manifest
-    return _Build(recipe, skip_invalid=skip_invalid, console=console).run()
+    try:
+        return _Build(recipe, skip_invalid=skip_invalid, console=console).run()
+    except OSError as e:  # disk full, permissions, a path that became a file: one message
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR):
+            raise RecipeError(
+                f"{_where(recipe)}: cannot write the prepared data: {e.strerror} ({e.filename or ''}); "
+                "free space or choose another output_dir / DUMP_CACHE_DIR"
+            ) from None
+        raise
+
+
+def _check_output_dir(recipe: Recipe) -> None:
+    """output_dir must be a folder this user can write (a file, a read-only or unwritable folder
+    is a recipe error, exit 2, before any work)."""
+    out = recipe.output_path
+    for path, what in ((out, "output_dir"), (cache_root() / "data", "the data cache (DUMP_CACHE_DIR)")):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".dump-write-test-", dir=path)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            reason = "is a file, not a folder" if path.exists() and not path.is_dir() else e.strerror
+            raise RecipeError(
+                f"{_where(recipe)}: invalid recipe\n  "
+                + (f"output_dir: {display(path)}" if what == "output_dir" else f"{what}: {path}")
+                + f": cannot write there ({reason})"
+            ) from None
 
 
 def is_prepared(recipe: Recipe) -> bool:
-    """True if OUTPUT holds data built from this recipe's data section and the same inputs
-    (each input file unchanged by size + mtime, or else by sha256; same set of files)."""
-    out = recipe.output_path
+    """True if the data cache holds data built from this recipe's data section and the same
+    inputs (each input file unchanged by size + mtime, or else by sha256; same set of inputs;
+    datasets and generators with the same identity)."""
+    where = data_location(recipe)
     try:
-        manifest = read_json(out / MANIFEST)
+        manifest = read_json(where / MANIFEST)
     except (OSError, ValueError):
         return False
     if manifest.get("data_hash") != recipe.data_hash() or manifest.get("tool_version") != __version__:
         return False
-    if not all((out / "data" / s / "state.json").is_file() for s in SPLITS):
+    if not all((where / s / "state.json").is_file() for s in SPLITS):
         return False
     try:
-        current = [str(p.resolve()) for p in _input_paths(recipe)]
-    except (RecipeError, KeyError, ImportError, OSError):
+        current = [item for i, s in enumerate(recipe.data.sources) for item in s.build(i, recipe).inputs()]
+    except (RecipeError, DumpError, KeyError, ImportError, OSError):
         return False
-    recorded = manifest.get("inputs", [])
-    if [str(recipe.resolve(i["path"]).resolve()) for i in recorded] != current:
+    recorded_inputs = manifest.get("inputs", [])
+    if len(recorded_inputs) != len(current):
         return False
-    for item in recorded:
-        path = recipe.resolve(item["path"])
-        try:
-            st = path.stat()
-        except OSError:
-            return False
-        if st.st_size != item.get("size"):
-            return False
-        if st.st_mtime_ns != item.get("mtime_ns") and sha256_file(path) != item.get("sha256"):
-            return False
-    return True
+    return all(_same_input(item, rec, recipe) for item, rec in zip(current, recorded_inputs, strict=True))
+
+
+def _same_input(item: Input, rec: dict[str, Any], recipe: Recipe) -> bool:
+    if rec.get("kind") != item.kind or rec.get("source") != recipe.data.sources[item.source].name:
+        return False
+    if any(rec.get(k) != v for k, v in item.identity.items()):
+        return False
+    if item.path is None:
+        return True
+    if str(recipe.resolve(rec["path"]).resolve()) != str(item.path.resolve()):
+        return False
+    try:
+        st = item.path.stat()
+    except OSError:
+        return False
+    if st.st_size != rec.get("size"):
+        return False
+    return st.st_mtime_ns == rec.get("mtime_ns") or sha256_file(item.path) == rec.get("sha256")
 
 
 def ensure_prepared(recipe: Recipe, console: Console) -> dict:
     """The data a command needs: prepare it if missing or stale (saying so), else load the manifest."""
     if is_prepared(recipe):
-        return load_manifest(recipe)
+        manifest = load_manifest(recipe)
+        _publish(recipe, manifest, bool(manifest.get("skip_invalid")))
+        return manifest
     console.print(
-        f"[yellow]preparing data[/]: {escape(_display(recipe.output_path.resolve()))} is missing or out of date",
+        f"[yellow]preparing data[/]: {escape(display(recipe.output_path.resolve()))} is missing or out of date",
         highlight=False,
     )
     return prepare(recipe, console=console)
 
 
 def load_manifest(recipe_or_output_dir: Recipe | str | Path) -> dict:
-    out = _output_dir(recipe_or_output_dir)
-    path = out / MANIFEST
+    """A recipe's manifest (the one committed with its data), or OUTPUT_DIR/manifest.json."""
+    if isinstance(recipe_or_output_dir, Recipe):
+        path = data_location(recipe_or_output_dir) / MANIFEST
+        hint = "run `dump prepare RECIPE` first"
+    else:
+        path = Path(recipe_or_output_dir) / MANIFEST
+        hint = "run `dump prepare RECIPE` first"
     try:
         return read_json(path)
     except FileNotFoundError:
-        raise DataError(f"{path}: not found; run `dump prepare RECIPE` first") from None
+        if isinstance(recipe_or_output_dir, Recipe):
+            path = recipe_or_output_dir.output_path / MANIFEST
+        raise DataError(f"{path}: not found; {hint}") from None
     except (OSError, ValueError) as e:
         raise DataError(f"{path}: unreadable manifest ({e}); run `dump prepare RECIPE --force`") from None
 
 
 def load_split(recipe_or_output_dir: Recipe | str | Path, split: Literal["train", "test"]):
-    """The prepared split as a `datasets.Dataset` (memory-mapped, nothing copied)."""
+    """The prepared split as a `datasets.Dataset` (memory-mapped, nothing copied). From an
+    output folder, the data its manifest.json names."""
     import datasets
 
     if split not in SPLITS:
         raise DataError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
-    path = _output_dir(recipe_or_output_dir) / "data" / split
+    if isinstance(recipe_or_output_dir, Recipe):
+        where = data_location(recipe_or_output_dir)
+    else:
+        try:
+            where = Path(read_json(Path(recipe_or_output_dir) / MANIFEST).get("data_dir") or "")
+        except (OSError, ValueError):
+            where = Path(recipe_or_output_dir) / "no-manifest"
+    path = where / split
     if not (path / "state.json").is_file():
         raise DataError(f"{path}: no prepared data; run `dump prepare RECIPE` first")
     return datasets.load_from_disk(str(path))
+
+
+def _publish(recipe: Recipe, manifest: dict, skip_invalid: bool) -> None:
+    """OUTPUT/manifest.json and OUTPUT/rejects.jsonl: copies of what was committed with the data
+    (rewritten when they differ, e.g. after a crash right after the commit)."""
+    out = recipe.output_path
+    where = Path(manifest.get("data_dir") or data_location(recipe))
+    try:
+        if (out / MANIFEST).is_file() and read_json(out / MANIFEST) == manifest:
+            pass
+        else:
+            write_json(out / MANIFEST, manifest)
+    except ValueError:
+        write_json(out / MANIFEST, manifest)
+    committed = where / REJECTS
+    if committed.is_file():
+        target = out / REJECTS
+        if not target.is_file() or target.stat().st_size != committed.stat().st_size:
+            with atomic_path(target) as tmp:
+                shutil.copyfile(committed, tmp)
+    elif not skip_invalid:
+        _remove_own_rejects(out)
+
+
+def _remove_own_rejects(out: Path) -> None:
+    """An earlier --skip-invalid run's rejects.jsonl no longer describes the data (only a file
+    this tool wrote: one JSON object per line with source and reason)."""
+    path = out / REJECTS
+    if not path.is_file() or path.is_symlink():
+        return
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+        row = orjson.loads(first) if first.strip() else {}
+    except (OSError, orjson.JSONDecodeError):
+        return
+    if not first.strip() or (isinstance(row, dict) and {"source", "reason"} <= set(row)):
+        path.unlink()
 
 
 def _output_dir(x: Recipe | str | Path) -> Path:
     return x.output_path if isinstance(x, Recipe) else Path(x)
 
 
-# ---------------------------------------------------------------- inputs
+def plan(recipe: Recipe) -> list[tuple[int, Plan]]:
+    """What each source says before reading (for `dump train --dry-run`)."""
+    return [(i, s.build(i, recipe).plan()) for i, s in enumerate(recipe.data.sources)]
 
 
 def _where(recipe: Recipe) -> str:
     return str(recipe._source_file) if recipe._source_file else "recipe"
 
 
-def _format_of(path: Path, declared: str, where: str) -> str:
-    if declared != "auto":
-        return declared
-    name = path.name.lower().removesuffix(".gz")
-    if name.endswith((".jsonl", ".json", ".ndjson")):
-        return "jsonl"
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    raise RecipeError(
-        f"{where}.format: cannot tell the format of {path.name!r}; set format: jsonl or parquet"
-    )
-
-
-def _expand(recipe: Recipe, index: int, src: SourceSpec, key: str) -> list[Path]:
-    """Files matched by `files` / `test_files` globs, sorted, each once (a pattern that matches
-    nothing is a recipe error: usually a typo or a missing download)."""
-    out: list[Path] = []
-    for j, pattern in enumerate(getattr(src, key) or []):
-        full = recipe.resolve(pattern)
-        found = sorted(Path(p) for p in glob.glob(str(full), recursive=True) if os.path.isfile(p))
-        if not found:
-            raise RecipeError(
-                f"{_where(recipe)}: invalid recipe\n  data.sources.{index}.{key}.{j}: "
-                f"no file matches {pattern!r} (looked for {os.path.normpath(full)})"
-            )
-        out.extend(p for p in found if p not in out)
-    return out
-
-
-def _family_file(name: str) -> Path:
-    from dumpcli.puzzles import registry
-
-    return Path(inspect.getfile(type(registry.get_family(name)))).resolve()
-
-
-def _input_paths(recipe: Recipe) -> list[Path]:
-    """Every input in reading order: a source's files, then its test files; a puzzle source
-    counts its family's module file (new code may generate different puzzles)."""
-    paths: list[Path] = []
-    for i, src in enumerate(recipe.data.sources):
-        if src.is_generator:
-            paths.append(_family_file(src.puzzle or ""))
-        else:
-            paths.extend(_expand(recipe, i, src, "files"))
-            paths.extend(_expand(recipe, i, src, "test_files"))
-    return paths
-
-
-def _display(path: Path) -> str:
-    """File name as shown in messages: relative to the working directory when inside it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
-
-
-def _recorded(path: Path, base: Path) -> str:
-    """File name as stored in the manifest: relative to the recipe's folder when inside it."""
-    try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return str(path.resolve())
-
-
 # ---------------------------------------------------------------- the build
-
-
-@dataclass
-class _Input:
-    source: int
-    path: Path
-    kind: str  # jsonl | parquet | generator
-    group: int
-    records: int = 0
-    sha256: str = ""
-    regenerated: int = 0  # generators: repeated puzzles drawn again (not counted as read)
 
 
 class _Build:
@@ -258,22 +299,23 @@ class _Build:
         self.console = console
         self.out = recipe.output_path
         self.sources = recipe.data.sources
+        self.runtime: list[Source] = [s.build(i, recipe) for i, s in enumerate(self.sources)]
         self.dists = Dists(list(recipe.data.distribution))
         self.read = 0
         self.reasons: Counter[str] = Counter()
         self.rejected_by_dist: Counter[int] = Counter()
         self.rejected_unknown: Counter[int] = Counter()  # by source: rejected before the difficulty was known
-        self.inputs: list[_Input] = []
+        self.inputs: list[Input] = []
         self.warnings: list[str] = []
         self._rejects: IO[bytes] | None = None
         self.verifiers = [self._verifier_name(i, s) for i, s in enumerate(self.sources)]
 
     # -- setup
 
-    def _verifier_name(self, i: int, src: SourceSpec) -> str:
+    def _verifier_name(self, i: int, src: Any) -> str:
         from dumpcli.puzzles import registry
 
-        name = src.verifier or (src.puzzle if src.is_generator else "exact")
+        name = src.verifier_name()
         if name not in registry.verifier_names():
             raise RecipeError(
                 f"{_where(self.recipe)}: invalid recipe\n  data.sources.{i}.verifier: "
@@ -287,69 +329,93 @@ class _Build:
         return name
 
     def _plan(self) -> None:
-        for i, src in enumerate(self.sources):
-            if src.is_generator:
-                self.inputs.append(_Input(i, _family_file(src.puzzle or ""), "generator", TRAIN))
-                continue
-            where = f"data.sources.{i}"
-            train = _expand(self.recipe, i, src, "files")
-            test = _expand(self.recipe, i, src, "test_files")
-            data_dir = self.recipe.data_dir.resolve()
-            for p in train + test:
-                if p.resolve().is_relative_to(data_dir):
-                    raise RecipeError(
-                        f"{_where(self.recipe)}: invalid recipe\n  output_dir: {_display(self.recipe.data_dir)} "
-                        f"is rebuilt by prepare, and holds the input {_display(p)}; choose another output_dir"
-                    )
-            both = sorted(set(train) & set(test))
-            if both:
-                raise RecipeError(
-                    f"{_where(self.recipe)}: invalid recipe\n  {where}.test_files: {_display(both[0])} "
-                    "is also in files"
-                )
-            group = TO_SPLIT if src.test_fraction else TRAIN
-            for paths, g in ((train, group), (test, TEST)):
-                for p in paths:
-                    self.inputs.append(
-                        _Input(i, p, _format_of(p, src.format, f"{_where(self.recipe)}: {where}"), g)
-                    )
+        for source in self.runtime:
+            self.inputs.extend(source.inputs())
 
     # -- run
 
     def run(self) -> dict:
+        from filelock import FileLock
+
         self._plan()
-        self.out.mkdir(parents=True, exist_ok=True)
-        rejects_path = self.out / REJECTS
-        with atomic_path(self.recipe.data_dir, is_dir=True) as tmp:
-            stage = Stage(tmp, [s.name for s in self.sources])
-            was_enabled = gc.isenabled()
-            gc.disable()  # the hot loop allocates millions of short-lived objects and no cycles
+        where = data_location(self.recipe)
+        root = where.parent
+        root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(root / f"{where.name}.lock")):  # one build of a data set at a time
+            _remove_dead_staging(root)
+            staging = root / f"{STAGING}{where.name}-{os.getpid()}-{secrets.token_hex(4)}"
+            lock = FileLock(str(staging) + ".lock")
+            lock.acquire()  # before the folder exists: a cleaner never sees it unlocked
             try:
-                if self.skip_invalid:
-                    with atomic_path(rejects_path) as rtmp, open(rtmp, "wb") as rf:
-                        self._rejects = rf
-                        self._read_all(stage)
-                else:
-                    self._read_all(stage)
+                staging.mkdir()
+                manifest = self._build(staging, where)
+                _commit(staging, where)
             finally:
-                stage.close()
-                if was_enabled:
-                    gc.enable()
-            if not self.skip_invalid and rejects_path.exists():
-                rejects_path.unlink()  # from an earlier --skip-invalid run; no longer describes the data
-            plan = self._decide(stage)
-            if plan["accepted"] == 0:
-                raise DataError(
-                    f"no record was accepted ({self.read} read, {sum(self.reasons.values())} rejected"
-                    + (f"; see {_display(rejects_path)}" if self.skip_invalid else "")
-                    + ")"
-                )
-            self._write_splits(stage, plan, tmp)
-            stage.remove()
-        manifest = self._manifest(plan)
-        write_json(self.out / MANIFEST, manifest)
-        self._summary(manifest, plan)
+                if staging.exists():
+                    shutil.rmtree(staging)
+                lock.release()
+                Path(str(staging) + ".lock").unlink(missing_ok=True)
+        _publish(self.recipe, manifest, self.skip_invalid)
+        self._summary(manifest)
         return manifest
+
+    def _build(self, tmp: Path, where: Path) -> dict:
+        """Everything into the staging folder `tmp`: train/, test/, rejects.jsonl, manifest.json."""
+        rejects_path = tmp / REJECTS
+        stage = Stage(tmp, [s.name for s in self.sources])
+        was_enabled = gc.isenabled()
+        gc.disable()  # the hot loop allocates millions of short-lived objects and no cycles
+        try:
+            if self.skip_invalid:
+                with open(rejects_path, "wb") as rf:
+                    self._rejects = rf
+                    self._read_all(stage)
+            else:
+                self._read_all(stage)
+        finally:
+            stage.close()
+            if was_enabled:
+                gc.enable()
+        plan = self._decide(stage)
+        self.plan = plan
+        if plan["accepted"] == 0:
+            self._nothing_accepted(rejects_path)
+        self._write_splits(stage, plan, tmp)
+        stage.remove()
+        manifest = self._manifest(plan, where)
+        write_json(tmp / MANIFEST, manifest)
+        return manifest
+
+    def _nothing_accepted(self, rejects: Path) -> None:
+        """No data to commit. OUTPUT/manifest.json and rejects.jsonl then describe this run (its
+        counts, no data), so the two always agree; the data of earlier builds is left alone."""
+        rejected = sum(self.reasons.values())
+        shown = self.out / REJECTS
+        if self.skip_invalid:
+            with atomic_path(shown) as tmp:
+                shutil.copyfile(rejects, tmp)
+            failed = {
+                "tool_version": __version__,
+                "data_hash": self.recipe.data_hash(),
+                "data_dir": None,
+                "error": "no record was accepted",
+                "counts": {
+                    "read": self.read,
+                    "accepted": 0,
+                    "rejected": rejected,
+                    "duplicates": 0,
+                    "test_overlap_removed_from_train": 0,
+                },  # fmt: skip
+                "rejected": dict(self.reasons.most_common()),
+                "splits": {"train": 0, "test": 0},
+                "skip_invalid": True,
+            }
+            write_json(self.out / MANIFEST, failed)
+        raise DataError(
+            f"no record was accepted ({self.read} read, {rejected} rejected"
+            + (f"; see {display(shown)}" if self.skip_invalid else "")
+            + ")"
+        )
 
     def _reject(self, job: ingest.FileJob, pos: str, raw: Any, r: Reject, dist: int | None) -> None:
         if not self.skip_invalid:
@@ -375,6 +441,7 @@ class _Build:
             item
             for item in self.inputs
             if item.kind == "jsonl"
+            and item.path is not None
             and item.path.suffix != ".gz"
             and item.path.stat().st_size >= ingest.PARALLEL_MIN_BYTES
         ]
@@ -387,7 +454,7 @@ class _Build:
             Progress(*columns, console=self.console, transient=True) as progress,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-sha256") as hasher,
         ):
-            digests = [hasher.submit(sha256_file, item.path) for item in self.inputs]
+            digests = [hasher.submit(sha256_file, item.path) if item.path else None for item in self.inputs]
             if pool is not None:  # this process mostly waits for the workers: import `datasets` meanwhile
                 hasher.submit(importlib.import_module, "datasets")
             try:
@@ -395,17 +462,17 @@ class _Build:
                     self._read_input(stage, item, progress, pool if item in big else None)
             except BaseException:
                 for d in digests:
-                    d.cancel()
+                    if d is not None:
+                        d.cancel()
                 raise
             for item, digest in zip(self.inputs, digests, strict=True):
-                item.sha256 = digest.result()
+                item.sha256 = digest.result() if digest is not None else ""
 
-    def _job(self, item: _Input) -> ingest.FileJob:
+    def _job(self, item: Input) -> ingest.FileJob:
         i = item.source
         src = self.sources[i]
-        recorded = _recorded(item.path, self.recipe.base_dir)
         try:
-            compile_difficulty(src.difficulty, recorded)
+            compile_difficulty(src.difficulty, item.recorded)
         except ValueError as e:
             raise RecipeError(
                 f"{_where(self.recipe)}: invalid recipe\n  data.sources.{i}.difficulty: {e}"
@@ -416,25 +483,26 @@ class _Build:
             source_names=[s.name for s in self.sources],
             verifier=self.verifiers[i],
             kind=item.kind,
-            path=str(item.path),
-            label=_display(item.path),
-            recorded=recorded,
+            path=str(item.path) if item.path else "",
+            label=item.label,
+            recorded=item.recorded,
             group=item.group,
             skip_invalid=self.skip_invalid,
         )
 
-    def _read_input(self, stage: Stage, item: _Input, progress: Progress, pool: Any) -> None:
-        src = self.sources[item.source]
-        if item.kind == "generator":
-            self._generate(stage, item, progress)
+    def _read_input(self, stage: Stage, item: Input, progress: Progress, pool: Any) -> None:
+        source = self.runtime[item.source]
+        if source.generated:
+            self._generate(stage, item, source, progress)
             return
         job = self._job(item)
-        i, name = item.source, src.name
+        i, name = item.source, source.spec.name
 
         def reject(pos: str, raw: Any, r: Reject, dist: int | None) -> None:
             self._reject(job, pos, raw, r, dist)
 
         if item.kind == "jsonl":
+            assert item.path is not None
             total = item.path.stat().st_size
             task = progress.add_task(f"{name}: {item.path.name} (bytes)", total=total)
             if pool is not None:
@@ -447,15 +515,14 @@ class _Build:
                 )
         else:
             total = self._rows(item)
-            task = progress.add_task(f"{name}: {item.path.name} (rows)", total=total)
-            rows = iter_parquet(item.path, on_rows=lambda k: progress.advance(task, k))
+            task = progress.add_task(f"{name}: {item.label} (rows)", total=total)
             item.records = ingest.stage_records(
-                job, rows, stage, lambda d: self.dists.get(i, name, d), reject
+                job, source.rows(item), stage, lambda d: self.dists.get(i, name, d), reject
             )
         self.read += item.records
         progress.update(task, completed=total)
         if item.records == 0:
-            msg = f"{job.label}: empty file (no records)"
+            msg = f"{job.label}: empty " + ("file" if item.path else "dataset") + " (no records)"
             if not self.skip_invalid:
                 raise DataError(msg + "; remove it from the recipe, or pass --skip-invalid to go on")
             self.warnings.append(msg)
@@ -504,47 +571,49 @@ class _Build:
             advance(chunk.end - chunk.start)  # type: ignore[operator]
         return records
 
-    def _rows(self, item: _Input) -> int:
+    def _rows(self, item: Input) -> int | None:
+        if item.kind == "hf":
+            return item.identity.get("rows")
+        if item.kind != "parquet":
+            return None
+        assert item.path is not None
         try:
             return count_parquet_rows(item.path)
         except Exception as e:  # pyarrow raises several types for a damaged file
-            raise DataError(f"{_display(item.path)}: not a readable Parquet file: {e}") from None
+            raise DataError(f"{item.label}: not a readable Parquet file: {e}") from None
 
-    def _generate(self, stage: Stage, item: _Input, progress: Progress) -> None:
-        """Puzzles from a built-in family: unique by id within the source; the first
+    def _generate(self, stage: Stage, item: Input, source: Source, progress: Progress) -> None:
+        """Problems from a generator source: unique by id within the source; the first
         `test_per_difficulty` of each difficulty go to test, the next ones to train."""
         from dumpcli.puzzles import registry
 
         i = item.source
         src = self.sources[i]
-        where = f"{_where(self.recipe)}: invalid recipe\n  data.sources.{i}"
-        family = registry.get_family(src.puzzle or "")
-        lo, hi = family.min_difficulty, family.max_difficulty
-        bad = [d for d in src.difficulties or [] if not lo <= d <= hi]
-        if bad:
-            raise RecipeError(f"{where}.difficulties: {bad} outside {src.puzzle}'s range {lo}..{hi}")
-        try:
-            inspect.signature(family.generate).bind(lo, random.Random(0), **src.params)
-        except TypeError as e:
-            raise RecipeError(f"{where}.params: {e}") from None
+        levels = source.levels()
         verifier_name = self.verifiers[i]
-        reparse = verifier_name != src.puzzle
+        reparse = verifier_name != src.default_verifier and verifier_name != getattr(src, "puzzle", None)
         verifier = registry.get_verifier(verifier_name)
-        per = src.train_per_difficulty + src.test_per_difficulty
-        task = progress.add_task(f"{src.name}: puzzle {src.puzzle}", total=per * len(src.difficulties or []))
+        task = progress.add_task(f"{src.name}: {item.label}", total=sum(lv.train + lv.test for lv in levels))
         made_total = 0
         repeats_total = 0
-        for d in src.difficulties or []:
-            rng = random.Random(stable_seed(self.recipe.seed, src.name, d))
-            dist = self.dists.get(i, src.name, str(d))
+        for level in levels:
+            d = level.difficulty
+            per = level.train + level.test
+            dist = self.dists.get(i, src.name, d)
             seen: set[bytes] = set()
             repeats = 0
             max_repeats = max(100, per)
-            context = f"{src.name} (puzzle {src.puzzle}, difficulty {d})"
+            context = level.context
+            draws = level.draws()
             while len(seen) < per:
                 try:
-                    puzzle = family.generate(d, rng, **src.params)
-                except ValueError as e:
+                    puzzle = next(draws)
+                except StopIteration:
+                    raise DataError(
+                        f"{context}: only {len(seen)} distinct problems after {repeats} repeats; "
+                        f"lower train_per_difficulty/test_per_difficulty (asked {per})"
+                    ) from None
+                except (ValueError, TypeError, AssertionError) as e:
                     raise DataError(f"{context}: cannot generate: {e}") from None
                 question = puzzle.get("question") if isinstance(puzzle, dict) else None
                 if not isinstance(question, str) or not question.strip() or "answer" not in puzzle:
@@ -561,7 +630,7 @@ class _Build:
                 seen.add(digest)
                 try:
                     answer_obj = verifier.parse_answer(puzzle["answer"]) if reparse else puzzle["answer"]
-                    answer = orjson.dumps(answer_obj)
+                    answer = orjson.dumps(answer_obj, default=str)
                 except (ValueError, TypeError) as e:
                     raise DataError(
                         f"{context}: verifier '{verifier_name}' cannot use the answer: {e}"
@@ -569,8 +638,8 @@ class _Build:
                 meta = orjson.dumps(
                     {k: v for k, v in puzzle.items() if k not in ("question", "answer")}, default=str
                 )
-                group = TEST if len(seen) <= src.test_per_difficulty else TRAIN
-                stage.add(i, dist, group, question, question, str(d), answer, meta)
+                group = TEST if len(seen) <= level.test else TRAIN
+                stage.add(i, dist, group, question, question, d, answer, meta)
                 progress.advance(task)
             made_total += len(seen)
             repeats_total += repeats
@@ -611,7 +680,7 @@ class _Build:
             for chunk in np.split(order, bounds):
                 rows = pending[chunk]
                 s, d = int(src[rows[0]]), int(dist[rows[0]])
-                fraction = self.sources[s].test_fraction or 0.0
+                fraction = getattr(self.sources[s], "test_fraction", None) or 0.0
                 k = int(fraction * len(rows) + 0.5)
                 rng = random.Random(
                     stable_seed(self.recipe.seed, "split", self.sources[s].name, self.dists.names[d])
@@ -701,8 +770,7 @@ class _Build:
 
         return sorted(range(len(self.dists.names)), key=key)
 
-    def _manifest(self, plan: dict[str, Any]) -> dict[str, Any]:
-        base = self.recipe.base_dir
+    def _manifest(self, plan: dict[str, Any], where: Path) -> dict[str, Any]:
         distributions = []
         for d in self._order():
             train, test = int(plan["train_by_dist"][d]), int(plan["test_by_dist"][d])
@@ -721,27 +789,27 @@ class _Build:
             )
         inputs = []
         for item in self.inputs:
-            st = item.path.stat()
-            inputs.append(
-                {
-                    "path": _recorded(item.path, base),
-                    "source": self.sources[item.source].name,
-                    "kind": item.kind,
-                    "split": {TRAIN: "train", TEST: "test", TO_SPLIT: "test_fraction"}[item.group],
-                    "sha256": item.sha256,
-                    "size": st.st_size,
-                    "mtime_ns": st.st_mtime_ns,
-                    "records": item.records,
-                }
-            )
-            if item.kind == "generator":
-                inputs[-1]["regenerated"] = item.regenerated
+            entry: dict[str, Any] = {
+                "path": item.recorded or item.label,
+                "source": self.sources[item.source].name,
+                "kind": item.kind,
+                "split": GROUP_NAMES[item.group],
+                "records": item.records,
+                **item.identity,
+            }
+            if item.path is not None:
+                st = item.path.stat()
+                entry.update(sha256=item.sha256, size=st.st_size, mtime_ns=st.st_mtime_ns)
+            if self.runtime[item.source].generated:
+                entry["regenerated"] = item.regenerated
+            inputs.append(entry)
         rejected = sum(self.reasons.values())
         return {
             "tool_version": __version__,
             "recipe": str(self.recipe._source_file) if self.recipe._source_file else None,
             "recipe_hash": self.recipe.recipe_hash(),
             "data_hash": self.recipe.data_hash(),
+            "data_dir": str(where),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "prompt_template": self.recipe.data.prompt_template,
             "distribution_keys": list(self.dists.keys),
@@ -760,7 +828,8 @@ class _Build:
             "warnings": self.warnings,
         }
 
-    def _summary(self, manifest: dict[str, Any], plan: dict[str, Any]) -> None:
+    def _summary(self, manifest: dict[str, Any]) -> None:
+        plan = self.plan
         table = Table()
         table.add_column("distribution")
         for col in ("train", "test", "rejected"):
@@ -789,11 +858,49 @@ class _Build:
             self.console.print(f"  rejected {count}: {escape(reason)}", highlight=False, soft_wrap=True)
         if self.skip_invalid and c["rejected"]:
             self.console.print(
-                f"  every rejected record and why: {escape(_display(self.out / REJECTS))}", highlight=False
+                f"  every rejected record and why: {escape(display(self.out / REJECTS))}", highlight=False
             )
         for w in self.warnings:
             self.console.print(f"[yellow]warning[/]: {escape(w)}", highlight=False)
         self.console.print(
-            f"wrote {escape(_display(self.recipe.data_dir.resolve()))}/{{train,test}} and {MANIFEST}",
+            f"wrote {escape(manifest['data_dir'])}/{{train,test}} and "
+            f"{escape(display(self.out.resolve() / MANIFEST))}",
             highlight=False,
         )
+
+
+# ---------------------------------------------------------------- committing
+
+
+def _commit(staging: Path, where: Path) -> None:
+    """Data, rejects and manifest become current together: one rename of the staging folder (the
+    previous build is first renamed aside, then removed). A crash at any point leaves either the
+    old build or the new one, never a mix, and only folders of the data cache's own naming."""
+    if where.exists():
+        aside = Path(tempfile.mkdtemp(prefix=f"{STAGING}{where.name}-old-", dir=where.parent))
+        aside.rmdir()
+        where.rename(aside)
+        staging.rename(where)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        staging.rename(where)
+
+
+def _remove_dead_staging(root: Path) -> None:
+    """Staging folders left by a build that was killed (kill -9, power loss): their lock file is
+    free. Only names this module makes (`.staging-*` in the data cache) are considered."""
+    from filelock import FileLock, Timeout
+
+    for path in root.glob(f"{STAGING}*"):
+        if path.name.endswith(".lock") or not path.is_dir():
+            continue
+        lock = FileLock(str(path) + ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue  # another build is using it
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            lock.release()
+            Path(str(path) + ".lock").unlink(missing_ok=True)

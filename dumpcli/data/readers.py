@@ -141,3 +141,31 @@ def iter_parquet(
             row += 1
         if on_rows is not None:
             on_rows(len(rows))
+
+
+def iter_csv(path: Path) -> Iterator[tuple[int, None, Any]]:
+    """Yield (row index, None, row as a dict) from a CSV file with a header line (pyarrow's
+    streaming reader: column types inferred, the first row is the header)."""
+    import pyarrow.csv as pcsv
+
+    row = 0
+    with pcsv.open_csv(path) as reader:
+        for batch in reader:
+            for record in batch.to_pylist():
+                yield row, None, record
+                row += 1
+
+
+def count_records(path: Path) -> int | None:
+    """Rows of a Parquet file (from its metadata), non-empty lines of a JSONL file, CSV rows;
+    None if unreadable (a count is informative only; prepare reports the real error)."""
+    name = path.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            return count_parquet_rows(path)
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            lines = sum(1 for line in f if line.strip())
+        return lines - 1 if name.removesuffix(".gz").endswith(".csv") else lines
+    except Exception:  # noqa: BLE001
+        return None

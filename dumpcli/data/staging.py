@@ -22,7 +22,7 @@ from dumpcli.data import templates
 from dumpcli.data.fields import normalise_many
 
 BATCH = 8192
-TRAIN, TEST, TO_SPLIT = 0, 1, 2  # split groups of staged rows
+from dumpcli.data.sources.base import TEST, TO_SPLIT, TRAIN  # noqa: E402,F401 - split groups of staged rows
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 # the prepared rows (the data contract shared with train / eval)

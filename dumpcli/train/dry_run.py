@@ -14,10 +14,7 @@ that TRL rejects) end the dry run with exit 1 after the tables; things that depe
 
 from __future__ import annotations
 
-import glob
-import gzip
 import importlib.util
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -81,29 +78,21 @@ def planned_data(recipe: Recipe) -> dict[str, Any]:
             "unknown_sources": [],
         }
     from dumpcli.data.fields import natural_key
+    from dumpcli.data.prepare import plan
 
     planned: dict[str, list[Any]] = {}  # name -> [sort key, train, test]
     files: list[dict[str, Any]] = []
     missing: list[str] = []
     unknown: list[str] = []
-    for i, src in enumerate(recipe.data.sources):
-        if src.is_generator:
-            for d in src.difficulties or []:
-                name = "/".join(src.name if f == "source" else str(d) for f in recipe.data.distribution)
-                entry = planned.setdefault(name, [(natural_key(str(d)), i), 0, 0])
-                entry[1] += src.train_per_difficulty
-                entry[2] += src.test_per_difficulty
-            continue
-        unknown.append(src.name)
-        for key in ("files", "test_files"):
-            for j, pattern in enumerate(getattr(src, key) or []):
-                full = str(recipe.resolve(pattern))
-                found = sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
-                if not found:
-                    missing.append(
-                        f"data.sources.{i}.{key}.{j}: no file matches {pattern!r} (looked for {full})"
-                    )
-                files.extend({"path": p, "records": _count_records(Path(p))} for p in found)
+    for i, p in plan(recipe):  # each source kind says what it can before reading
+        for name, train, test in p.distributions:
+            entry = planned.setdefault(name, [(natural_key(name.rsplit("/", 1)[-1]), i), 0, 0])
+            entry[1] += train
+            entry[2] += test
+        files.extend(p.files)
+        missing.extend(p.missing)
+        if p.unknown:
+            unknown.append(recipe.data.sources[i].name)
     ordered = sorted(planned.items(), key=lambda kv: kv[1][0])
     return {
         "prepared": False,
@@ -112,21 +101,6 @@ def planned_data(recipe: Recipe) -> dict[str, Any]:
         "missing": missing,
         "unknown_sources": unknown,
     }
-
-
-def _count_records(path: Path) -> int | None:
-    """Rows of a Parquet file (from its metadata) or non-empty lines of a JSONL file; None if unreadable."""
-    name = path.name.lower()
-    try:
-        if name.endswith((".parquet", ".pq")):
-            from dumpcli.data.readers import count_parquet_rows
-
-            return count_parquet_rows(path)
-        opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rb") as f:
-            return sum(1 for line in f if line.strip())
-    except Exception:  # noqa: BLE001 - a count is informative only; prepare reports the real error
-        return None
 
 
 # ----------------------------------------------------------------------------- GRPOConfig

@@ -223,6 +223,7 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
                 "scheduler": sched.name,
                 "seed": train_seed(recipe),
                 "distributions": distributions,
+                "data": _data_used(recipe, manifest),
                 "policy_start": str(policy_dir),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
             },
@@ -254,6 +255,16 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
         raise Interrupted(f"interrupted at step {trainer.state.global_step}; checkpoint saved in {out}")
     _print_summary(curriculum, trainer, console)
     return out
+
+
+def _data_used(recipe: Recipe, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Which prepared data a run trained on (it lives in the data cache, not in the run folder)."""
+    return {
+        "data_hash": manifest.get("data_hash"),
+        "data_dir": manifest.get("data_dir"),
+        "created": manifest.get("created"),
+        "splits": manifest.get("splits"),
+    }
 
 
 def _candidate_fn(dataset: Any) -> Any:
