@@ -7,25 +7,22 @@ MATH-style worked solution becomes the content of its last `\\boxed{...}`. The c
 
 Bounded time on any input: math-verify's own timeouts (`parsing_timeout`, `timeout_seconds`) use
 `signal.alarm`, which works only on a main thread and cannot interrupt a long C-level step (a big
-integer power). So every check runs in a one-process pool (spawned, so no thread or lock state is
-inherited) where math-verify's timeouts are on, and the caller also waits at most
-`CHECK_DEADLINE` seconds; a worker that overruns is terminated and replaced, and the answer
-scores 0. This works from any thread and any process. Hedged answers ("2 or 3") score 0.
+integer power). So every check runs in a spawned one-process pool (`guard.BoundedWorker`) where
+math-verify's timeouts are on, and the caller also waits at most `CHECK_DEADLINE` seconds; a
+worker that overruns is terminated and replaced, and the answer scores 0. This works from any thread and any process. Hedged answers ("2 or 3") score 0.
 """
 
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import os
 import re
-import threading
 from typing import Any
 
 import orjson
 
 from dumpcli.puzzles.answer import answer_block
 from dumpcli.puzzles.base import Verdict, Verifier
+from dumpcli.puzzles.guard import BoundedWorker
 
 MAX_REFERENCE = 2_000
 MAX_ANSWER = 1_000  # a final answer longer than this is not a final answer; not parsed
@@ -86,39 +83,17 @@ def _warm() -> bool:
     return True
 
 
-class _Worker:
-    """One spawned worker process, created lazily per process, replaced after an overrun."""
-
-    def __init__(self) -> None:
-        self._pool: Any = None
-        self._pid = 0
-        self._lock = threading.Lock()
-
-    def run(self, reference: str, given: str) -> tuple[bool, bool] | None:
-        """The check's result, or None if it overran the deadline or the worker died."""
-        with self._lock:
-            if self._pool is None or self._pid != os.getpid():
-                self._pool = multiprocessing.get_context("spawn").Pool(1)
-                self._pid = os.getpid()
-                self._pool.apply(_warm)  # imports sympy / math-verify once (not under the deadline)
-            pending = self._pool.apply_async(check, (reference, given))
-            try:
-                return pending.get(timeout=CHECK_DEADLINE)
-            except multiprocessing.TimeoutError:
-                self._pool.terminate()
-                self._pool = None
-                return None
-            except Exception:  # noqa: BLE001 - an error inside math-verify on odd input: no credit
-                return (True, False)
-
-
-_WORKER = _Worker()
+_WORKER = BoundedWorker(_warm)
 
 
 @functools.lru_cache(maxsize=16384)
 def _judge(reference: str, given: str) -> tuple[bool, bool] | None:
     """Cached: GRPO scores the same few final answers many times per step."""
-    return _WORKER.run(reference, given)
+    try:
+        finished, result = _WORKER.run(check, (reference, given), CHECK_DEADLINE)
+    except Exception:  # noqa: BLE001 - an error inside math-verify on odd input: no credit
+        return True, False
+    return result if finished else None
 
 
 class MathAnswer(Verifier):

@@ -16,6 +16,7 @@ _FAMILIES: dict[str, str] = {
 _VERIFIERS: dict[str, str] = {
     "exact": "dumpcli.puzzles.exact:ExactMatch",
     "math": "dumpcli.puzzles.math_answer:MathAnswer",
+    "reasoning_gym": "dumpcli.puzzles.reasoning_gym_answer:ReasoningGymAnswer",
 }
 _cache: dict[str, Verifier] = {}
 

@@ -122,14 +122,9 @@ class ReasoningGymSource(Source):
         knobs = [f.name for f in dataclasses.fields(config_cls) if f.name not in RESERVED]
         per = spec.train_per_difficulty + spec.test_per_difficulty
         size = per + max(100, per) + 1  # enough draws for the repeats a level may skip
+        self._check_knobs(knobs)
         levels = []
         for label, where, config in spec.settings():
-            unknown = sorted(set(config) - set(knobs))
-            if unknown:
-                raise self.recipe_error(
-                    where if where != ".config" or not spec.config else ".config",
-                    f"{spec.reasoning_gym} has no knob {unknown[0]!r} (knobs: {', '.join(knobs)})",
-                )
             seed = stable_seed(self.recipe.seed, spec.name, label) % (2**31)
             try:
                 dataset = rg.create_dataset(spec.reasoning_gym, seed=seed, size=size, **config)
@@ -145,6 +140,21 @@ class ReasoningGymSource(Source):
                 )
             )
         return levels
+
+    def _check_knobs(self, knobs: list[str]) -> None:
+        """Every knob named must be one of the task's config fields (a typo is an error, not a default)."""
+        spec = self.spec
+        named: list[tuple[str, list[str]]] = [(".config", list(spec.config))]
+        if isinstance(spec.difficulties, KnobValues):
+            named.append((".difficulties.knob", [spec.difficulties.knob]))
+        elif spec.difficulties:
+            named += [(f".difficulties.{i}", list(s)) for i, s in enumerate(spec.difficulties)]
+        for where, names in named:
+            unknown = [k for k in names if k not in knobs]
+            if unknown:
+                raise self.recipe_error(
+                    where, f"{spec.reasoning_gym} has no knob {unknown[0]!r} (knobs: {', '.join(knobs)})"
+                )
 
     def _draws(self, dataset: Any, size: int) -> Any:
         task = self.spec.reasoning_gym
