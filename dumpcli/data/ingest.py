@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,7 +83,12 @@ def pool(n: int) -> Iterator[Any]:
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
     try:
         pool.submit(os.getpid).result()  # forks all workers now (fork start method: all at once)
         yield pool
@@ -90,6 +96,18 @@ def pool(n: int) -> Iterator[Any]:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: on Linux the kernel kills the worker when its parent dies, even by
+    kill -9 (PR_SET_PDEATHSIG), so no worker goes on reading for a parent that is gone."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
 
 
 class Stop(Exception):
