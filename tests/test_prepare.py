@@ -11,6 +11,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import xxhash
 from rich.console import Console
 
 from dumpcli.data import templates
@@ -89,7 +90,7 @@ def test_rows_and_manifest(write_recipe, write_jsonl, tmp_path):
     assert manifest["splits"] == {"train": 3, "test": 0}
     [entry] = manifest["inputs"]
     assert entry["path"] == "data/kk.jsonl" and entry["records"] == 3
-    assert entry["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert entry["xxh3_128"] == xxhash.xxh3_128(data.read_bytes()).hexdigest()
     assert manifest["data_hash"] == load_recipe(path).data_hash()
     assert manifest["recipe_hash"] == load_recipe(path).recipe_hash()
     assert manifest["tool_version"] and manifest["created"]
@@ -527,7 +528,7 @@ def test_rerun_is_a_noop_until_something_changes(write_recipe, write_jsonl, tmp_
     _, text = run(path)
     assert "up to date" in text and recipe_manifest.stat().st_mtime_ns == stamp
 
-    os.utime(data, ns=(1, 1))  # touched, same bytes: the sha256 says unchanged
+    os.utime(data, ns=(1, 1))  # touched, same bytes: the content hash says unchanged
     _, text = run(path)
     assert "up to date" in text
     _, text = run(path, ["train.eval_every=5"])  # not a data setting

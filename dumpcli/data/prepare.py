@@ -1,11 +1,13 @@
-"""`dump prepare`: files and puzzle generators -> validated, tagged, split, deduplicated Arrow data.
+"""`dump prepare`: every source -> validated, tagged, split, deduplicated Arrow data in the cache.
 
-The stages: readers.py yields records one at a time (JSONL, Parquet); ingest.py validates and
-tags each one (in this process, or in worker processes for big JSONL files); staging.py keeps
+The stages: each source (dumpcli/data/sources/) yields records one at a time (files: JSONL,
+Parquet, CSV; `hf` datasets) or problems per difficulty (generators); ingest.py validates and
+tags each record (in this process, or in worker processes for big JSONL files); staging.py keeps
 accepted rows on disk with ~23 bytes a row in memory; this module decides dedup and the split
-with numpy on those arrays, writes the final `train` / `test` datasets (`datasets.load_from_disk`
-format) in one pass over the staged batches, then the manifest and a summary. Input files are
-hashed (sha256, for the manifest) on a thread while they are parsed.
+with numpy on those arrays, writes the final `train` / `test` splits (Arrow IPC stream files that
+`datasets.Dataset.from_file` memory-maps) in one pass over the staged batches, then the manifest,
+all in a staging folder committed by one rename (see `_commit`), and a summary. Input files are
+hashed (xxh3-128, for the manifest and staleness checks) on a thread while they are parsed.
 
 Counting (always true, printed in the summary and stored in the manifest):
 
@@ -65,7 +67,7 @@ from dumpcli.data.readers import chunk_bounds, count_parquet_rows, iter_jsonl
 from dumpcli.data.sources.base import GROUP_NAMES, TEST, TO_SPLIT, TRAIN, Input, Plan, Source, display
 from dumpcli.data.staging import SCHEMA, Dists, Finisher, Stage
 from dumpcli.errors import DataError, DumpError
-from dumpcli.io import atomic_path, read_json, sha256_file, write_json
+from dumpcli.io import atomic_path, read_json, write_json, xxh3_file
 from dumpcli.recipe import Recipe, RecipeError
 
 MANIFEST = "manifest.json"
@@ -146,7 +148,7 @@ def _check_output_dir(recipe: Recipe) -> None:
 
 def is_prepared(recipe: Recipe) -> bool:
     """True if the data cache holds data built from this recipe's data section and the same
-    inputs (each input file unchanged by size + mtime, or else by sha256; same set of inputs;
+    inputs (each input file unchanged by size + mtime, or else by its xxh3-128; same set of inputs;
     datasets and generators with the same identity)."""
     where = data_location(recipe)
     try:
@@ -155,7 +157,7 @@ def is_prepared(recipe: Recipe) -> bool:
         return False
     if manifest.get("data_hash") != recipe.data_hash() or manifest.get("tool_version") != __version__:
         return False
-    if not all((where / s / "state.json").is_file() for s in SPLITS):
+    if not all((where / f"{s}.arrow").is_file() for s in SPLITS):
         return False
     try:
         current = [item for i, s in enumerate(recipe.data.sources) for item in s.build(i, recipe).inputs()]
@@ -182,7 +184,7 @@ def _same_input(item: Input, rec: dict[str, Any], recipe: Recipe) -> bool:
         return False
     if st.st_size != rec.get("size"):
         return False
-    return st.st_mtime_ns == rec.get("mtime_ns") or sha256_file(item.path) == rec.get("sha256")
+    return st.st_mtime_ns == rec.get("mtime_ns") or xxh3_file(item.path) == rec.get("xxh3_128")
 
 
 def ensure_prepared(recipe: Recipe, console: Console) -> dict:
@@ -230,10 +232,10 @@ def load_split(recipe_or_output_dir: Recipe | str | Path, split: Literal["train"
             where = Path(read_json(Path(recipe_or_output_dir) / MANIFEST).get("data_dir") or "")
         except (OSError, ValueError):
             where = Path(recipe_or_output_dir) / "no-manifest"
-    path = where / split
-    if not (path / "state.json").is_file():
+    path = where / f"{split}.arrow"
+    if not path.is_file():
         raise DataError(f"{path}: no prepared data; run `dump prepare RECIPE` first")
-    return datasets.load_from_disk(str(path))
+    return datasets.Dataset.from_file(str(path))
 
 
 def _publish(recipe: Recipe, manifest: dict, skip_invalid: bool) -> None:
@@ -452,9 +454,9 @@ class _Build:
                 workers if big and workers > 1 else 0
             ) as pool,  # first: fork before our threads start
             Progress(*columns, console=self.console, transient=True) as progress,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-sha256") as hasher,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-hash") as hasher,
         ):
-            digests = [hasher.submit(sha256_file, item.path) if item.path else None for item in self.inputs]
+            digests = [hasher.submit(xxh3_file, item.path) if item.path else None for item in self.inputs]
             if pool is not None:  # this process mostly waits for the workers: import `datasets` meanwhile
                 hasher.submit(importlib.import_module, "datasets")
             try:
@@ -466,7 +468,7 @@ class _Build:
                         d.cancel()
                 raise
             for item, digest in zip(self.inputs, digests, strict=True):
-                item.sha256 = digest.result() if digest is not None else ""
+                item.digest = digest.result() if digest is not None else ""
 
     def _job(self, item: Input) -> ingest.FileJob:
         i = item.source
@@ -704,59 +706,40 @@ class _Build:
         }
 
     def _write_splits(self, stage: Stage, plan: dict[str, Any], tmp: Path) -> None:
-        """One pass over the staged batches, each batch's kept rows to train or test.
-
-        `datasets` writes each split's metadata (state.json, dataset_info.json) from an empty
-        dataset with the final features; we then stream the rows into its data file (much faster
-        than `select(...).save_to_disk`, which gathers row by row) and reload it as a check."""
+        """One pass over the staged batches, each batch's kept rows to train or test: each split
+        is one Arrow IPC stream file with the `datasets` features in its schema, which
+        `datasets.Dataset.from_file` memory-maps (public formats and API on both sides; no
+        second copy through `save_to_disk`). Reloaded as a check."""
         import datasets
 
-        quiet = datasets.are_progress_bars_disabled()
-        datasets.disable_progress_bars()
-        try:
-            features = datasets.Features.from_arrow_schema(SCHEMA)
-            finisher = Finisher(
-                self.recipe.data.prompt_template,
-                [s.name for s in self.sources],
-                self.verifiers,
-                self.dists.names,
-                stage,
-            )
-            writers: dict[str, Any] = {}
-            sinks = []
-            for split in SPLITS:
-                target = tmp / split
-                datasets.Dataset.from_dict({c: [] for c in SCHEMA.names}, features=features).save_to_disk(
-                    str(target), num_shards=1
-                )
-                shards = read_json(target / "state.json")["_data_files"]
-                assert len(shards) == 1, shards
-                sink = pa.OSFile(str(target / shards[0]["filename"]), "wb")
-                sinks.append(sink)
-                writers[split] = pa.ipc.new_stream(sink, features.arrow_schema)
-            wanted = {split: plan[f"{split}_idx"] for split in SPLITS}
-            with self.console.status("writing train/test datasets"):
-                start = 0
-                for batch in stage.batches():
-                    end = start + batch.num_rows
-                    for split, idx in wanted.items():
-                        lo, hi = np.searchsorted(idx, [start, end])
-                        if hi > lo:
-                            rows = idx[lo:hi]
-                            part = batch.take(pa.array(rows - start)) if hi - lo < batch.num_rows else batch
-                            writers[split].write_batch(finisher.build(part, rows))
-                    start = end
-            for writer in writers.values():
-                writer.close()
-            for sink in sinks:
-                sink.close()
-            for split in SPLITS:
-                n = datasets.load_from_disk(str(tmp / split)).num_rows
-                if n != len(wanted[split]):
-                    raise DataError(f"internal error: wrote {n} {split} rows, expected {len(wanted[split])}")
-        finally:
-            if not quiet:
-                datasets.enable_progress_bars()
+        features = datasets.Features.from_arrow_schema(SCHEMA)
+        finisher = Finisher(
+            self.recipe.data.prompt_template,
+            [s.name for s in self.sources],
+            self.verifiers,
+            self.dists.names,
+            stage,
+        )
+        sinks = {split: pa.OSFile(str(tmp / f"{split}.arrow"), "wb") for split in SPLITS}
+        writers = {split: pa.ipc.new_stream(sink, features.arrow_schema) for split, sink in sinks.items()}
+        wanted = {split: plan[f"{split}_idx"] for split in SPLITS}
+        with self.console.status("writing train/test datasets"):
+            start = 0
+            for batch in stage.batches():
+                end = start + batch.num_rows
+                for split, idx in wanted.items():
+                    lo, hi = np.searchsorted(idx, [start, end])
+                    if hi > lo:
+                        rows = idx[lo:hi]
+                        part = batch.take(pa.array(rows - start)) if hi - lo < batch.num_rows else batch
+                        writers[split].write_batch(finisher.build(part, rows))
+                start = end
+        for split in SPLITS:
+            writers[split].close()
+            sinks[split].close()
+            n = datasets.Dataset.from_file(str(tmp / f"{split}.arrow")).num_rows
+            if n != len(wanted[split]):
+                raise DataError(f"internal error: wrote {n} {split} rows, expected {len(wanted[split])}")
 
     # -- manifest + summary
 
@@ -799,7 +782,7 @@ class _Build:
             }
             if item.path is not None:
                 st = item.path.stat()
-                entry.update(sha256=item.sha256, size=st.st_size, mtime_ns=st.st_mtime_ns)
+                entry.update(xxh3_128=item.digest, size=st.st_size, mtime_ns=st.st_mtime_ns)
             if self.runtime[item.source].generated:
                 entry["regenerated"] = item.regenerated
             inputs.append(entry)

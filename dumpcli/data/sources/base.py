@@ -137,7 +137,7 @@ class SourceSpecBase(Strict):
 class Input:
     """One thing a source reads (a file, a dataset, a generator), as the manifest records it.
 
-    `path` is a file whose size, mtime and sha256 say whether it changed (None: `identity`
+    `path` is a file whose size, mtime and xxh3-128 say whether it changed (None: `identity`
     alone says it); `identity` holds the other fields that must match for the data to be current."""
 
     source: int
@@ -148,7 +148,7 @@ class Input:
     identity: dict[str, Any] = field(default_factory=dict)
     recorded: str = ""  # as stored in the manifest's `path`
     records: int = 0
-    sha256: str = ""
+    digest: str = ""  # xxh3-128 of the file
     regenerated: int = 0
 
 
