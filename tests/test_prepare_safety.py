@@ -155,7 +155,8 @@ def test_forked_workers_die_with_a_killed_parent(write_recipe, write_jsonl, tmp_
     script = """
         import os, sys, time
         from pathlib import Path
-        from dumpcli.data import ingest
+        from dumpcli.data import fastpath, ingest
+        fastpath.ENABLED = False  # a clean file is read column-wise, without workers
         ingest.PARALLEL_MIN_BYTES, ingest.CHUNK_BYTES = 1000, 2000
         def stuck(job):
             Path(sys.argv[2] + f"-{os.getpid()}").write_text("ready")

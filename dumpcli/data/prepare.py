@@ -55,7 +55,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dumpcli import __version__
-from dumpcli.data import ingest
+from dumpcli.data import fastpath, ingest
 from dumpcli.data.fields import (
     Reject,
     compile_difficulty,
@@ -470,6 +470,11 @@ class _Build:
             for item, digest in zip(self.inputs, digests, strict=True):
                 item.digest = digest.result() if digest is not None else ""
 
+    def _verifier(self, i: int) -> Any:
+        from dumpcli.puzzles import registry
+
+        return registry.get_verifier(self.verifiers[i])
+
     def _job(self, item: Input) -> ingest.FileJob:
         i = item.source
         src = self.sources[i]
@@ -507,7 +512,12 @@ class _Build:
             assert item.path is not None
             total = item.path.stat().st_size
             task = progress.add_task(f"{name}: {item.path.name} (bytes)", total=total)
-            if pool is not None:
+            columnwise = (
+                fastpath.stage_jsonl(job, stage, self.dists, self._verifier(i)) if fastpath.ENABLED else None
+            )
+            if columnwise is not None:
+                item.records = columnwise
+            elif pool is not None:
                 advance = lambda k: progress.advance(task, k)  # noqa: E731
                 item.records = self._read_parallel(stage, job, pool, advance, self.inputs.index(item))
             else:

@@ -186,14 +186,74 @@ class Stage:
             ],
             schema=STAGE_SCHEMA,
         )
+        self._write(batch)
+        self.rows += n
+        self.text, self.prompt, self.difficulty, self.answer, self.meta = [], [], [], [], []
+
+    def _write(self, batch: pa.RecordBatch) -> None:
         if self._writer is None:
             path = self.directory / f".{self.prefix}-{len(self.parts)}.arrow"
             self.parts.append(path)
             self._sink = pa.OSFile(str(path), "wb")
             self._writer = pa.ipc.new_stream(self._sink, STAGE_SCHEMA)
         self._writer.write_batch(batch)
+
+    def add_batch(
+        self,
+        src: int,
+        group: int,
+        dist: np.ndarray,
+        questions: pa.Array,
+        texts: list[str],
+        difficulty: pa.Array,
+        answers: list[bytes],
+        meta: pa.Array,
+    ) -> None:
+        """Many rows at once, as columns (fastpath.py): plain-text prompts, after any pending rows."""
+        self.flush()
+        n = len(texts)
+        norms = normalise_many(texts, questions)
+        prefix = self.prefixes[src]
+        sha = hashlib.sha256
+        digests = [sha(prefix + norm).digest()[:8] for norm in norms]
+        self.id8 += b"".join(digests)
+        if self.cross_source:
+            self.qhash.extend(xxh3_64_intdigest(norm) - (1 << 63) for norm in norms)
+        self.dist.frombytes(np.asarray(dist, np.int32).tobytes())
+        self.src.frombytes(np.full(n, src, dtype=np.int16).tobytes())
+        self.group.frombytes(np.full(n, group, dtype=np.int8).tobytes())
+        batch = pa.RecordBatch.from_arrays(
+            [
+                pa.array([d.hex() for d in digests], pa.string()),
+                difficulty,
+                questions,
+                pa.nulls(n, MESSAGES),
+                pa.array(answers, pa.binary()).cast(pa.string()),
+                meta,
+            ],
+            schema=STAGE_SCHEMA,
+        )
+        self._write(batch)
         self.rows += n
-        self.text, self.prompt, self.difficulty, self.answer, self.meta = [], [], [], [], []
+
+    def mark(self) -> tuple[int, int]:
+        """Where the staged rows end now (after `close`), for `rollback`."""
+        assert self._writer is None and not self.text
+        return self.rows, len(self.parts)
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        """Forget every row staged since `mark`."""
+        self.close()
+        rows, parts = mark
+        for path in self.parts[parts:]:
+            path.unlink(missing_ok=True)
+        del self.parts[parts:]
+        del self.id8[rows * 8 :]
+        for arr in (self.dist, self.src, self.group):
+            del arr[rows:]
+        if self.cross_source:
+            del self.qhash[rows:]
+        self.rows = rows
 
     def close(self) -> None:
         """Flush and end the current part (rows staged after this go to a new one)."""
