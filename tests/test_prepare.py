@@ -607,12 +607,11 @@ def test_noop_with_inputs_outside_the_recipe_folder(write_recipe, write_jsonl, t
 @pytest.mark.parametrize("name", sorted(templates.TEMPLATES))
 def test_column_wise_prompts_equal_the_template(name, tmp_path):
     """Prompts are built column-wise when the template allows; always the same as render()."""
-    from dumpcli.data.staging import MESSAGES, Finisher, Stage
+    from dumpcli.data.staging import MESSAGES, render_prompts
 
     questions = ["What is 1 + 1?", "  spaced  out\n", "ünïcödé ✓"]
-    finisher = Finisher(name, ["s"], ["exact"], ["s/1"], Stage(tmp_path, ["s"]))
-    built = finisher._prompts(pa.array(questions), pa.nulls(len(questions), MESSAGES)).to_pylist()
+    built = render_prompts(name, pa.array(questions), pa.nulls(len(questions), MESSAGES)).to_pylist()
     assert built == [templates.render(name, q) for q in questions]
     chat = [{"role": "user", "content": "hi"}]
-    mixed = finisher._prompts(pa.array(["Q", None]), pa.array([None, chat], MESSAGES)).to_pylist()
+    mixed = render_prompts(name, pa.array(["Q", None]), pa.array([None, chat], MESSAGES)).to_pylist()
     assert mixed == [templates.render(name, "Q"), chat]

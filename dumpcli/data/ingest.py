@@ -65,6 +65,9 @@ class FileJob:
     skip_invalid: bool
     start: int = 0
     end: int | None = None
+    template: str = "plain"  # the prompt template (rows are staged in their final form)
+    verifiers: list[str] | None = None  # every source's verifier, by source index
+    dist_keys: list[str] | None = None  # recipe.data.distribution
     part: str = ""  # worker: where to stage rows
     rejects: str = ""  # worker: where to write rejected records
 
@@ -220,7 +223,14 @@ def read_chunk(job: FileJob) -> dict[str, Any]:
     """Worker process: stage one byte range of a JSONL file. Line numbers and distributions
     are local to the range; the parent shifts and maps them (`prepare._Build._read_parallel`)."""
     gc.disable()
-    stage = Stage(Path(job.part).parent, job.source_names, prefix=Path(job.part).stem.lstrip("."))
+    stage = Stage(
+        Path(job.part).parent,
+        job.source_names,
+        prefix=Path(job.part).stem.lstrip("."),
+        template=job.template,
+        verifiers=job.verifiers,
+        dist_keys=job.dist_keys,
+    )
     names: list[str] = []
     index: dict[str, int] = {}
     reasons: Counter[str] = Counter()

@@ -48,7 +48,6 @@ from typing import IO, Any, Literal
 
 import numpy as np
 import orjson
-import pyarrow as pa
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -65,7 +64,7 @@ from dumpcli.data.fields import (
 )
 from dumpcli.data.readers import chunk_bounds, count_parquet_rows, iter_jsonl
 from dumpcli.data.sources.base import GROUP_NAMES, TEST, TO_SPLIT, TRAIN, Input, Plan, Source, display
-from dumpcli.data.staging import SCHEMA, Dists, Finisher, Stage
+from dumpcli.data.staging import Dists, Stage
 from dumpcli.errors import DataError, DumpError
 from dumpcli.io import atomic_path, read_json, write_json, xxh3_file
 from dumpcli.recipe import Recipe, RecipeError
@@ -73,6 +72,7 @@ from dumpcli.recipe import Recipe, RecipeError
 MANIFEST = "manifest.json"
 REJECTS = "rejects.jsonl"
 SPLITS = ("train", "test")
+PARTS = "parts.json"  # the Arrow files that hold the rows, in row order
 STAGING = ".staging-"  # prefix of build folders in the data cache (removed when their lock is free)
 
 # ---------------------------------------------------------------- where prepared data lives
@@ -157,7 +157,7 @@ def is_prepared(recipe: Recipe) -> bool:
         return False
     if manifest.get("data_hash") != recipe.data_hash() or manifest.get("tool_version") != __version__:
         return False
-    if not all((where / f"{s}.arrow").is_file() for s in SPLITS):
+    if not (where / PARTS).is_file() or not all((where / f"{s}.idx.npy").is_file() for s in SPLITS):
         return False
     try:
         current = [item for i, s in enumerate(recipe.data.sources) for item in s.build(i, recipe).inputs()]
@@ -221,7 +221,6 @@ def load_manifest(recipe_or_output_dir: Recipe | str | Path) -> dict:
 def load_split(recipe_or_output_dir: Recipe | str | Path, split: Literal["train", "test"]):
     """The prepared split as a `datasets.Dataset` (memory-mapped, nothing copied). From an
     output folder, the data its manifest.json names."""
-    import datasets
 
     if split not in SPLITS:
         raise DataError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
@@ -232,10 +231,29 @@ def load_split(recipe_or_output_dir: Recipe | str | Path, split: Literal["train"
             where = Path(read_json(Path(recipe_or_output_dir) / MANIFEST).get("data_dir") or "")
         except (OSError, ValueError):
             where = Path(recipe_or_output_dir) / "no-manifest"
-    path = where / f"{split}.arrow"
-    if not path.is_file():
-        raise DataError(f"{path}: no prepared data; run `dump prepare RECIPE` first")
-    return datasets.Dataset.from_file(str(path))
+    if not (where / PARTS).is_file():
+        raise DataError(f"{where / split}: no prepared data; run `dump prepare RECIPE` first")
+    return _open_split(where, split)
+
+
+def _open_split(where: Path, split: str) -> Any:
+    """A split: the rows of the data's Arrow files (memory-mapped) its index lists, in order."""
+    import datasets
+
+    from dumpcli.data.staging import SCHEMA
+
+    parts = read_json(where / PARTS)["parts"]
+    if parts:
+        tables = [datasets.Dataset.from_file(str(where / p)) for p in parts]
+        rows = tables[0] if len(tables) == 1 else datasets.concatenate_datasets(tables)
+    else:
+        rows = datasets.Dataset.from_dict(
+            {c: [] for c in SCHEMA.names}, features=datasets.Features.from_arrow_schema(SCHEMA)
+        )
+    index = np.load(where / f"{split}.idx.npy")
+    if len(index) == rows.num_rows and (not len(index) or (index == np.arange(len(index))).all()):
+        return rows
+    return rows.select(index, keep_in_memory=True)
 
 
 def _publish(recipe: Recipe, manifest: dict, skip_invalid: bool) -> None:
@@ -364,7 +382,13 @@ class _Build:
     def _build(self, tmp: Path, where: Path) -> dict:
         """Everything into the staging folder `tmp`: train/, test/, rejects.jsonl, manifest.json."""
         rejects_path = tmp / REJECTS
-        stage = Stage(tmp, [s.name for s in self.sources])
+        stage = Stage(
+            tmp,
+            [s.name for s in self.sources],
+            template=self.recipe.data.prompt_template,
+            verifiers=self.verifiers,
+            dist_keys=list(self.recipe.data.distribution),
+        )
         was_enabled = gc.isenabled()
         gc.disable()  # the hot loop allocates millions of short-lived objects and no cycles
         try:
@@ -383,7 +407,6 @@ class _Build:
         if plan["accepted"] == 0:
             self._nothing_accepted(rejects_path)
         self._write_splits(stage, plan, tmp)
-        stage.remove()
         manifest = self._manifest(plan, where)
         write_json(tmp / MANIFEST, manifest)
         return manifest
@@ -495,6 +518,9 @@ class _Build:
             recorded=item.recorded,
             group=item.group,
             skip_invalid=self.skip_invalid,
+            template=self.recipe.data.prompt_template,
+            verifiers=self.verifiers,
+            dist_keys=list(self.recipe.data.distribution),
         )
 
     def _read_input(self, stage: Stage, item: Input, progress: Progress, pool: Any) -> None:
@@ -716,40 +742,18 @@ class _Build:
         }
 
     def _write_splits(self, stage: Stage, plan: dict[str, Any], tmp: Path) -> None:
-        """One pass over the staged batches, each batch's kept rows to train or test: each split
-        is one Arrow IPC stream file with the `datasets` features in its schema, which
-        `datasets.Dataset.from_file` memory-maps (public formats and API on both sides; no
-        second copy through `save_to_disk`). Reloaded as a check."""
-        import datasets
-
-        features = datasets.Features.from_arrow_schema(SCHEMA)
-        finisher = Finisher(
-            self.recipe.data.prompt_template,
-            [s.name for s in self.sources],
-            self.verifiers,
-            self.dists.names,
-            stage,
-        )
-        sinks = {split: pa.OSFile(str(tmp / f"{split}.arrow"), "wb") for split in SPLITS}
-        writers = {split: pa.ipc.new_stream(sink, features.arrow_schema) for split, sink in sinks.items()}
-        wanted = {split: plan[f"{split}_idx"] for split in SPLITS}
-        with self.console.status("writing train/test datasets"):
-            start = 0
-            for batch in stage.batches():
-                end = start + batch.num_rows
-                for split, idx in wanted.items():
-                    lo, hi = np.searchsorted(idx, [start, end])
-                    if hi > lo:
-                        rows = idx[lo:hi]
-                        part = batch.take(pa.array(rows - start)) if hi - lo < batch.num_rows else batch
-                        writers[split].write_batch(finisher.build(part, rows))
-                start = end
+        """The staged parts already hold every accepted row in its final form (Arrow IPC
+        stream files that `datasets.Dataset.from_file` memory-maps); a split is the list of its
+        rows (`SPLIT.idx.npy`), so nothing is copied a second time. `load_split` opens them;
+        they are opened here once as a check."""
+        parts = [p.name for p in stage.parts]
         for split in SPLITS:
-            writers[split].close()
-            sinks[split].close()
-            n = datasets.Dataset.from_file(str(tmp / f"{split}.arrow")).num_rows
-            if n != len(wanted[split]):
-                raise DataError(f"internal error: wrote {n} {split} rows, expected {len(wanted[split])}")
+            np.save(tmp / f"{split}.idx.npy", plan[f"{split}_idx"].astype(np.int64))
+        write_json(tmp / PARTS, {"parts": parts, "rows": stage.rows})
+        for split in SPLITS:
+            n = _open_split(tmp, split).num_rows
+            if n != len(plan[f"{split}_idx"]):
+                raise DataError(f"internal error: {split} has {n} rows, expected {len(plan[f'{split}_idx'])}")
 
     # -- manifest + summary
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from xxhash import xxh3_64_intdigest  # a dependency of `datasets`
 
 from dumpcli.data import templates
@@ -78,20 +78,6 @@ class Dists:
         return i
 
 
-# staged rows: what cannot be rebuilt from the per-row arrays (source, verifier and
-# distribution come from indices; the template's fixed messages are added when writing)
-STAGE_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("difficulty", pa.string()),
-        ("question", pa.string()),  # prompt text to render with the template, or null
-        ("messages", MESSAGES),  # a chat prompt kept as is, or null
-        ("answer", pa.string()),
-        ("meta", pa.string()),
-    ]
-)
-
-
 class Stage:
     """Accepted rows: Arrow batches in stream files ("parts", in row order) in `directory`,
     plus per-row numbers in compact arrays (~23 bytes a row).
@@ -100,10 +86,24 @@ class Stage:
     question hashes are computed per batch in `flush`, where the text work is column-wise.
     Worker processes stage their chunk of a file in parts of their own (`append_part`)."""
 
-    def __init__(self, directory: Path, sources: list[str], prefix: str = "stage"):
+    def __init__(
+        self,
+        directory: Path,
+        sources: list[str],
+        prefix: str = "stage",
+        *,
+        template: str = "plain",
+        verifiers: list[str] | None = None,
+        dist_keys: list[str] | None = None,
+    ):
         self.directory = directory
         self.prefix = prefix
         self.prefixes = [f"{name}\0".encode() for name in sources]
+        self.template = template
+        self.shape = _template_shape(template)
+        self.source_names = pa.array(sources, pa.string())
+        self.verifier_names = pa.array(verifiers or ["exact"] * len(sources), pa.string())
+        self.dist_keys = list(dist_keys or ["source", "difficulty"])
         # the question hash (no source) finds a test question in another source's train split;
         # with one source the id does that job (see prepare._Build._decide)
         self.cross_source = len(sources) > 1
@@ -175,27 +175,55 @@ class Stage:
         else:
             questions = pa.array([p if type(p) is str else None for p in prompts], pa.string())
             messages = pa.array([None if type(p) is str else p for p in prompts], MESSAGES)
-        batch = pa.RecordBatch.from_arrays(
-            [
-                pa.array(ids, pa.string()),
-                pa.array(self.difficulty, pa.string()),
-                questions,
-                messages,
-                pa.array(self.answer, pa.binary()).cast(pa.string()),
-                pa.array(self.meta, pa.binary()).cast(pa.string()),
-            ],
-            schema=STAGE_SCHEMA,
+        batch = self._final(
+            np.frombuffer(srcs, dtype=np.int16) if n else np.zeros(0, np.int16),
+            pa.array(ids, pa.string()),
+            pa.array(self.difficulty, pa.string()),
+            questions,
+            messages,
+            pa.array(self.answer, pa.binary()).cast(pa.string()),
+            pa.array(self.meta, pa.binary()).cast(pa.string()),
         )
         self._write(batch)
         self.rows += n
         self.text, self.prompt, self.difficulty, self.answer, self.meta = [], [], [], [], []
 
+    def _final(
+        self,
+        src: np.ndarray,
+        ids: pa.Array,
+        difficulty: pa.Array,
+        questions: pa.Array,
+        messages: pa.Array,
+        answers: pa.Array,
+        meta: pa.Array,
+    ) -> pa.RecordBatch:
+        """Rows in the prepared schema (SCHEMA): everything in a row is known when it is staged,
+        so the prepared splits are these files plus the indices of their rows (no second copy)."""
+        src_idx = pa.array(src.astype(np.int32))
+        sources = self.source_names.take(src_idx)
+        parts = [sources if k == "source" else difficulty for k in self.dist_keys]
+        distribution = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "/")
+        return pa.RecordBatch.from_arrays(
+            [
+                ids,
+                sources,
+                difficulty,
+                distribution,
+                render_prompts(self.template, questions, messages, self.shape),
+                answers,
+                self.verifier_names.take(src_idx),
+                meta,
+            ],
+            schema=SCHEMA,
+        )
+
     def _write(self, batch: pa.RecordBatch) -> None:
         if self._writer is None:
-            path = self.directory / f".{self.prefix}-{len(self.parts)}.arrow"
+            path = self.directory / f"{self.prefix}-{len(self.parts)}.arrow"
             self.parts.append(path)
             self._sink = pa.OSFile(str(path), "wb")
-            self._writer = pa.ipc.new_stream(self._sink, STAGE_SCHEMA)
+            self._writer = pa.ipc.new_stream(self._sink, SCHEMA)
         self._writer.write_batch(batch)
 
     def add_batch(
@@ -222,16 +250,14 @@ class Stage:
         self.dist.frombytes(np.asarray(dist, np.int32).tobytes())
         self.src.frombytes(np.full(n, src, dtype=np.int16).tobytes())
         self.group.frombytes(np.full(n, group, dtype=np.int8).tobytes())
-        batch = pa.RecordBatch.from_arrays(
-            [
-                pa.array([d.hex() for d in digests], pa.string()),
-                difficulty,
-                questions,
-                pa.nulls(n, MESSAGES),
-                pa.array(answers, pa.binary()).cast(pa.string()),
-                meta,
-            ],
-            schema=STAGE_SCHEMA,
+        batch = self._final(
+            np.full(n, src, dtype=np.int16),
+            pa.array([d.hex() for d in digests], pa.string()),
+            difficulty,
+            questions,
+            pa.nulls(n, MESSAGES),
+            pa.array(answers, pa.binary()).cast(pa.string()),
+            meta,
         )
         self._write(batch)
         self.rows += n
@@ -279,69 +305,28 @@ class Stage:
         self.group.frombytes(np.full(n, group, dtype=np.int8).tobytes())
         self.rows += n
 
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        """Every staged batch in row order (read from disk, not memory-mapped: pages of a
-        mapping count as resident memory, and each batch is used once)."""
-        for path in self.parts:
-            with pa.OSFile(str(path)) as source:
-                yield from pa.ipc.open_stream(source)
 
-    def remove(self) -> None:
-        for path in self.parts:
-            path.unlink(missing_ok=True)
-
-
-class Finisher:
-    """Staged batches -> final rows (schema SCHEMA): names from indices, prompts rendered."""
-
-    def __init__(
-        self, template: str, sources: list[str], verifiers: list[str], dists: list[str], stage: Stage
-    ):
-        self.template = template
-        self.shape = _template_shape(template)
-        self.sources = pa.array(sources, pa.string())
-        self.verifiers = pa.array(verifiers, pa.string())
-        self.dists = pa.array(dists, pa.string())
-        self.src = (
-            np.frombuffer(stage.src, dtype=np.int16).astype(np.int32) if stage.rows else np.zeros(0, np.int32)
+def render_prompts(template: str, questions: pa.Array, messages: pa.Array, shape: Any = None) -> pa.Array:
+    """The prompt column: question texts rendered with the template (column-wise when the
+    template allows: no Python dict per row), chat prompts kept as they are."""
+    n = len(questions)
+    shape = shape if shape is not None else _template_shape(template)
+    if shape is not None and messages.null_count == n:
+        roles, contents, slot = shape
+        m = len(roles)
+        pattern = np.tile(np.arange(m, dtype=np.int64), n)
+        role_col = pa.array(roles, pa.string()).take(pa.array(pattern))
+        pattern[slot::m] = m + np.arange(n, dtype=np.int64)
+        base = pa.concat_arrays([pa.array(contents, pa.string()), questions])
+        struct = pa.StructArray.from_arrays(
+            [role_col, base.take(pa.array(pattern))], names=["role", "content"]
         )
-        self.dist = np.frombuffer(stage.dist, dtype=np.int32) if stage.rows else np.zeros(0, np.int32)
-
-    def build(self, staged: pa.RecordBatch, rows: np.ndarray) -> pa.RecordBatch:
-        """`staged` holds the selected rows, `rows` their global row numbers."""
-        src = pa.array(self.src[rows])
-        return pa.RecordBatch.from_arrays(
-            [
-                staged.column("id"),
-                self.sources.take(src),
-                staged.column("difficulty"),
-                self.dists.take(pa.array(self.dist[rows])),
-                self._prompts(staged.column("question"), staged.column("messages")),
-                staged.column("answer"),
-                self.verifiers.take(src),
-                staged.column("meta"),
-            ],
-            schema=SCHEMA,
-        )
-
-    def _prompts(self, questions: pa.Array, messages: pa.Array) -> pa.Array:
-        n = len(questions)
-        if self.shape is not None and messages.null_count == n:
-            roles, contents, slot = self.shape
-            m = len(roles)
-            pattern = np.tile(np.arange(m, dtype=np.int64), n)
-            role_col = pa.array(roles, pa.string()).take(pa.array(pattern))
-            pattern[slot::m] = m + np.arange(n, dtype=np.int64)
-            base = pa.concat_arrays([pa.array(contents, pa.string()), questions])
-            struct = pa.StructArray.from_arrays(
-                [role_col, base.take(pa.array(pattern))], names=["role", "content"]
-            )
-            return pa.ListArray.from_arrays(pa.array(np.arange(0, (n + 1) * m, m, dtype=np.int32)), struct)
-        rows = [
-            templates.render(self.template, q) if q is not None else msgs
-            for q, msgs in zip(questions.to_pylist(), messages.to_pylist(), strict=True)
-        ]
-        return pa.array(rows, MESSAGES)
+        return pa.ListArray.from_arrays(pa.array(np.arange(0, (n + 1) * m, m, dtype=np.int32)), struct)
+    rows = [
+        templates.render(template, q) if q is not None else msgs
+        for q, msgs in zip(questions.to_pylist(), messages.to_pylist(), strict=True)
+    ]
+    return pa.array(rows, MESSAGES)
 
 
 def _strip_answer_prefix(err: Exception) -> str:
