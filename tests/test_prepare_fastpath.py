@@ -54,6 +54,11 @@ def rec(i: int, **extra) -> dict:
     }
 
 
+ANSWERS = [
+    'say "yes"', "back\\slash", "two\nlines\r\n", "tab\there", "\x08bell\x0c", "\x01ctrl", "  padded  ",
+    '"quoted"', '"half', "ünï ✓", "\u2028sep", "end\x7f", "é", "a\tb", "a\x1fb",
+]  # fmt: skip
+
 CLEAN = [
     ("plain", [rec(i) for i in range(40)] + [rec(3)], {"difficulty": {"field": "extra_info.depth"}}),
     ("unicode and spaces", [rec(i, quiz=f"Énigme  {i}\tcafé ✓ ") for i in range(20)], {"fields": {"prompt": "quiz"}}),
@@ -63,6 +68,7 @@ CLEAN = [
     ("regex on a field", [rec(i, text=f"with {i % 4} people") for i in range(25)],
      {"difficulty": {"regex": r"(\d+) people", "on": "text"}}),
     ("value", [rec(i) for i in range(10)], {"difficulty": {"value": 7}}),
+    ("answers to escape", [rec(i, answer=a) for i, a in enumerate(ANSWERS)], {}),
 ]  # fmt: skip
 
 
@@ -91,8 +97,9 @@ def test_clean_files_same_result_both_ways(write_recipe, write_jsonl, monkeypatc
         [rec(1), {"quiz": "q", "answer": "a"}],  # a missing field
         [rec(1), rec(2, extra_info={"depth": "3"})],  # a type change between records
         [rec(1, quiz="\x1c")],  # blank to Python
+        [rec(1, answer="x" * 10_001)],  # too long for `exact`
     ],
-    ids=["bad record", "float", "chat", "missing", "type change", "odd blank"],
+    ids=["bad record", "float", "chat", "missing", "type change", "odd blank", "long answer"],
 )
 def test_files_it_cannot_decide_go_record_by_record(write_recipe, write_jsonl, monkeypatch, records):
     write_jsonl("data/a.jsonl", [rec(i) for i in range(5)] + records)

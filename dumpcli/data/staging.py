@@ -234,7 +234,7 @@ class Stage:
         questions: pa.Array,
         texts: list[str],
         difficulty: pa.Array,
-        answers: list[bytes],
+        answers: pa.Array,
         meta: pa.Array,
     ) -> None:
         """Many rows at once, as columns (fastpath.py): plain-text prompts, after any pending rows."""
@@ -256,7 +256,7 @@ class Stage:
             difficulty,
             questions,
             pa.nulls(n, MESSAGES),
-            pa.array(answers, pa.binary()).cast(pa.string()),
+            answers,
             meta,
         )
         self._write(batch)
