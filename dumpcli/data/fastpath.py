@@ -154,7 +154,7 @@ def _lines(buf: Any, first: bool) -> Any:
     inside = np.zeros(len(data) + 1, np.int8)  # +1 where a line starts, -1 where it ends
     inside[starts] += 1  # a start is never an end: it is a non-blank byte, an end follows one
     inside[ends] -= 1
-    compact = data[np.cumsum(inside[:-1]) > 0]
+    compact = data[np.cumsum(inside[:-1], dtype=np.int8).view(bool)]  # 0 or 1: int8 is enough
     offsets = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int32)
     lines = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(compact))
     try:
