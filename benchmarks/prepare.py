@@ -8,14 +8,22 @@ process and alternating, `repeats` times:
            (parse + write its Arrow cache; no validation);
 - prepare: `dump prepare RECIPE --force` with the `exact` verifier parsing every answer, the
            difficulty read from `extra_info.depth`, dedup, a seeded 5% test split per
-           distribution, Arrow train/test + manifest (with the input's sha256) written.
+           distribution, the train/test rows with rendered prompts + manifest (with the
+           input's content hash) written, into an empty data cache.
 
 Both times include starting Python and importing the libraries. CPU time is user + system of
 the command and its children (prepare's workers), the fairer figure on a busy machine. Peak
 memory is the largest sum of RSS over the process and its children, sampled every 20 ms.
 
+Then (`--other N`, default 100000; 0 skips) the time to prepare N records from other sources:
+- hf:            a local `save_to_disk` folder (GSM8K's columns: question, answer "... #### 42")
+                 with the `math` verifier parsing every reference;
+- reasoning_gym: N problems from reasoning-gym's chain_sum at 4 settings of max_terms (the
+                 task's generator; needs `pip install 'dumpcli[reasoning-gym]'`).
+
 Usage: python benchmarks/prepare.py [--records 1000000] [--repeats 3] [--dir /tmp/dump-bench]
-       [--workers N]  (sets DUMP_PREPARE_WORKERS for prepare; default: the CPU count)
+       [--workers N] [--other 100000]
+       (--workers sets DUMP_PREPARE_WORKERS for prepare; default: the CPU count)
 """
 
 from __future__ import annotations
@@ -132,6 +140,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir, removed after)")
     ap.add_argument("--workers", type=int, default=None, help="DUMP_PREPARE_WORKERS for prepare")
+    ap.add_argument("--other", type=int, default=100_000, help="records for the hf / reasoning_gym timings")
     args = ap.parse_args()
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="dump-bench-"))
@@ -155,6 +164,7 @@ def main() -> None:
     )
     dump = str(Path(sys.executable).with_name("dump"))
     env = dict(os.environ)
+    env["DUMP_CACHE_DIR"] = str(work / "dump-cache")  # prepared data goes here; emptied before each run
     if args.workers is not None:
         env["DUMP_PREPARE_WORKERS"] = str(args.workers)
 
@@ -167,6 +177,7 @@ def main() -> None:
                 r = measure([sys.executable, "-c", HF, str(data), str(cache)])
                 shutil.rmtree(cache, ignore_errors=True)
             else:
+                shutil.rmtree(work / "dump-cache", ignore_errors=True)
                 r = measure([dump, "prepare", str(recipe), "--force"], env=env)
             results[name].append(r)
             print(
@@ -200,8 +211,55 @@ def main() -> None:
         f"\nratio prepare / load_dataset: {med['prepare'] / med['hf']:.2f}x wall (median), "
         f"{cpu['prepare'] / cpu['hf']:.2f}x CPU"
     )
+    if args.other:
+        other_sources(work, args.other, dump, env)
     if args.dir is None:
         shutil.rmtree(work, ignore_errors=True)
+
+
+GSM8K = """
+import sys, datasets
+n = int(sys.argv[2])
+q = [f"Ann has {i} pens and buys {i % 97 + 1} more boxes of {i % 13 + 2}. How many pens now?" for i in range(n)]
+a = [f"{i % 97 + 1} x {i % 13 + 2} = {(i % 97 + 1) * (i % 13 + 2)}. {i} + that = {i + (i % 97 + 1) * (i % 13 + 2)}."
+     f"\\n#### {i + (i % 97 + 1) * (i % 13 + 2):,}" for i in range(n)]
+datasets.Dataset.from_dict({"question": q, "answer": a}).save_to_disk(sys.argv[1])
+"""
+
+
+def other_sources(work: Path, n: int, dump: str, env: dict[str, str]) -> None:
+    """Time `dump prepare` on n records from a local hf folder and from reasoning-gym."""
+    folder = work / f"gsm8k-like-{n}"
+    if not folder.exists():
+        subprocess.run([sys.executable, "-c", GSM8K, str(folder), str(n)], check=True, env=env)
+    per = n // 4
+    recipes = {
+        "hf (save_to_disk folder, math verifier)": {
+            "name": "gsm8k", "hf": str(folder), "fields": {"prompt": "question"}, "verifier": "math",
+            "test_fraction": 0.05,
+        },
+        "reasoning_gym (chain_sum, 4 settings)": {
+            "name": "chain", "reasoning_gym": "chain_sum", "config": {"min_terms": 2, "max_digits": 4},
+            "difficulties": {"knob": "max_terms", "values": [2, 3, 4, 5]},
+            "train_per_difficulty": per - per // 20, "test_per_difficulty": per // 20,
+        },
+    }  # fmt: skip
+    print()
+    print(f"| source, {n:,} records | wall (s) | records/s | CPU (s) | peak RSS, tree (MiB) |")
+    print("|---|---:|---:|---:|---:|")
+    for label, source in recipes.items():
+        path = work / f"other-{source['name']}.yaml"
+        out = work / f"out-{source['name']}"
+        path.write_text(
+            yaml.safe_dump({"name": source["name"], "output_dir": str(out), "data": {"sources": [source]}})
+        )
+        shutil.rmtree(work / "dump-cache", ignore_errors=True)
+        r = measure([dump, "prepare", str(path), "--force"], env=env)
+        manifest = orjson.loads((out / "manifest.json").read_bytes())
+        rows = manifest["splits"]["train"] + manifest["splits"]["test"]
+        print(
+            f"| {label} ({rows:,} prepared) | {r['wall']:.2f} | {rows / r['wall']:,.0f} | {r['cpu']:.1f} | {r['peak_mb']:,.0f} |"
+        )
 
 
 if __name__ == "__main__":
