@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from dumpcli.data.fields import MISSING, Reject, check_messages, compile_difficu
 from dumpcli.data.readers import iter_jsonl
 from dumpcli.data.staging import BATCH, Stage
 from dumpcli.errors import DataError
+from dumpcli.puzzles.guard import die_with_parent
 
 
 def strip_answer_prefix(err: Exception) -> str:
@@ -99,18 +99,6 @@ def pool(n: int) -> Iterator[Any]:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
-
-
-def die_with_parent(parent: int) -> None:
-    """Worker initializer: on Linux the kernel kills the worker when its parent dies, even by
-    kill -9 (PR_SET_PDEATHSIG), so no worker goes on reading for a parent that is gone."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before the line above
-        os._exit(1)
 
 
 class Stop(Exception):

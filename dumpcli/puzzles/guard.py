@@ -12,9 +12,23 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: on Linux the kernel kills the worker when its parent dies, even by
+    kill -9 (PR_SET_PDEATHSIG), so no worker goes on reading for a parent that is gone. (The
+    signal follows the thread that forked the worker: use it for pools made on the main thread.)"""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
 
 
 class BoundedWorker:
@@ -29,6 +43,8 @@ class BoundedWorker:
         inside `fn` is re-raised here."""
         with self._lock:
             if self._pool is None or self._pid != os.getpid():
+                # no PR_SET_PDEATHSIG here: it follows the creating *thread*, which may be a
+                # short-lived one; a daemonic pool worker exits when its parent's pipe closes
                 self._pool = multiprocessing.get_context("spawn").Pool(1)
                 self._pid = os.getpid()
                 if self._warm is not None:
