@@ -22,7 +22,9 @@ Then (`--other N`, default 100000; 0 skips) the time to prepare N records from o
                  task's generator; needs `pip install 'dumpcli[reasoning-gym]'`).
 
 Usage: python benchmarks/prepare.py [--records 1000000] [--repeats 3] [--dir /tmp/dump-bench]
-       [--workers N] [--other 100000]
+       [--workers N] [--other 100000] [--baseline DIR]
+       (--baseline DIR: a folder holding another version's `dumpcli` package, e.g.
+        `git archive 52abccf dumpcli | tar -x -C DIR`, run in the same alternation)
        (--workers sets DUMP_PREPARE_WORKERS for prepare; default: the CPU count)
 """
 
@@ -141,6 +143,9 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir, removed after)")
     ap.add_argument("--workers", type=int, default=None, help="DUMP_PREPARE_WORKERS for prepare")
     ap.add_argument("--other", type=int, default=100_000, help="records for the hf / reasoning_gym timings")
+    ap.add_argument(
+        "--baseline", type=Path, default=None, help="folder with another version's dumpcli package"
+    )
     args = ap.parse_args()
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="dump-bench-"))
@@ -169,13 +174,25 @@ def main() -> None:
         env["DUMP_PREPARE_WORKERS"] = str(args.workers)
 
     results: dict[str, list[dict[str, float]]] = {"hf": [], "prepare": []}
+    names = ["hf", "prepare"]
+    if args.baseline is not None:
+        results["baseline"] = []
+        names.append("baseline")
+        old_recipe = work / "recipe-baseline.yaml"
+        old_recipe.write_text(recipe.read_text().replace(str(work / "out"), str(work / "out-baseline")))
+        old_env = {**env, "PYTHONPATH": str(args.baseline.resolve())}
     for rep in range(args.repeats):
-        for name in ("hf", "prepare") if rep % 2 == 0 else ("prepare", "hf"):
+        for name in names if rep % 2 == 0 else names[::-1]:
             if name == "hf":
                 cache = work / "hf-cache"
                 shutil.rmtree(cache, ignore_errors=True)
                 r = measure([sys.executable, "-c", HF, str(data), str(cache)])
                 shutil.rmtree(cache, ignore_errors=True)
+            elif name == "baseline":
+                shutil.rmtree(work / "out-baseline", ignore_errors=True)
+                r = measure(
+                    [sys.executable, "-m", "dumpcli", "prepare", str(old_recipe), "--force"], env=old_env
+                )
             else:
                 shutil.rmtree(work / "dump-cache", ignore_errors=True)
                 r = measure([dump, "prepare", str(recipe), "--force"], env=env)
@@ -198,7 +215,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     med: dict[str, float] = {}
     cpu: dict[str, float] = {}
-    for name, label in (("hf", '`load_dataset("json")`'), ("prepare", "`dump prepare`")):
+    labels = [("hf", '`load_dataset("json")`'), ("prepare", "`dump prepare`"), ("baseline", "baseline")]
+    for name, label in [x for x in labels if x[0] in results]:
         walls = [r["wall"] for r in results[name]]
         med[name] = statistics.median(walls)
         cpu[name] = statistics.median(r["cpu"] for r in results[name])
@@ -207,10 +225,11 @@ def main() -> None:
             f"| {label} | {med[name]:.2f} | {min(walls):.2f} | {args.records / med[name]:,.0f} "
             f"| {cpu[name]:.1f} | {peak:,.0f} |"
         )
-    print(
-        f"\nratio prepare / load_dataset: {med['prepare'] / med['hf']:.2f}x wall (median), "
-        f"{cpu['prepare'] / cpu['hf']:.2f}x CPU"
-    )
+    for name in [n for n in ("prepare", "baseline") if n in results]:
+        print(
+            f"\nratio {name} / load_dataset: {med[name] / med['hf']:.2f}x wall (median), "
+            f"{cpu[name] / cpu['hf']:.2f}x CPU"
+        )
     if args.other:
         other_sources(work, args.other, dump, env)
     if args.dir is None:
