@@ -170,10 +170,6 @@ class Recipe(Strict):
     def output_path(self) -> Path:
         return resolve_path(self.output_dir, self._base_dir)
 
-    @property
-    def data_dir(self) -> Path:
-        return self.output_path / "data"
-
     def data_hash(self) -> str:
         """Hash of what determines the prepared data (seed + data section)."""
         return _hash({"seed": self.seed, "data": self.data.model_dump(mode="json")})

@@ -204,16 +204,14 @@ def load_manifest(recipe_or_output_dir: Recipe | str | Path) -> dict:
     """A recipe's manifest (the one committed with its data), or OUTPUT_DIR/manifest.json."""
     if isinstance(recipe_or_output_dir, Recipe):
         path = data_location(recipe_or_output_dir) / MANIFEST
-        hint = "run `dump prepare RECIPE` first"
     else:
         path = Path(recipe_or_output_dir) / MANIFEST
-        hint = "run `dump prepare RECIPE` first"
     try:
         return read_json(path)
     except FileNotFoundError:
-        if isinstance(recipe_or_output_dir, Recipe):
+        if isinstance(recipe_or_output_dir, Recipe):  # named as the user knows it
             path = recipe_or_output_dir.output_path / MANIFEST
-        raise DataError(f"{path}: not found; {hint}") from None
+        raise DataError(f"{path}: not found; run `dump prepare RECIPE` first") from None
     except (OSError, ValueError) as e:
         raise DataError(f"{path}: unreadable manifest ({e}); run `dump prepare RECIPE --force`") from None
 
@@ -292,10 +290,6 @@ def _remove_own_rejects(out: Path) -> None:
         return
     if not first.strip() or (isinstance(row, dict) and {"source", "reason"} <= set(row)):
         path.unlink()
-
-
-def _output_dir(x: Recipe | str | Path) -> Path:
-    return x.output_path if isinstance(x, Recipe) else Path(x)
 
 
 def plan(recipe: Recipe) -> list[tuple[int, Plan]]:
