@@ -854,7 +854,7 @@ class _Build:
         for w in self.warnings:
             self.console.print(f"[yellow]warning[/]: {escape(w)}", highlight=False)
         self.console.print(
-            f"wrote {escape(manifest['data_dir'])}/{{train,test}} and "
+            f"wrote train and test to the data cache, {escape(manifest['data_dir'])}, and "
             f"{escape(display(self.out.resolve() / MANIFEST))}",
             highlight=False,
         )
