@@ -81,6 +81,10 @@ def test_compare_two_step_budget_every_scheduler_and_seed(
         assert [p["step"] for p in run["curve"]] == [0, 1, 2]  # start + every step (eval_every was 0)
         info = orjson.loads((out / "run.json").read_bytes())
         assert (info["scheduler"], info["seed"]) == (run["scheduler"], run["seed"])
+        assert not (out / "data").exists() and not (out / "data").is_symlink()  # nothing copied or linked
+        assert (
+            info["data"]["data_dir"] == orjson.loads((root.parent / "manifest.json").read_bytes())["data_dir"]
+        )
         options = info["recipe"]["train"]["scheduler"]
         assert ("window" in options) == (run["scheduler"] == "ucb")
         assert run["status"] == "trained"

@@ -69,6 +69,8 @@ def test_train_feeds_the_scheduler_every_completion_and_moves_probabilities(tmp_
     assert all(log["curriculum/seconds"] >= 0 for log in logs if "loss" in log)
     run = orjson.loads((out / "run.json").read_bytes())
     assert run["scheduler"] == "ucb" and run["distributions"] == ["kk/2", "kk/3"]
+    assert run["data"]["data_dir"] == orjson.loads((out / "manifest.json").read_bytes())["data_dir"]
+    assert not (out / "data").exists()  # the prepared data stays in the data cache
 
 
 def test_resume_after_a_crash_reproduces_the_schedule(tmp_path):
