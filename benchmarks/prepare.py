@@ -180,7 +180,6 @@ def main() -> None:
         names.append("baseline")
         old_recipe = work / "recipe-baseline.yaml"
         old_recipe.write_text(recipe.read_text().replace(str(work / "out"), str(work / "out-baseline")))
-        old_env = {**env, "PYTHONPATH": str(args.baseline.resolve())}
     for rep in range(args.repeats):
         for name in names if rep % 2 == 0 else names[::-1]:
             if name == "hf":
@@ -190,9 +189,8 @@ def main() -> None:
                 shutil.rmtree(cache, ignore_errors=True)
             elif name == "baseline":
                 shutil.rmtree(work / "out-baseline", ignore_errors=True)
-                r = measure(
-                    [sys.executable, "-m", "dumpcli", "prepare", str(old_recipe), "--force"], env=old_env
-                )
+                baseline = [sys.executable, "-c", BASELINE, str(args.baseline.resolve())]
+                r = measure([*baseline, "prepare", str(old_recipe), "--force"], env=env)
             else:
                 shutil.rmtree(work / "dump-cache", ignore_errors=True)
                 r = measure([dump, "prepare", str(recipe), "--force"], env=env)
@@ -235,6 +233,15 @@ def main() -> None:
     if args.dir is None:
         shutil.rmtree(work, ignore_errors=True)
 
+
+# the other version's package first on sys.path (PYTHONPATH would lose to `python -m`'s cwd entry)
+BASELINE = """
+import sys
+sys.path.insert(0, sys.argv.pop(1))
+import dumpcli.cli
+assert dumpcli.cli.__file__.startswith(sys.path[0]), dumpcli.cli.__file__
+dumpcli.cli.app()
+"""
 
 GSM8K = """
 import sys, datasets
