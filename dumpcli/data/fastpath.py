@@ -127,36 +127,26 @@ def _answers(job: FileJob, table: Any, parse_answer: Any) -> Any:
         raise GiveUp(strip_answer_prefix(e)) from None
 
 
-_WS = np.zeros(256, bool)
-_WS[[9, 11, 12, 13, 32]] = True  # what bytes.strip() removes, besides newlines
+_BLANKS = " \t\n\r\x0b\x0c"  # what bytes.strip() removes
 
 
 def _lines(buf: Any, first: bool) -> Any:
     """The non-blank lines of a byte range as a string column, each exactly what the record path
-    reads (no BOM, stripped of ASCII blanks and CR): line bounds found with numpy, bytes between
-    lines dropped in one pass. Bytes that are not UTF-8: GiveUp."""
+    reads (no BOM, stripped like bytes.strip()): the buffer cut at its newlines without a copy,
+    then one `ascii_trim` pass. Bytes that are not UTF-8: GiveUp."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     data = np.frombuffer(buf, dtype=np.uint8)
     begin = 3 if first and bytes(data[:3]) == b"\xef\xbb\xbf" else 0
-    newlines = np.flatnonzero(data == 10)
-    starts = np.concatenate([[begin], newlines + 1])
-    ends = np.concatenate([newlines, [len(data)]])
-    while True:  # bytes.strip(): blanks at either end (a few rounds at most)
-        lead = (ends > starts) & _WS[data[np.minimum(starts, len(data) - 1)]]
-        trail = (ends > starts) & _WS[data[np.maximum(ends - 1, 0)]]
-        if not (lead.any() or trail.any()):
-            break
-        starts = starts + lead
-        ends = ends - trail
-    keep = ends > starts
-    starts, ends = starts[keep], ends[keep]
-    inside = np.zeros(len(data) + 1, np.int8)  # +1 where a line starts, -1 where it ends
-    inside[starts] += 1  # a start is never an end: it is a non-blank byte, an end follows one
-    inside[ends] -= 1
-    compact = data[np.cumsum(inside[:-1], dtype=np.int8).view(bool)]  # 0 or 1: int8 is enough
-    offsets = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int32)
-    lines = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(compact))
+    offsets = np.concatenate([[begin], np.flatnonzero(data == 10) + 1, [len(data)]]).astype(np.int32)
+    if offsets[-1] == offsets[-2]:
+        offsets = offsets[:-1]  # the range ends with a newline
+    raw = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), buf)
+    lines = pc.ascii_trim(raw, _BLANKS)
+    sizes = np.diff(np.frombuffer(lines.buffers()[1], np.int32)[lines.offset : lines.offset + len(lines) + 1])
+    if (sizes == 0).any():
+        lines = lines.filter(pa.array(sizes > 0))
     try:
         lines.validate(full=True)  # UTF-8: the record path rejects a line that is not
     except pa.ArrowInvalid as e:
