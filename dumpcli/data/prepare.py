@@ -117,7 +117,7 @@ def prepare(
             )
             return manifest
     try:
-        return _Build(recipe, skip_invalid=skip_invalid, console=console).run()
+        return _Build(recipe, skip_invalid=skip_invalid, console=console, force=force).run()
     except OSError as e:  # disk full, permissions, a path that became a file: one message
         if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR):
             raise RecipeError(
@@ -307,8 +307,9 @@ def _where(recipe: Recipe) -> str:
 class _Build:
     """One run: read every input, decide dedup and split, write data + manifest, summarise."""
 
-    def __init__(self, recipe: Recipe, *, skip_invalid: bool, console: Console):
+    def __init__(self, recipe: Recipe, *, skip_invalid: bool, console: Console, force: bool = False):
         self.recipe = recipe
+        self.force = force
         self.skip_invalid = skip_invalid
         self.console = console
         self.out = recipe.output_path
@@ -356,6 +357,11 @@ class _Build:
         root = where.parent
         root.mkdir(parents=True, exist_ok=True)
         with FileLock(str(root / f"{where.name}.lock")):  # one build of a data set at a time
+            if not self.force and is_prepared(self.recipe):  # another process built it meanwhile
+                manifest = load_manifest(self.recipe)
+                if self.skip_invalid or not manifest["counts"]["rejected"]:
+                    _publish(self.recipe, manifest, self.skip_invalid)
+                    return manifest
             _remove_dead_staging(root)
             staging = root / f"{STAGING}{where.name}-{os.getpid()}-{secrets.token_hex(4)}"
             lock = FileLock(str(staging) + ".lock")
