@@ -157,6 +157,66 @@ def test_hf_errors_name_the_yaml_path(write_recipe, tmp_path, change, message):
     assert message in str(info.value)
 
 
+def hub_cache(cache: Path, repo: str, config: str, splits: dict[str, dict]) -> None:
+    """What `load_dataset(repo, config)` leaves in the HF cache, made offline: a packaged Parquet
+    builder's output, moved to the folder and file names of a Hub dataset's cache entry."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets.data_files import DataFilesDict
+    from datasets.packaged_modules.parquet.parquet import Parquet
+
+    owner, name = repo.split("/")
+    files = cache.parent / "hub-files"
+    files.mkdir(parents=True, exist_ok=True)
+    for split, columns in splits.items():
+        pq.write_table(pa.table(columns), files / f"{split}.parquet")
+    patterns = {split: [f"{split}.parquet"] for split in splits}
+    builder = Parquet(
+        cache_dir=str(cache),
+        dataset_name=name,
+        config_name=config,
+        data_files=DataFilesDict.from_patterns(patterns, base_path=str(files)),
+        hash="0123abcd",
+    )
+    builder.download_and_prepare()
+    [built] = (cache / name).glob(f"{config}-*")
+    target = cache / f"{owner}___{name}"
+    target.mkdir()
+    built.rename(target / config)
+
+
+def test_hub_dataset_offline_from_the_hf_cache(write_recipe, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hf-cache"
+    rows = {
+        "train": {
+            "question": [f"What is {i} + {i}?" for i in range(6)],
+            "answer": [f"#### {2 * i}" for i in range(6)],
+        },
+        "test": {"question": ["What is 10 + 10?"], "answer": ["#### 20"]},
+    }
+    hub_cache(cache, "someone/gsm8k", "main", rows)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    source = {**GSM8K, "hf": "someone/gsm8k", "config": "main", "test_split": "test"}
+    path = write_recipe({"sources": [source]})
+    manifest, _ = run(path)
+    assert manifest["splits"] == {"train": 6, "test": 1}
+    entry = manifest["inputs"][0]
+    assert (entry["kind"], entry["dataset"], entry["config"], entry["split_name"]) == (
+        "hf",
+        "someone/gsm8k",
+        "main",
+        "train",
+    )
+    assert entry["fingerprint"] and entry["rows"] == 6
+    assert [r["answer"] for r in load_split(load_recipe(path), "test").to_list()] == ['"20"']
+    _, text = run(path)
+    assert "up to date" in text
+
+
 def test_hub_dataset_offline_without_cache_is_one_clear_message(write_recipe, tmp_path, monkeypatch):
     import huggingface_hub.constants
 
