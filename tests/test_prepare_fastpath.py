@@ -118,3 +118,17 @@ def test_several_byte_ranges(write_recipe, write_jsonl, monkeypatch):
     taken, fast, slow = both(path, monkeypatch)
     assert taken == 1 and fast == slow
     assert fast[0]["counts"]["duplicates"] == 140
+
+
+def test_a_later_byte_range_that_does_not_fit_the_first_goes_record_by_record(
+    write_recipe, write_jsonl, monkeypatch
+):
+    """Ranges after the first parse only the fields used, typed as the first range typed them."""
+    monkeypatch.setattr(fastpath, "RANGE_BYTES", 500)
+    late = [rec(i, extra_info={"depth": str(3 + i % 2)}) for i in range(100, 120)]  # text, not a number
+    write_jsonl("data/a.jsonl", [rec(i) for i in range(60)] + late)
+    path = write_recipe({"sources": [{"name": "s", "files": ["data/a.jsonl"], "fields": {"prompt": "quiz"},
+                                      "difficulty": {"field": "extra_info.depth"}}]})  # fmt: skip
+    taken, fast, slow = both(path, monkeypatch)
+    assert taken == 0 and fast == slow
+    assert fast[0]["splits"]["train"] == 80

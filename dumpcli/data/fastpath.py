@@ -179,6 +179,22 @@ def _exact_answers(col: Any) -> Any:
     return pa.array(encoded, pa.binary()).cast(pa.string())
 
 
+def _only(table: Any, job: FileJob) -> Any:
+    """Parse options for the next ranges: an explicit schema of the top-level fields this source
+    reads (as the first range typed them), others skipped; a record that does not fit fails to
+    parse, and the file goes record by record."""
+    import pyarrow as pa
+    import pyarrow.json as paj
+
+    rule = job.source.difficulty
+    paths = [job.source.fields.prompt, job.source.fields.answer]
+    if rule is not None:
+        paths += [p for p in (rule.field, rule.len_of, None if rule.on == "filename" else rule.on) if p]
+    roots = {p.split(".")[0] for p in paths}
+    schema = pa.schema([f for f in table.schema if f.name in roots])
+    return paj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+
+
 def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int | None:
     """Stage a clean JSONL file column-wise; the number of records, or None (nothing staged)."""
     import pyarrow as pa
@@ -192,6 +208,7 @@ def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int 
     saved = copy.deepcopy(dists)
     i, name = job.source_index, job.source.name
     total = 0
+    parse = None
     try:
         with open(path, "rb") as f:
             for start, end in chunk_bounds(path, RANGE_BYTES):
@@ -199,13 +216,17 @@ def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int 
                 buf = pa.py_buffer(f.read(end - start))
                 try:
                     table = paj.read_json(
-                        pa.BufferReader(buf), read_options=paj.ReadOptions(use_threads=True)
+                        pa.BufferReader(buf),
+                        read_options=paj.ReadOptions(use_threads=True),
+                        parse_options=parse,
                     )
                     lines = _lines(buf, first=start == 0)
                 except (pa.ArrowException, ValueError) as e:
                     raise GiveUp(str(e)) from None
                 if len(lines) != table.num_rows or not table.num_rows:
                     raise GiveUp("lines and records do not match")
+                if parse is None:  # later ranges: build only the columns used, with these types
+                    parse = _only(table, job)
                 rows, labels = _difficulties(job, table)
                 dist_map = np.asarray([dists.get(i, name, d) for d in labels], np.int32)
                 questions, texts = _prompts(job, table)

@@ -234,20 +234,24 @@ def load_split(recipe_or_output_dir: Recipe | str | Path, split: Literal["train"
     return _open_split(where, split)
 
 
-def _open_split(where: Path, split: str) -> Any:
-    """A split: the rows of the data's Arrow files (memory-mapped) its index lists, in order."""
+def _open_rows(where: Path) -> Any:
+    """Every staged row, from the data's Arrow files in order (memory-mapped)."""
     import datasets
 
     from dumpcli.data.staging import SCHEMA
 
     parts = read_json(where / PARTS)["parts"]
-    if parts:
-        tables = [datasets.Dataset.from_file(str(where / p)) for p in parts]
-        rows = tables[0] if len(tables) == 1 else datasets.concatenate_datasets(tables)
-    else:
-        rows = datasets.Dataset.from_dict(
+    if not parts:
+        return datasets.Dataset.from_dict(
             {c: [] for c in SCHEMA.names}, features=datasets.Features.from_arrow_schema(SCHEMA)
         )
+    tables = [datasets.Dataset.from_file(str(where / p)) for p in parts]
+    return tables[0] if len(tables) == 1 else datasets.concatenate_datasets(tables)
+
+
+def _open_split(where: Path, split: str) -> Any:
+    """A split: the rows of the data's Arrow files (memory-mapped) its index lists, in order."""
+    rows = _open_rows(where)
     index = np.load(where / f"{split}.idx.npy")
     if len(index) == rows.num_rows and (not len(index) or (index == np.arange(len(index))).all()):
         return rows
@@ -750,10 +754,9 @@ class _Build:
         for split in SPLITS:
             np.save(tmp / f"{split}.idx.npy", plan[f"{split}_idx"].astype(np.int64))
         write_json(tmp / PARTS, {"parts": parts, "rows": stage.rows})
-        for split in SPLITS:
-            n = _open_split(tmp, split).num_rows
-            if n != len(plan[f"{split}_idx"]):
-                raise DataError(f"internal error: {split} has {n} rows, expected {len(plan[f'{split}_idx'])}")
+        n = _open_rows(tmp).num_rows
+        if n != stage.rows:
+            raise DataError(f"internal error: the data has {n} rows, expected {stage.rows}")
 
     # -- manifest + summary
 
