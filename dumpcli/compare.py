@@ -336,7 +336,11 @@ def _run_in_subprocess(r: Recipe, max_steps: int, threads: int) -> str:
     spec = out / "compare_run.json"
     write_json(
         spec,
-        {"recipe": r.model_dump(mode="json", exclude_defaults=True), "base_dir": str(r.base_dir), "max_steps": max_steps},
+        {
+            "recipe": r.model_dump(mode="json", exclude_defaults=True),
+            "base_dir": str(r.base_dir),
+            "max_steps": max_steps,
+        },
     )
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     with open(out / "compare.log", "ab") as log:

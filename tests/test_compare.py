@@ -71,7 +71,9 @@ def test_gain_over_start_and_below_start_sentence() -> None:
     assert uniform["gain_over_start"]["mean"] == pytest.approx((-0.23 + 0.05) / 2)
     assert uniform["seeds_below_start"] == 1 and s["summary"]["ucb"]["seeds_below_start"] == 0
     lines = below_start({"schedulers": ["uniform", "ucb"], **s})
-    assert len(lines) == 1 and lines[0].startswith("uniform: final mean accuracy is below the starting policy")
+    assert len(lines) == 1 and lines[0].startswith(
+        "uniform: final mean accuracy is below the starting policy"
+    )
     assert "1 of 2 seed(s)" in lines[0]
 
 

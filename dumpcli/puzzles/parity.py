@@ -1,6 +1,7 @@
 """Parity: is the count of 1s in a string of bits even or odd?
 
-Difficulty = how many bits (1..64). The answer is one word, so a guess is right half the time:
+Difficulty = how many bits (1..64). The answer is one word, `even` or `odd` (anything else, "odd or even" included, is unreadable and
+gets no credit), so a guess is right half the time:
 on long strings, which a small model cannot learn to count, the reward is a coin flip. Such a
 distribution has the largest reward variance (and mean |advantage|) a binary reward can have
 while teaching nothing: the known trap for schedulers driven by |advantage| or learnability,
@@ -14,12 +15,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from dumpcli.puzzles.answer import from_json_text
+from dumpcli.puzzles.answer import answer_block, from_json_text
 from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
-from dumpcli.puzzles.sequence_answer import judge_sequence
+from dumpcli.puzzles.sequence_answer import split_items
 
 _KNOBS = ()
-_WORD = re.compile(r"[A-Za-z]+")
+_PARITY = re.compile(r"(?i:even|odd)")
 
 
 class Parity(PuzzleFamily):
@@ -50,4 +51,12 @@ class Parity(PuzzleFamily):
     def verify(self, completion: str, answer: Any) -> Verdict:
         if not (isinstance(answer, dict) and "bits" in answer):
             answer = self.parse_answer(answer)
-        return judge_sequence(completion, [self.reference_text(answer)], _WORD)
+        block = answer_block(completion)
+        if block.answer is None:
+            return Verdict(block.format_ok, 0.0, False, block.problem)
+        given = split_items(block.answer, _PARITY)
+        if given is None or len(given) != 1:  # "odd or even", "even odd": hedges, no credit
+            return Verdict(block.format_ok, 0.0, False, f"not one of even/odd: {block.answer[:40]!r}")
+        if given[0].lower() == self.reference_text(answer):
+            return Verdict(block.format_ok, 1.0, True, "correct")
+        return Verdict(block.format_ok, 0.0, True, f"expected {self.reference_text(answer)}")
