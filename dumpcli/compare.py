@@ -25,9 +25,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dumpcli.errors import DumpError
-from dumpcli.io import append_jsonl, atomic_path, read_json, write_json
+from dumpcli.io import append_jsonl, atomic_path, last_by, read_json, read_jsonl, write_json
 from dumpcli.recipe import Recipe, SchedulerSpec
-from dumpcli.report import last_by, read_jsonl
 
 MIN_EVAL_POINTS = 4  # when the recipe has no eval_every: evaluate at least this often
 

@@ -426,6 +426,31 @@ def evaluate_during_training(recipe: Recipe, model: Any, tokenizer: Any) -> dict
         model.train(was_training)
 
 
+def start_verdict(evals: Sequence[dict[str, Any]]) -> tuple[str, bool | None]:
+    """One sentence on the last evaluation against the starting policy (step 0) and whether it
+    is below it (None: no step-0 evaluation to compare with). Greedy mean accuracy, plus the
+    sampled pass@1 when the evaluations have it."""
+    start = next((e for e in evals if e.get("step") == 0), None)
+    last = evals[-1] if evals else None
+    if start is None or last is None or last is start:
+        return "no evaluation at step 0 and after it: cannot tell whether training helped", None
+    gain = last["mean_accuracy"] - start["mean_accuracy"]
+    text = (
+        f"mean accuracy {start['mean_accuracy']:.3f} at step 0 (the starting policy) -> "
+        f"{last['mean_accuracy']:.3f} at step {last['step']} ({gain:+.3f})"
+    )
+    if "mean_sampled_accuracy" in start and "mean_sampled_accuracy" in last:
+        sampled_gain = last["mean_sampled_accuracy"] - start["mean_sampled_accuracy"]
+        text += (
+            f"; sampled pass@1 {start['mean_sampled_accuracy']:.3f} -> "
+            f"{last['mean_sampled_accuracy']:.3f} ({sampled_gain:+.3f})"
+        )
+    below = gain < 0
+    if below:
+        text += ": BELOW the starting policy"
+    return text, below
+
+
 # ----------------------------------------------------------------------------- CLI
 
 

@@ -181,7 +181,11 @@ def test_eval_every_starts_at_step_0_with_the_starting_policy(tmp_path):
     recipe = write_recipe(
         tmp_path,
         tiny_train_recipe(
-            **{"train.eval_every": 2, "eval.sampled": {"temperature": 1.0, "n": 2}, "eval.max_per_distribution": 3}
+            **{
+                "train.eval_every": 2,
+                "eval.sampled": {"temperature": 1.0, "n": 2},
+                "eval.max_per_distribution": 3,
+            }
         ),
     )
     run_cli("train", str(recipe))

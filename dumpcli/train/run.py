@@ -21,7 +21,7 @@ from transformers.trainer_callback import PrinterCallback
 
 from dumpcli import __version__
 from dumpcli.errors import DumpError, Interrupted
-from dumpcli.io import append_jsonl, write_json
+from dumpcli.io import append_jsonl, last_by, read_jsonl, write_json
 from dumpcli.recipe import Recipe
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -263,6 +263,11 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
         console.print(f"[yellow]stopped at step {trainer.state.global_step}; continue with --resume")
         raise Interrupted(f"interrupted at step {trainer.state.global_step}; checkpoint saved in {out}")
     _print_summary(curriculum, trainer, console)
+    if main_process and recipe.train.eval_every:
+        from dumpcli.evaluate import start_verdict
+
+        verdict, below = start_verdict(last_by(read_jsonl(out / "eval.jsonl"), "step"))
+        console.print(f"[bold red]{verdict}" if below else verdict)
     return out
 
 
