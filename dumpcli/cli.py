@@ -187,6 +187,9 @@ def compare(
     recipe: RecipeArg,
     schedulers: Annotated[str, typer.Option(help="Comma-separated scheduler names.")] = "uniform,ucb",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
+    jobs: Annotated[
+        int, typer.Option(help="Runs trained at once, each in its own process with its share of the cores.")
+    ] = 1,
     set_: SetOpt = None,
 ) -> None:
     """Same recipe, same warm start, several schedulers and seeds side by side."""
@@ -197,7 +200,7 @@ def compare(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise DumpError(f"--seeds {seeds!r}: expected comma-separated integers") from None
-    run_compare(_load(recipe, set_), schedulers=names, seeds=seed_list, console=console)
+    run_compare(_load(recipe, set_), schedulers=names, seeds=seed_list, console=console, jobs=jobs)
 
 
 @puzzles_app.command("list")

@@ -13,6 +13,9 @@ and `mean_accuracy.png` (mean accuracy over distributions vs step, one line per 
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,9 +24,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dumpcli.errors import DumpError
-from dumpcli.io import append_jsonl, atomic_path, read_json, write_json
+from dumpcli.io import append_jsonl, atomic_path, last_by, read_json, read_jsonl, write_json
 from dumpcli.recipe import Recipe, SchedulerSpec
-from dumpcli.report import last_by, read_jsonl
 
 MIN_EVAL_POINTS = 4  # when the recipe has no eval_every: evaluate at least this often
 
@@ -148,6 +150,32 @@ def _run_one(r: Recipe, max_steps: int, console: Console) -> str:
     return status
 
 
+def _train_all(plan: list[Recipe], max_steps: int, jobs: int, console: Console) -> list[str]:
+    """Train every run (in this process, or `jobs` child processes at a time); their statuses."""
+    if jobs == 1:
+        return [_run_one(r, max_steps, console) for r in plan]
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = threads_per_job(jobs)
+    console.print(f"training {len(plan)} runs, {jobs} at a time, {threads} torch thread(s) each")
+
+    def one(r: Recipe) -> str | DumpError:
+        try:
+            status = _run_in_subprocess(r, max_steps, threads)
+        except DumpError as e:
+            console.print(f"[red]{e}")
+            return e
+        console.print(f"{r.output_path.name}: {status}")
+        return status
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(one, plan))
+    failed = [str(x) for x in results if isinstance(x, DumpError)]
+    if failed:
+        raise DumpError(f"{len(failed)} of {len(plan)} runs failed:\n  " + "\n  ".join(failed))
+    return [str(x) for x in results]
+
+
 def curve(out: Path, start: dict[str, Any] | None) -> list[dict[str, Any]]:
     """[{step, mean_accuracy, distributions: {d: accuracy}}] of one run, step 0 = the start."""
     points = []
@@ -160,11 +188,14 @@ def curve(out: Path, start: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _point(step: int, result: dict[str, Any]) -> dict[str, Any]:
-    return {
+    point = {
         "step": step,
         "mean_accuracy": float(result["mean_accuracy"]),
         "distributions": {d: float(m["accuracy"]) for d, m in result["distributions"].items()},
     }
+    if "mean_sampled_accuracy" in result:  # eval.sampled: pass@1 at the sampled temperature
+        point["mean_sampled_accuracy"] = float(result["mean_sampled_accuracy"])
+    return point
 
 
 def _mean_std(xs: Sequence[float]) -> dict[str, float]:
@@ -212,20 +243,55 @@ def summarise(
             for d in order
             if all(d in at[seed][final]["distributions"] for seed in at)
         }
+        first = steps[0]  # step 0, the starting policy, when the curves have it
+        gains = [at[seed][final]["mean_accuracy"] - at[seed][first]["mean_accuracy"] for seed in at]
         out[sched] = {
             "seeds": sorted(by_seed),
+            "start_step": first,
             "final_step": final,
             "final": final_dists,
             "final_mean_accuracy": _mean_std([at[seed][final]["mean_accuracy"] for seed in at]),
+            "gain_over_start": _mean_std(gains),
+            "seeds_below_start": sum(g < 0 for g in gains),
             "curve": [{"step": s, **ms} for s, ms in mean_curve],
             "auc": auc([(s, ms["mean"]) for s, ms in mean_curve]),
         }
+        if all("mean_sampled_accuracy" in at[seed][final] for seed in at):
+            sampled = [at[seed][final]["mean_sampled_accuracy"] for seed in at]
+            out[sched]["final_mean_sampled_accuracy"] = _mean_std(sampled)
+            if all("mean_sampled_accuracy" in at[seed][first] for seed in at):
+                start_sampled = [at[seed][first]["mean_sampled_accuracy"] for seed in at]
+                out[sched]["sampled_gain_over_start"] = _mean_std(
+                    [a - b for a, b in zip(sampled, start_sampled, strict=True)]
+                )
     target = out[reference]["final_mean_accuracy"]["mean"]  # seed-mean final mean accuracy
     for summary in out.values():
         summary["steps_to_target"] = steps_to_target(
             [(p["step"], p["mean"]) for p in summary["curve"]], target
         )
+    reference_steps = out[reference]["steps_to_target"]
+    for summary in out.values():  # steps to the target as a multiple of the reference's own
+        reached = summary["steps_to_target"]
+        summary["steps_ratio"] = (
+            reached / reference_steps if reached is not None and reference_steps else None
+        )
     return {"reference": reference, "target": target, "summary": out}
+
+
+def below_start(result: dict[str, Any]) -> list[str]:
+    """One sentence per scheduler whose final mean accuracy is below its starting policy's."""
+    lines = []
+    for sched in result["schedulers"]:
+        s = result["summary"][sched]
+        if s["start_step"] != 0:
+            continue
+        gain, n = s["gain_over_start"]["mean"], len(s["seeds"])
+        if gain < 0 or s["seeds_below_start"]:
+            lines.append(
+                f"{sched}: final mean accuracy is below the starting policy's "
+                f"({gain:+.3f} on average; {s['seeds_below_start']} of {n} seed(s) below their start)"
+            )
+    return lines
 
 
 def _check_args(schedulers: list[str], seeds: list[int]) -> None:
@@ -244,9 +310,67 @@ def _check_args(schedulers: list[str], seeds: list[int]) -> None:
             raise DumpError(f"{what}: repeated {', '.join(repeated)}")
 
 
-def compare(recipe: Recipe, schedulers: list[str], seeds: list[int], console: Console) -> dict[str, Any]:
-    """Train (or reuse) every scheduler x seed, then write compare.json / compare.md / mean_accuracy.png."""
+def _run_in_subprocess(r: Recipe, max_steps: int, threads: int) -> str:
+    """One run in a child process (`python -m dumpcli.compare RUN_JSON`) with `threads` torch
+    threads, its output in OUT/compare.log. Returns its status, or raises DumpError."""
+    out = r.output_path
+    out.mkdir(parents=True, exist_ok=True)
+    spec = out / "compare_run.json"
+    write_json(
+        spec,
+        {
+            "recipe": r.model_dump(mode="json", exclude_defaults=True),
+            "base_dir": str(r.base_dir),
+            "max_steps": max_steps,
+        },
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    with open(out / "compare.log", "ab") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "dumpcli.compare", str(spec)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise DumpError(f"{out.name}: failed (exit {done.returncode}); see {out / 'compare.log'}")
+    return (out / "compare_status").read_text(encoding="utf-8").strip()
+
+
+def _child_main(spec_path: str) -> int:
+    """Entry point of a `--jobs` child: rebuild the run's recipe, train it, write its status."""
+    spec = read_json(Path(spec_path))
+    r = Recipe.model_validate(spec["recipe"])
+    r._base_dir = Path(spec["base_dir"])
+    console = Console(force_terminal=False, width=120)
+    try:
+        status = _run_one(r, int(spec["max_steps"]), console)
+    except DumpError as e:
+        console.print(f"error: {e}")
+        return e.exit_code
+    with atomic_path(r.output_path / "compare_status") as tmp:
+        tmp.write_text(status, encoding="utf-8")
+    return 0
+
+
+def threads_per_job(jobs: int) -> int:
+    """Torch threads per parallel run: the cores shared out, at least one. Two runs at 2 threads
+    each on 2 cores ran ~5x slower than at 1 thread each (oversubscription)."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def compare(
+    recipe: Recipe, schedulers: list[str], seeds: list[int], console: Console, jobs: int = 1
+) -> dict[str, Any]:
+    """Train (or reuse) every scheduler x seed, then write compare.json / compare.md / mean_accuracy.png.
+
+    `jobs` > 1 trains that many runs at once, each in its own process with its share of the
+    cores as torch threads (`threads_per_job`)."""
     _check_args(schedulers, seeds)
+    if jobs < 1:
+        raise DumpError(f"--jobs {jobs}: expected 1 or more")
     max_steps = budget(recipe)
     every = eval_every(recipe, max_steps)
     root = compare_dir(recipe)
@@ -269,21 +393,21 @@ def compare(recipe: Recipe, schedulers: list[str], seeds: list[int], console: Co
 
     start = _start_eval(recipe, root, console)
     order = [d["name"] for d in load_manifest(recipe)["distributions"]]
+    # every run has the same data section, so it reads the same prepared data (in the data cache)
+    plan = [(sched, seed, run_recipe(recipe, sched, seed, every)) for sched in schedulers for seed in seeds]
+    statuses = _train_all([r for _, _, r in plan], max_steps, jobs, console)
     runs: dict[str, Any] = {}
     curves: dict[str, dict[int, list[dict[str, Any]]]] = {}
-    for sched in schedulers:
-        for seed in seeds:
-            r = run_recipe(recipe, sched, seed, every)  # same data section: reads the same prepared data
-            status = _run_one(r, max_steps, console)
-            pts = curve(r.output_path, start)
-            curves.setdefault(sched, {})[seed] = pts
-            runs[f"{sched}-seed{seed}"] = {
-                "scheduler": sched,
-                "seed": seed,
-                "output_dir": str(r.output_path),
-                "status": status,
-                "curve": pts,
-            }
+    for (sched, seed, r), status in zip(plan, statuses, strict=True):
+        pts = curve(r.output_path, start)
+        curves.setdefault(sched, {})[seed] = pts
+        runs[f"{sched}-seed{seed}"] = {
+            "scheduler": sched,
+            "seed": seed,
+            "output_dir": str(r.output_path),
+            "status": status,
+            "curve": pts,
+        }
     summary = summarise(curves, order, reference)
     result = {
         "recipe": recipe.name,
@@ -300,10 +424,13 @@ def compare(recipe: Recipe, schedulers: list[str], seeds: list[int], console: Co
         **summary,
         "runs": runs,
     }
+    result["below_start"] = below_start(result)
     write_json(root / "compare.json", result)
     plot = plot_mean_accuracy(result, root / "mean_accuracy.png")
     md = _write_markdown(result, root / "compare.md", plot)
     console.print(compare_table(result))
+    for line in result["below_start"]:
+        console.print(f"[yellow]{line}")
     for path in (root / "compare.json", md, plot):
         console.print(f"wrote {path}")
     return result
@@ -317,22 +444,36 @@ def _cell(ms: dict[str, float] | None, seeds: int) -> str:
 
 def _rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     order = result["distributions"]
-    header = ["scheduler", *order, "mean", "AUC", f"steps to {result['target']:.3f}"]
+    summaries = [result["summary"][sched] for sched in result["schedulers"]]
+    sampled = all("final_mean_sampled_accuracy" in s for s in summaries)
+    header = ["scheduler", *order, "mean", "gain over start", "AUC", f"steps to {result['target']:.3f}"]
+    header += ["sampled mean", "sampled gain"] if sampled else []
     rows = []
-    for sched in result["schedulers"]:
-        s = result["summary"][sched]
+    for sched, s in zip(result["schedulers"], summaries, strict=True):
         n = len(s["seeds"])
-        reached = s["steps_to_target"]
-        rows.append(
-            [
-                sched + (" (ref)" if sched == result["reference"] else ""),
-                *[_cell(s["final"].get(d), n) for d in order],
-                _cell(s["final_mean_accuracy"], n),
-                f"{s['auc']:.3f}",
-                "not reached" if reached is None else str(reached),
+        reached, ratio = s["steps_to_target"], s.get("steps_ratio")
+        gain = _signed_cell(s["gain_over_start"], n) if s["start_step"] == 0 else "-"
+        row = [
+            sched + (" (ref)" if sched == result["reference"] else ""),
+            *[_cell(s["final"].get(d), n) for d in order],
+            _cell(s["final_mean_accuracy"], n),
+            gain,
+            f"{s['auc']:.3f}",
+            "not reached"
+            if reached is None
+            else f"{reached}" + (f" ({ratio:.2f}x)" if ratio is not None else ""),
+        ]
+        if sampled:
+            row += [
+                _cell(s["final_mean_sampled_accuracy"], n),
+                _signed_cell(s["sampled_gain_over_start"], n) if "sampled_gain_over_start" in s else "-",
             ]
-        )
+        rows.append(row)
     return header, rows
+
+
+def _signed_cell(ms: dict[str, float], seeds: int) -> str:
+    return f"{ms['mean']:+.3f} \u00b1 {ms['std']:.3f}" if seeds > 1 else f"{ms['mean']:+.3f}"
 
 
 def compare_table(result: dict[str, Any]) -> Table:
@@ -386,8 +527,10 @@ def _write_markdown(result: dict[str, Any], path: Path, plot: Path) -> Path:
         f"Final accuracy per distribution (easy \u2192 hard) at step {result['max_steps']}, mean \u00b1 std over "
         f"seeds. AUC: area under the mean-accuracy curve divided by the step range. Steps to target: first "
         f"evaluated step whose seed-mean mean accuracy reaches {result['target']:.3f} "
-        f"({result['reference_note']}).",
+        f"({result['reference_note']}); in brackets, as a multiple of the reference's own steps. Gain over "
+        "start: final mean accuracy minus the starting policy's (step 0).",
         "",
+        *[f"**{line}.**\n" for line in result.get("below_start", [])],
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
         *["| " + " | ".join(row) + " |" for row in rows],
@@ -402,3 +545,7 @@ def _write_markdown(result: dict[str, Any], path: Path, plot: Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+if __name__ == "__main__":  # a `dump compare --jobs N` child process
+    raise SystemExit(_child_main(sys.argv[1]))

@@ -12,6 +12,7 @@ little padding, and the results are put back in the original order.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import re
@@ -247,18 +248,24 @@ def text_sampler(generate_fn: Callable[[list[str]], list[str]], tokenizer: Any, 
     return sample
 
 
-def vllm_sampler(path: str | Path, tokenizer: Any, spec: EvalSpec, seed: int) -> Sampler:
-    """vLLM generation of a checkpoint directory (GPU machines). Prompts go in as token ids from
-    our tokenizer (no second BOS from vLLM's own tokenisation), the same ids the HF path uses;
-    greedy asks for one sample per prompt and repeats it, as the HF path does."""
+def vllm_engine(path: str | Path, seed: int) -> Any:
+    """A vLLM engine for a checkpoint directory (GPU machines); one per checkpoint, both passes."""
     try:
         import vllm
     except ImportError:
         raise DumpError(VLLM_MISSING) from None
     if (Path(path) / "adapter_config.json").exists():
         raise DumpError(f"{path}: a LoRA adapter; merge it into the base model first or use --backend hf")
+    return vllm.LLM(model=str(path), tokenizer=str(path), seed=seed)
+
+
+def vllm_sampler(llm: Any, tokenizer: Any, spec: EvalSpec, seed: int) -> Sampler:
+    """vLLM generation with an engine from `vllm_engine`. Prompts go in as token ids from
+    our tokenizer (no second BOS from vLLM's own tokenisation), the same ids the HF path uses;
+    greedy asks for one sample per prompt and repeats it, as the HF path does."""
+    import vllm
+
     sampling = spec.temperature > 0
-    llm = vllm.LLM(model=str(path), tokenizer=str(path), seed=seed)
     params = vllm.SamplingParams(
         n=spec.n if sampling else 1,
         temperature=spec.temperature,
@@ -289,16 +296,26 @@ def vllm_sampler(path: str | Path, tokenizer: Any, spec: EvalSpec, seed: int) ->
 def run_evaluation(
     rows: list[dict],
     prompts: list[str],
-    sampler: Sampler,
+    make_sampler: Callable[[EvalSpec], Sampler],
     spec: EvalSpec,
     scheme: str,
     order: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Generate for already-selected rows and aggregate; adds timing."""
+    """Generate for already-selected rows and aggregate; adds timing.
+
+    With `spec.sampled` set, a second, sampled pass adds `sampled_accuracy` per distribution
+    (pass@1 at the sampled temperature) and `mean_sampled_accuracy`."""
     started = time.perf_counter()
-    samples = sampler(prompts) if prompts else []
+    result = _summarise(rows, make_sampler(spec)(prompts) if prompts else [], spec, scheme, order)
+    sampled = spec.sampled_spec()
+    if sampled is not None:
+        extra = _summarise(rows, make_sampler(sampled)(prompts) if prompts else [], sampled, scheme, order)
+        for dist, entry in result["distributions"].items():
+            entry["sampled_accuracy"] = extra["distributions"][dist]["accuracy"]
+        result["mean_sampled_accuracy"] = extra["mean_accuracy"]
+        result["sampled"] = spec.sampled.model_dump(mode="json")  # type: ignore[union-attr]
+        result["num_completions"] += extra["num_completions"]
     seconds = time.perf_counter() - started
-    result = _summarise(rows, samples, spec, scheme, order)
     result["seconds"] = seconds
     result["completions_per_second"] = result["num_completions"] / seconds if seconds > 0 else 0.0
     return result
@@ -323,11 +340,18 @@ def evaluate_model(
     prompts = render_prompts(tokenizer, selected)
     if generate_fn is not None:
         return run_evaluation(
-            selected, prompts, text_sampler(generate_fn, tokenizer, spec.n), spec, scheme, order
+            selected, prompts, lambda s: text_sampler(generate_fn, tokenizer, s.n), spec, scheme, order
         )
-    with _progress(console, len(prompts)) as advance:
-        sampler = hf_sampler(model, tokenizer, spec, on_batch=advance)
-        return run_evaluation(selected, prompts, sampler, spec, scheme, order)
+    passes = 1 + (spec.sampled is not None)
+    with _progress(console, passes * len(prompts)) as advance:
+        return run_evaluation(
+            selected,
+            prompts,
+            lambda s: hf_sampler(model, tokenizer, s, on_batch=advance),
+            spec,
+            scheme,
+            order,
+        )
 
 
 class _progress:
@@ -390,10 +414,41 @@ def evaluate_during_training(recipe: Recipe, model: Any, tokenizer: Any) -> dict
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(recipe.seed)
             prompts = render_prompts(tokenizer, rows)
-            sampler = hf_sampler(model, tokenizer, recipe.eval)
-            return run_evaluation(rows, prompts, sampler, recipe.eval, recipe.train.reward.scheme, order)
+            return run_evaluation(
+                rows,
+                prompts,
+                lambda s: hf_sampler(model, tokenizer, s),
+                recipe.eval,
+                recipe.train.reward.scheme,
+                order,
+            )
     finally:
         model.train(was_training)
+
+
+def start_verdict(evals: Sequence[dict[str, Any]]) -> tuple[str, bool | None]:
+    """One sentence on the last evaluation against the starting policy (step 0) and whether it
+    is below it (None: no step-0 evaluation to compare with). Greedy mean accuracy, plus the
+    sampled pass@1 when the evaluations have it."""
+    start = next((e for e in evals if e.get("step") == 0), None)
+    last = evals[-1] if evals else None
+    if start is None or last is None or last is start:
+        return "no evaluation at step 0 and after it: cannot tell whether training helped", None
+    gain = last["mean_accuracy"] - start["mean_accuracy"]
+    text = (
+        f"mean accuracy {start['mean_accuracy']:.3f} at step 0 (the starting policy) -> "
+        f"{last['mean_accuracy']:.3f} at step {last['step']} ({gain:+.3f})"
+    )
+    if "mean_sampled_accuracy" in start and "mean_sampled_accuracy" in last:
+        sampled_gain = last["mean_sampled_accuracy"] - start["mean_sampled_accuracy"]
+        text += (
+            f"; sampled pass@1 {start['mean_sampled_accuracy']:.3f} -> "
+            f"{last['mean_sampled_accuracy']:.3f} ({sampled_gain:+.3f})"
+        )
+    below = gain < 0
+    if below:
+        text += ": BELOW the starting policy"
+    return text, below
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -413,7 +468,22 @@ def checkpoint_step(path: Path) -> int | None:
     return None
 
 
+def start_policy(run_dir: Path) -> Path | None:
+    """The policy a run started from (its step 0: the warm start or the base model), as recorded
+    in its run.json; None when that is not a local model directory (any more)."""
+    try:
+        recorded = orjson.loads((run_dir / "run.json").read_bytes()).get("policy_start")
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        return None
+    if not isinstance(recorded, str):
+        return None
+    path = Path(recorded)
+    return path if any((path / f).exists() for f in ("config.json", "adapter_config.json")) else None
+
+
 def _checkpoints(checkpoints: Sequence[Path], run_dir: Path | None) -> list[Path]:
+    """What to evaluate: the given checkpoints, then a run's starting policy (step 0) and its
+    checkpoints."""
     from dumpcli.train.model import HF_ID
 
     paths = [Path(p) for p in checkpoints]
@@ -425,7 +495,8 @@ def _checkpoints(checkpoints: Sequence[Path], run_dir: Path | None) -> list[Path
         found = list_checkpoints(run_dir)
         if not found:
             raise DumpError(f"--run {run_dir}: no checkpoint-<step>/ directories with a trainer_state.json")
-        paths.extend(found)
+        start = start_policy(run_dir)
+        paths.extend([start, *found] if start is not None else found)
     if not paths:
         raise DumpError("nothing to evaluate: give --checkpoint PATH (repeatable) or --run RUN_DIR")
     for p in paths:
@@ -452,6 +523,7 @@ def evaluate_cli(
         except ImportError:
             raise DumpError(VLLM_MISSING) from None
     paths = _checkpoints(checkpoints, run_dir)
+    start = start_policy(run_dir) if run_dir is not None else None
     from dumpcli.data.prepare import ensure_prepared, load_split
 
     manifest = ensure_prepared(recipe, console)
@@ -481,8 +553,17 @@ def evaluate_cli(
         if spec.backend == "vllm":
             tokenizer = _load_tokenizer(path, recipe)
             prompts = render_prompts(tokenizer, rows)
-            sampler = vllm_sampler(path, tokenizer, spec, recipe.seed)
-            result = run_evaluation(rows, prompts, sampler, spec, scheme, order)
+            llm = vllm_engine(path, recipe.seed)
+            result = run_evaluation(
+                rows,
+                prompts,
+                functools.partial(vllm_sampler, llm, tokenizer, seed=recipe.seed),
+                spec,
+                scheme,
+                order,
+            )
+            del llm
+            gc.collect()
         else:
             from dumpcli.train.model import load_pretrained
 
@@ -493,7 +574,8 @@ def evaluate_cli(
             result = evaluate_model(model, tokenizer, rows, spec, scheme, order, console=console)
             del model
             gc.collect()
-        results["checkpoints"][str(path)] = {"step": checkpoint_step(path), **result}
+        step = 0 if start is not None and path == start else checkpoint_step(path)
+        results["checkpoints"][str(path)] = {"step": step, **result}
         console.print(
             f"  mean accuracy {result['mean_accuracy']:.3f}, mean reward {result['mean_reward']:+.3f} "
             f"({result['num_completions']} completions, {result['completions_per_second']:.1f}/s)"
@@ -518,9 +600,8 @@ def results_table(results: dict[str, Any]) -> Table:
     checkpoints = results["checkpoints"]
     for path, res in checkpoints.items():
         step = res.get("step")
-        table.add_column(
-            f"{Path(path).name}" + (f"\nstep {step}" if step is not None else ""), justify="right"
-        )
+        name = "start" if step == 0 and not _CHECKPOINT.match(Path(path).name) else Path(path).name
+        table.add_column(f"{name}" + (f"\nstep {step}" if step is not None else ""), justify="right")
     dists = list(results.get("order") or [])
     for res in checkpoints.values():
         dists += [d for d in res["distributions"] if d not in dists]

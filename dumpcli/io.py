@@ -1,4 +1,4 @@
-"""Small file helpers: atomic writes (temp file + rename) and hashing."""
+"""Small file helpers: atomic writes (temp file + rename), hashing, and reading JSONL logs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -87,3 +87,29 @@ def xxh3_file(path: str | Path, chunk: int = 1 << 22) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Lines of a JSONL log; a line cut short by a kill is skipped, not fatal."""
+    if not path.is_file():
+        return []
+    out = []
+    for raw in path.read_bytes().splitlines():
+        if not raw.strip():
+            continue
+        try:
+            line = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(line, dict):
+            out.append(line)
+    return out
+
+
+def last_by(lines: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """One line per `key` value (the last written wins: a resumed run rewrites the tail), sorted."""
+    by: dict[Any, dict[str, Any]] = {}
+    for line in lines:
+        if key in line:
+            by[line[key]] = line
+    return [by[k] for k in sorted(by)]

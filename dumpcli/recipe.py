@@ -130,6 +130,16 @@ class TrainSpec(Strict):
     save_steps: int = Field(0, ge=0)
 
 
+class SampledEvalSpec(Strict):
+    """A second pass of every evaluation that samples instead of decoding greedily: its
+    `sampled_accuracy` (pass@1 at this temperature, the mean over `n` samples per problem) is
+    the success rate of the policy GRPO actually trains, next to the greedy accuracy."""
+
+    temperature: float = Field(1.0, gt=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    n: int = Field(4, gt=0)
+
+
 class EvalSpec(Strict):
     max_per_distribution: int | None = Field(None, gt=0)
     temperature: float = Field(0.0, ge=0.0)
@@ -139,6 +149,21 @@ class EvalSpec(Strict):
     batch_size: int = Field(32, gt=0)
     max_new_tokens: int = Field(256, gt=0)
     backend: Literal["hf", "vllm"] = "hf"
+    sampled: SampledEvalSpec | None = None
+
+    def sampled_spec(self) -> EvalSpec | None:
+        """The EvalSpec of the sampled pass (None when `sampled` is not set)."""
+        if self.sampled is None:
+            return None
+        return self.model_copy(
+            update={
+                "temperature": self.sampled.temperature,
+                "top_p": self.sampled.top_p,
+                "n": self.sampled.n,
+                "pass_k": [1],
+                "sampled": None,
+            }
+        )
 
     @model_validator(mode="after")
     def _k_le_n(self) -> EvalSpec:

@@ -17,36 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from dumpcli.errors import DumpError
-from dumpcli.io import atomic_path
+from dumpcli.evaluate import start_verdict
+from dumpcli.io import atomic_path, last_by, read_jsonl
 
 FIGSIZE = (10.0, 5.0)  # inches; at DPI this is the PNG size in pixels (1000 x 500)
 DPI = 100
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Lines of a JSONL log; a line cut short by a kill is skipped, not fatal."""
-    if not path.is_file():
-        return []
-    out = []
-    for raw in path.read_bytes().splitlines():
-        if not raw.strip():
-            continue
-        try:
-            line = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(line, dict):
-            out.append(line)
-    return out
-
-
-def last_by(lines: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """One line per `key` value (the last written wins: a resumed run rewrites the tail), sorted."""
-    by: dict[Any, dict[str, Any]] = {}
-    for line in lines:
-        if key in line:
-            by[line[key]] = line
-    return [by[k] for k in sorted(by)]
 
 
 def distribution_order(run_info: dict[str, Any], curriculum: Sequence[dict[str, Any]]) -> list[str]:
@@ -170,6 +145,7 @@ def final_rows(
     tail = curriculum[-max(1, len(curriculum) // 10) :] if curriculum else []
     last_probs = curriculum[-1].get("probabilities", {}) if curriculum else {}
     last_eval = evals[-1] if evals else {}
+    start_eval = next((e for e in evals if e.get("step") == 0), {})
     rows = []
     for dist in order:
         rewards = [line["reward"][dist] for line in tail if dist in line.get("reward", {})]
@@ -183,6 +159,7 @@ def final_rows(
                 "drawn": drawn,
                 "train_reward": sum(rewards) / len(rewards) if rewards else None,
                 "train_accuracy": sum(accs) / len(accs) if accs else None,
+                "start_accuracy": start_eval.get("distributions", {}).get(dist, {}).get("accuracy"),
                 "eval_accuracy": ev.get("accuracy"),
                 "eval_reward": ev.get("mean_reward"),
             }
@@ -234,6 +211,7 @@ def report(run_dir: Path, console: Console) -> dict[str, Path]:
         "drawn",
         "train reward",
         "train acc",
+        "eval acc (start)",
         "eval acc",
         "eval reward",
     ):
@@ -245,10 +223,14 @@ def report(run_dir: Path, console: Console) -> dict[str, Path]:
             str(r["drawn"]),
             _fmt(r["train_reward"], "+.2f"),
             _fmt(r["train_accuracy"], ".2f"),
+            _fmt(r["start_accuracy"], ".3f"),
             _fmt(r["eval_accuracy"], ".3f"),
             _fmt(r["eval_reward"], "+.2f"),
         )
     console.print(table)
+    if evals:
+        verdict, below = start_verdict(evals)
+        console.print(f"[bold red]{verdict}" if below else verdict)
     for name, note in notes.items():
         console.print(f"[yellow]skipped {name}:[/] {note}")
     for path in written.values():
@@ -301,17 +283,21 @@ def _write_markdown(
     lines += [
         f"## Final state{final_eval}",
         "",
-        "| distribution | p (last draw) | drawn | train reward | train accuracy | eval accuracy | eval reward |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| distribution | p (last draw) | drawn | train reward | train accuracy | eval accuracy at step 0 "
+        "| eval accuracy | eval reward |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['distribution']} | {_fmt(r['probability'], '.3f')} | {r['drawn']} | "
             f"{_fmt(r['train_reward'], '+.2f')} | {_fmt(r['train_accuracy'], '.2f')} | "
-            f"{_fmt(r['eval_accuracy'], '.3f')} | {_fmt(r['eval_reward'], '+.2f')} |"
+            f"{_fmt(r['start_accuracy'], '.3f')} | {_fmt(r['eval_accuracy'], '.3f')} | "
+            f"{_fmt(r['eval_reward'], '+.2f')} |"
         )
     if evals and "mean_accuracy" in evals[-1]:
         lines += ["", f"Mean eval accuracy over distributions: **{evals[-1]['mean_accuracy']:.3f}**."]
+        verdict, below = start_verdict(evals)
+        lines += ["", f"Against the start: {'**' + verdict + '**' if below else verdict}."]
     lines += [
         "",
         "Train reward and accuracy: mean over those of the last tenth of generation steps that drew "

@@ -13,7 +13,7 @@ from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
-from dumpcli.compare import auc, steps_to_target, summarise
+from dumpcli.compare import auc, below_start, steps_to_target, summarise, threads_per_job
 
 RECIPE = tiny_train_recipe(
     **{
@@ -53,6 +53,35 @@ def test_summarise_reference_target_and_spread() -> None:
     assert uniform["steps_to_target"] == 20 and ucb["steps_to_target"] == 10
     assert ucb["final_mean_accuracy"] == {"mean": pytest.approx(0.8), "std": 0.0}
     assert uniform["auc"] == pytest.approx((10 * 0.15 + 10 * 0.4) / 20)
+    # gain over start: final minus step 0, per seed (0.4 and 0.6 -> 0.5 +- 0.1414); ucb 0.8
+    assert uniform["gain_over_start"]["mean"] == pytest.approx(0.5)
+    assert uniform["gain_over_start"]["std"] == pytest.approx(0.1414213, abs=1e-6)
+    assert ucb["gain_over_start"] == {"mean": pytest.approx(0.8), "std": 0.0}
+    # steps to uniform's final, as a multiple of uniform's own: 10 / 20
+    assert uniform["steps_ratio"] == 1.0 and ucb["steps_ratio"] == pytest.approx(0.5)
+
+
+def test_gain_over_start_and_below_start_sentence() -> None:
+    def pts(values: list[float]) -> list[dict]:
+        return [{"step": 10 * i, "mean_accuracy": v, "distributions": {"a": v}} for i, v in enumerate(values)]
+
+    curves = {"uniform": {0: pts([0.6, 0.5, 0.37]), 1: pts([0.6, 0.7, 0.65])}, "ucb": {0: pts([0.6, 0.7])}}
+    s = summarise(curves, ["a"], "uniform")
+    uniform = s["summary"]["uniform"]
+    assert uniform["gain_over_start"]["mean"] == pytest.approx((-0.23 + 0.05) / 2)
+    assert uniform["seeds_below_start"] == 1 and s["summary"]["ucb"]["seeds_below_start"] == 0
+    lines = below_start({"schedulers": ["uniform", "ucb"], **s})
+    assert len(lines) == 1 and lines[0].startswith(
+        "uniform: final mean accuracy is below the starting policy"
+    )
+    assert "1 of 2 seed(s)" in lines[0]
+
+
+def test_threads_per_job_shares_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert [threads_per_job(j) for j in (1, 2, 3)] == [2, 1, 1]
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert threads_per_job(4) == 4
 
 
 @pytest.mark.slow
@@ -63,7 +92,8 @@ def test_compare_two_step_budget_every_scheduler_and_seed(
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(RECIPE))
     args = ["compare", str(recipe), "--schedulers", "uniform,ucb", "--seeds", "0,1"]
-    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    # the first call trains two runs at a time in child processes (one torch thread each here)
+    result = CliRunner().invoke(app, [*args, "--jobs", "2"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
 
     root = tmp_path / "out" / "compare"
@@ -88,6 +118,7 @@ def test_compare_two_step_budget_every_scheduler_and_seed(
         options = info["recipe"]["train"]["scheduler"]
         assert ("window" in options) == (run["scheduler"] == "ucb")
         assert run["status"] == "trained"
+        assert (out / "compare.log").is_file()  # the child process's output
     starts = {orjson.dumps(run["curve"][0]) for run in data["runs"].values()}
     assert len(starts) == 1  # one warm start, evaluated once, shared by every run
     for sched in ("uniform", "ucb"):
@@ -101,7 +132,7 @@ def test_compare_two_step_budget_every_scheduler_and_seed(
 
     md = (root / "compare.md").read_text()
     table = [line for line in md.splitlines() if line.startswith("| ")]
-    assert table[0].startswith("| scheduler | kk/2 | kk/3 | mean | AUC | steps to")
+    assert table[0].startswith("| scheduler | kk/2 | kk/3 | mean | gain over start | AUC | steps to")
     assert [row.split("|")[1].strip() for row in table[1:]] == ["uniform (ref)", "ucb"]
     assert "![mean accuracy vs step](mean_accuracy.png)" in md
     assert imread(root / "mean_accuracy.png").shape[:2] == (500, 1000)

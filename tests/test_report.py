@@ -57,7 +57,7 @@ def fake_run(root: Path, steps: int = 30, with_eval: bool = True) -> Path:
         f.write(b'{"step": 99, "draw": 99, "probab')  # a line cut by kill -9 must not break the report
     if with_eval:
         evals = []
-        for step in (10, 20, 30):
+        for step in (0, 10, 20, 30):
             accs = {"kk/2": 0.3 + step / 50, "kk/5": 0.2 + step / 100, "kk/10": step / 300}
             evals.append(
                 {
@@ -94,12 +94,34 @@ def test_report_writes_plots_and_markdown(tmp_path: Path) -> None:
     table = [line for line in md.splitlines() if line.startswith("| kk/")]
     assert [row.split("|")[1].strip() for row in table] == DISTS  # easy -> hard, not alphabetical
     # final table: last probabilities and the last evaluation (step 30)
-    assert table[2].split("|")[6].strip() == f"{30 / 300:.3f}"
-    assert table[0].split("|")[6].strip() == f"{0.3 + 30 / 50:.3f}"
+    assert table[2].split("|")[7].strip() == f"{30 / 300:.3f}"
+    assert table[0].split("|")[7].strip() == f"{0.3 + 30 / 50:.3f}"
+    assert table[0].split("|")[6].strip() == f"{0.3:.3f}"  # the starting policy, step 0
+    start, last = (0.3 + 0.2 + 0) / 3, (0.9 + 0.5 + 0.1) / 3
+    assert f"mean accuracy {start:.3f} at step 0 (the starting policy) -> {last:.3f} at step 30" in md
+    assert "BELOW" not in md
     final_p = orjson.loads((run / "curriculum.jsonl").read_bytes().splitlines()[29])["probabilities"]
     assert table[2].split("|")[2].strip() == f"{final_p['kk/10']:.3f}"
     assert "eval at step 30" in md and "scheduler: **ucb**" in md
     assert "kk/10" in console.export_text()
+
+
+def test_start_verdict_says_when_a_run_ends_below_its_start() -> None:
+    from dumpcli.evaluate import start_verdict
+
+    evals = [
+        {"step": 0, "mean_accuracy": 0.60, "mean_sampled_accuracy": 0.25},
+        {"step": 25, "mean_accuracy": 0.37, "mean_sampled_accuracy": 0.50},
+    ]
+    text, below = start_verdict(evals)
+    assert below is True and text.endswith("BELOW the starting policy")
+    assert "0.600 at step 0" in text and "0.370 at step 25 (-0.230)" in text
+    assert "sampled pass@1 0.250 -> 0.500 (+0.250)" in text
+    assert start_verdict(evals[1:]) == (
+        "no evaluation at step 0 and after it: cannot tell whether training helped",
+        None,
+    )
+    assert start_verdict([{"step": 0, "mean_accuracy": 0.1}, {"step": 5, "mean_accuracy": 0.2}])[1] is False
 
 
 def test_report_without_eval_skips_that_plot(tmp_path: Path) -> None:

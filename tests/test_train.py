@@ -175,3 +175,39 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     run_cli("train", str(recipe), "--resume")
     lines = read_jsonl(log)
     assert [line["step"] for line in lines] == list(range(40))
+
+
+def test_eval_every_starts_at_step_0_with_the_starting_policy(tmp_path):
+    """eval.jsonl opens with the starting policy (step 0), before any update; `dump eval --run`
+    scores that same policy as its step 0; a resume does not add a second step 0."""
+    recipe = write_recipe(
+        tmp_path,
+        tiny_train_recipe(
+            **{
+                "train.eval_every": 2,
+                "eval.sampled": {"temperature": 1.0, "n": 2},
+                "eval.max_per_distribution": 3,
+            }
+        ),
+    )
+    run_cli("train", str(recipe))
+    out = tmp_path / "out"
+    evals = read_jsonl(out / "eval.jsonl")
+    assert [e["step"] for e in evals] == [0, 2, 4]
+    start = evals[0]
+    assert set(start["distributions"]) == {"kk/2", "kk/3"}
+    assert all("sampled_accuracy" in m for m in start["distributions"].values())
+    assert 0.0 <= start["mean_sampled_accuracy"] <= 1.0 and start["sampled"]["n"] == 2
+
+    run_cli("eval", str(recipe), "--run", str(out))
+    scored = orjson.loads((out / "eval.json").read_bytes())["checkpoints"]
+    policy = orjson.loads((out / "run.json").read_bytes())["policy_start"]
+    assert list(scored)[0] == policy and scored[policy]["step"] == 0
+    assert [v["step"] for v in scored.values()] == [0, 2, 4]
+    for key in ("accuracy", "mean_reward", "sampled_accuracy"):  # the same numbers both ways
+        assert {d: m[key] for d, m in scored[policy]["distributions"].items()} == {
+            d: m[key] for d, m in start["distributions"].items()
+        }
+
+    run_cli("train", str(recipe), "--resume")
+    assert [e["step"] for e in read_jsonl(out / "eval.jsonl")] == [0, 2, 4]

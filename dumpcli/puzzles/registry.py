@@ -11,6 +11,10 @@ _FAMILIES: dict[str, str] = {
     "knights_knaves": "dumpcli.puzzles.knights_knaves:KnightsKnaves",
     "zebra": "dumpcli.puzzles.zebra:Zebra",
     "countdown": "dumpcli.puzzles.countdown:Countdown",
+    "sorting": "dumpcli.puzzles.sorting:Sorting",
+    "addition": "dumpcli.puzzles.addition:Addition",
+    "reversal": "dumpcli.puzzles.reversal:Reversal",
+    "parity": "dumpcli.puzzles.parity:Parity",
 }
 # verifiers that are not families (answers come from files)
 _VERIFIERS: dict[str, str] = {

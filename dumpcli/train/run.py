@@ -21,7 +21,7 @@ from transformers.trainer_callback import PrinterCallback
 
 from dumpcli import __version__
 from dumpcli.errors import DumpError, Interrupted
-from dumpcli.io import append_jsonl, write_json
+from dumpcli.io import append_jsonl, last_by, read_jsonl, write_json
 from dumpcli.recipe import Recipe
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -123,14 +123,24 @@ class _LogToFile(TrainerCallback):
 
 
 class _PeriodicEval(TrainerCallback):
-    """Evaluate on the test split every `every` steps (main process), append to eval.jsonl."""
+    """Evaluate on the test split at step 0 (the starting policy, before any update) and every
+    `every` steps (main process), append to eval.jsonl. Without step 0 a curve cannot show that
+    training made the model worse than where it started."""
 
     def __init__(self, recipe: Recipe, every: int, path: Path, console: Console) -> None:
         self.recipe, self.every, self.path, self.console = recipe, every, path, console
         self.trainer: Any = None
 
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step == 0:  # a fresh run (a resumed one already has its step 0)
+            self._evaluate(state)
+
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if not self.every or state.global_step % self.every or not state.is_world_process_zero:
+        if self.every and state.global_step % self.every == 0:
+            self._evaluate(state)
+
+    def _evaluate(self, state: Any) -> None:
+        if not self.every or not state.is_world_process_zero:
             return
         from dumpcli.evaluate import evaluate_during_training
 
@@ -254,6 +264,11 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
         console.print(f"[yellow]stopped at step {trainer.state.global_step}; continue with --resume")
         raise Interrupted(f"interrupted at step {trainer.state.global_step}; checkpoint saved in {out}")
     _print_summary(curriculum, trainer, console)
+    if main_process and recipe.train.eval_every:
+        from dumpcli.evaluate import start_verdict
+
+        verdict, below = start_verdict(last_by(read_jsonl(out / "eval.jsonl"), "step"))
+        console.print(f"[bold red]{verdict}" if below else verdict)
     return out
 
 

@@ -1,0 +1,61 @@
+"""Answers that are a short sequence of items (digits, numbers, words): the parsing and the
+positional partial credit shared by the sequence families (sorting, addition, parity).
+
+A sequence answer is the items separated by spaces or commas, optionally inside one pair of
+brackets: "1 2 3", "1, 2, 3", "[1, 2, 3]". Anything else inside the answer block (a word such as
+"or", a second list, an explanation) makes it unreadable: a hedge such as "1 2 3 or 1 3 2" gets
+no credit, under any reward scheme.
+
+Partial credit (the `partial` reward) is positional:
+    credit = #{i : given[i] == reference[i]} / max(len(given), len(reference))
+so padding ("1 2 3 3 3") and missing items both cost, and only the exact answer scores 1.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from dumpcli.puzzles.answer import answer_block
+from dumpcli.puzzles.base import Verdict
+
+MAX_ITEMS = 256  # far beyond any difficulty; a longer answer is not read
+_SEPARATORS = re.compile(r"[\s,]+")
+# zero-width and other format characters (Unicode category Cf) would hide words from the check
+_INVISIBLE = dict.fromkeys(i for i in range(0x2000, 0x2070) if unicodedata.category(chr(i)) == "Cf")
+_INVISIBLE.update(dict.fromkeys([0x00AD, 0xFEFF]))
+
+
+def split_items(text: str, item: re.Pattern[str]) -> list[str] | None:
+    """The items of a sequence answer, or None when it is not exactly a sequence of `item`s."""
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).strip()
+    if len(text) >= 2 and (text[0], text[-1]) in (("[", "]"), ("(", ")")):
+        text = text[1:-1]
+    parts = [p for p in _SEPARATORS.split(text) if p]
+    if not parts or len(parts) > MAX_ITEMS or not all(item.fullmatch(p) for p in parts):
+        return None
+    return parts
+
+
+def positional_credit(given: Sequence[object], reference: Sequence[object]) -> float:
+    """Fraction of positions right, over the longer of the two sequences (1.0 only when equal)."""
+    longest = max(len(given), len(reference))
+    if longest == 0:
+        return 1.0
+    return sum(g == r for g, r in zip(given, reference, strict=False)) / longest
+
+
+def judge_sequence(completion: str, reference: Sequence[str], item: re.Pattern[str]) -> Verdict:
+    """Verdict of a completion whose answer should be the sequence `reference`."""
+    block = answer_block(completion)
+    if block.answer is None:
+        return Verdict(block.format_ok, 0.0, False, block.problem)
+    given = split_items(block.answer, item)
+    if given is None:
+        return Verdict(block.format_ok, 0.0, False, f"not a plain sequence: {block.answer[:40]!r}")
+    given = [g.lower() for g in given]
+    credit = positional_credit(given, [r.lower() for r in reference])
+    if credit >= 1.0:
+        return Verdict(block.format_ok, 1.0, True, "correct")
+    return Verdict(block.format_ok, credit, True, f"{credit:.0%} of positions right")
