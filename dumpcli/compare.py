@@ -43,17 +43,15 @@ def eval_every(recipe: Recipe, max_steps: int) -> int:
 
 
 def scheduler_options(recipe: Recipe, name: str) -> tuple[dict[str, Any], list[str]]:
-    """The recipe's scheduler options that `name` accepts, and the names of those it does not
-    (e.g. UCB's `window` means nothing to `uniform`)."""
-    from dumpcli.schedulers.registry import check_options
+    """The options `name` runs with, and the names of the recipe's options it does not take.
 
-    kept, dropped = {}, []
-    for key, value in recipe.train.scheduler.options().items():
-        if check_options(name, {key: value}):
-            dropped.append(key)
-        else:
-            kept[key] = value
-    return kept, dropped
+    The recipe's options belong to the scheduler the recipe names: that one keeps them, every
+    other scheduler starts from its own (paper) defaults, as `dump train --scheduler X` does.
+    (UCB's `window: 300` is not sequential's window of 64 or learnability's 128.)"""
+    options = recipe.train.scheduler.options()
+    if name == recipe.train.scheduler.name:
+        return options, []
+    return {}, sorted(options)
 
 
 def run_recipe(recipe: Recipe, scheduler: str, seed: int, every: int) -> Recipe:
@@ -383,7 +381,10 @@ def compare(
     for sched in schedulers:
         _, dropped = scheduler_options(recipe, sched)
         if dropped:
-            console.print(f"[dim]{sched}: ignoring option(s) it does not take: {', '.join(dropped)}")
+            console.print(
+                f"[dim]{sched}: its own defaults (the recipe's {', '.join(dropped)} belong to "
+                f"{recipe.train.scheduler.name})"
+            )
     console.print(
         f"compare: {', '.join(schedulers)} x seeds {', '.join(map(str, seeds))}; "
         f"{max_steps} steps each, eval every {every} step{'s' if every > 1 else ''} and at the end"

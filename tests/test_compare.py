@@ -154,3 +154,17 @@ def test_compare_two_step_budget_every_scheduler_and_seed(
     assert rerun["summary"] == data["summary"]
     redone = orjson.loads(eval_log.read_bytes().splitlines()[-1])
     assert redone["step"] == 2 and redone["distributions"] == removed["distributions"]
+
+
+def test_other_schedulers_start_from_their_own_defaults(tmp_path: Path) -> None:
+    """The recipe's `window: 300` is UCB's: sequential and learnability also take a `window`,
+    but compare must run them with their own defaults, as `dump train --scheduler X` does."""
+    from dumpcli.compare import scheduler_options
+    from dumpcli.recipe import load_recipe
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(RECIPE))
+    recipe = load_recipe(path)
+    assert scheduler_options(recipe, "ucb") == ({"window": 50}, [])
+    for other in ("sequential", "learnability", "uniform"):
+        assert scheduler_options(recipe, other) == ({}, ["window"])
