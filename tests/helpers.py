@@ -54,3 +54,17 @@ def tiny_train_recipe(**changes: Any) -> dict[str, Any]:
         else:
             node[last] = value
     return recipe
+
+
+def run_prepare(path: Any, overrides: list[str] | None = None, **kw: Any) -> tuple[dict, str]:
+    """`dump prepare` on a recipe file: (manifest, what it printed)."""
+    import io
+
+    from rich.console import Console
+
+    from dumpcli.data.prepare import prepare
+    from dumpcli.recipe import load_recipe
+
+    out = io.StringIO()
+    manifest = prepare(load_recipe(path, overrides), console=Console(file=out, width=200), **kw)
+    return manifest, out.getvalue()

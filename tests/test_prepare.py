@@ -12,11 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import xxhash
+from helpers import run_prepare
 from rich.console import Console
 
 from dumpcli.data import templates
 from dumpcli.data.fields import normalise, normalise_many
-from dumpcli.data.prepare import ensure_prepared, is_prepared, load_manifest, load_split, prepare
+from dumpcli.data.prepare import ensure_prepared, is_prepared, load_manifest, load_split
 from dumpcli.errors import DataError
 from dumpcli.recipe import RecipeError, load_recipe
 
@@ -27,10 +28,7 @@ def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def run(path: Path, overrides: list[str] | None = None, **kw) -> tuple[dict, str]:
-    out = io.StringIO()
-    manifest = prepare(load_recipe(path, overrides), console=Console(file=out, width=200), **kw)
-    return manifest, out.getvalue()
+run = run_prepare  # (manifest, printed text) of `dump prepare` on a recipe file
 
 
 def rows(path: Path, split: str, overrides: list[str] | None = None) -> list[dict]:

@@ -5,7 +5,6 @@ covers the output). Each of these failed before the data went to its own cache f
 from __future__ import annotations
 
 import errno
-import io
 import os
 import signal
 import subprocess
@@ -17,12 +16,12 @@ from pathlib import Path
 import orjson
 import psutil
 import pytest
-from rich.console import Console
+from helpers import run_prepare
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
 from dumpcli.data import prepare as prep
-from dumpcli.data.prepare import is_prepared, load_manifest, load_split, prepare
+from dumpcli.data.prepare import is_prepared, load_manifest, load_split
 from dumpcli.errors import DataError
 from dumpcli.recipe import load_recipe
 
@@ -32,10 +31,7 @@ def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def run(path: Path, overrides: list[str] | None = None, **kw) -> tuple[dict, str]:
-    out = io.StringIO()
-    manifest = prepare(load_recipe(path, overrides), console=Console(file=out, width=200), **kw)
-    return manifest, out.getvalue()
+run = run_prepare  # (manifest, printed text) of `dump prepare` on a recipe file
 
 
 def good(i: int) -> bytes:

@@ -4,17 +4,16 @@ manifest entries, distributions, and errors naming the YAML path."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import datasets
 import orjson
 import pytest
-from rich.console import Console
+from helpers import run_prepare
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
-from dumpcli.data.prepare import is_prepared, load_split, prepare
+from dumpcli.data.prepare import is_prepared, load_split
 from dumpcli.errors import DataError, DumpError
 from dumpcli.puzzles.registry import get_verifier
 from dumpcli.recipe import RecipeError, load_recipe
@@ -25,10 +24,7 @@ def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def run(path: Path, overrides: list[str] | None = None, **kw) -> tuple[dict, str]:
-    out = io.StringIO()
-    manifest = prepare(load_recipe(path, overrides), console=Console(file=out, width=200), **kw)
-    return manifest, out.getvalue()
+run = run_prepare  # (manifest, printed text) of `dump prepare` on a recipe file
 
 
 def gsm8k_folder(path: Path, n: int = 6) -> Path:

@@ -51,31 +51,38 @@ def as_number(text: str) -> Fraction | None:
     return None
 
 
+def reference_as_text(raw: Any) -> str:
+    """A reference answer from a record as stripped text: numbers as their decimal text, the JSON
+    text of a string decoded; refuses booleans, nulls and other types (shared with `math`)."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError(f"answer: expected text or a number, got {raw!r}")
+    if isinstance(raw, int):
+        return str(raw)
+    if isinstance(raw, float):
+        if raw != raw or raw in (float("inf"), float("-inf")):
+            raise ValueError(f"answer: {raw} is not a usable number")
+        return str(int(raw)) if raw.is_integer() else repr(raw)
+    if not isinstance(raw, str):
+        raise ValueError(f"answer: expected text or a number, got {type(raw).__name__}")
+    text = raw.strip()
+    if text.startswith('"') and text.endswith('"') and len(text) >= 2:  # a JSON-encoded string
+        try:
+            decoded = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            decoded = None
+        if isinstance(decoded, str):
+            text = decoded.strip()
+    return text
+
+
 class ExactMatch(Verifier):
     name = "exact"
 
     def parse_answer(self, raw: Any) -> str:
         """Canonical answer: the reference as a string (numbers become their decimal text)."""
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8", errors="replace")
-        if isinstance(raw, bool) or raw is None:
-            raise ValueError(f"answer: expected text or a number, got {raw!r}")
-        if isinstance(raw, int):
-            return str(raw)
-        if isinstance(raw, float):
-            if raw != raw or raw in (float("inf"), float("-inf")):
-                raise ValueError(f"answer: {raw} is not a usable number")
-            return str(int(raw)) if raw.is_integer() else repr(raw)
-        if not isinstance(raw, str):
-            raise ValueError(f"answer: expected text or a number, got {type(raw).__name__}")
-        text = raw.strip()
-        if text.startswith('"') and text.endswith('"') and len(text) >= 2:  # a JSON-encoded string
-            try:
-                decoded = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                decoded = None
-            if isinstance(decoded, str):
-                text = decoded.strip()
+        text = reference_as_text(raw)
         if not text:
             raise ValueError("answer: empty")
         if len(text) > MAX_REFERENCE:

@@ -18,10 +18,9 @@ import functools
 import re
 from typing import Any
 
-import orjson
-
 from dumpcli.puzzles.answer import answer_block
 from dumpcli.puzzles.base import Verdict, Verifier
+from dumpcli.puzzles.exact import reference_as_text
 from dumpcli.puzzles.guard import BoundedWorker
 
 MAX_REFERENCE = 2_000
@@ -102,24 +101,7 @@ class MathAnswer(Verifier):
     def parse_answer(self, raw: Any) -> str:
         """The reference as a short string: numbers as decimal text, GSM8K `#### 42` -> `42`, a
         worked solution with `\\boxed{..}` -> its content."""
-        if isinstance(raw, bool) or raw is None:
-            raise ValueError(f"answer: expected text or a number, got {raw!r}")
-        if isinstance(raw, int):
-            return str(raw)
-        if isinstance(raw, float):
-            if raw != raw or raw in (float("inf"), float("-inf")):
-                raise ValueError(f"answer: {raw} is not a usable number")
-            return str(int(raw)) if raw.is_integer() else repr(raw)
-        if not isinstance(raw, str):
-            raise ValueError(f"answer: expected text or a number, got {type(raw).__name__}")
-        text = raw.strip()
-        if text.startswith('"') and text.endswith('"') and len(text) >= 2:  # JSON text of a string
-            try:
-                decoded = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                decoded = None
-            if isinstance(decoded, str):
-                text = decoded.strip()
+        text = reference_as_text(raw)
         if _GSM8K in text:
             text = text.rsplit(_GSM8K, 1)[1].strip().replace(",", "")
         elif "\\boxed" in text or "\\fbox" in text:
