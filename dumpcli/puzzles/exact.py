@@ -77,17 +77,21 @@ def reference_as_text(raw: Any) -> str:
     return text
 
 
+def bounded_reference(text: str, limit: int) -> str:
+    """A reference that is neither empty nor longer than `limit` characters (else ValueError)."""
+    if not text:
+        raise ValueError("answer: empty")
+    if len(text) > limit:
+        raise ValueError(f"answer: longer than {limit} characters")
+    return text
+
+
 class ExactMatch(Verifier):
     name = "exact"
 
     def parse_answer(self, raw: Any) -> str:
         """Canonical answer: the reference as a string (numbers become their decimal text)."""
-        text = reference_as_text(raw)
-        if not text:
-            raise ValueError("answer: empty")
-        if len(text) > MAX_REFERENCE:
-            raise ValueError(f"answer: longer than {MAX_REFERENCE} characters")
-        return text
+        return bounded_reference(reference_as_text(raw), MAX_REFERENCE)
 
     def reference_text(self, answer: Any) -> str:
         return self.parse_answer(answer)

@@ -20,7 +20,7 @@ from typing import Any
 
 from dumpcli.puzzles.answer import answer_block
 from dumpcli.puzzles.base import Verdict, Verifier
-from dumpcli.puzzles.exact import reference_as_text
+from dumpcli.puzzles.exact import bounded_reference, reference_as_text
 from dumpcli.puzzles.guard import BoundedWorker
 
 MAX_REFERENCE = 2_000
@@ -109,11 +109,7 @@ class MathAnswer(Verifier):
             if boxed is None:
                 raise ValueError("answer: a \\boxed{ without its closing brace")
             text = boxed
-        if not text:
-            raise ValueError("answer: empty")
-        if len(text) > MAX_REFERENCE:
-            raise ValueError(f"answer: longer than {MAX_REFERENCE} characters")
-        return text
+        return bounded_reference(text, MAX_REFERENCE)
 
     def reference_text(self, answer: Any) -> str:
         return self.parse_answer(answer)
