@@ -121,11 +121,34 @@ class RewardSpec(Strict):
     scheme: Literal["dump", "binary", "partial"] = "dump"
 
 
+class FilterSpec(Strict):
+    """Dynamic sampling (see dumpcli/train/filters.py): drop groups of completions that teach nothing
+    (`zero_variance: drop`, DAPO) or whose success rate is outside `band`, and generate more rounds,
+    at most `max_rounds` generations per step, the first included."""
+
+    zero_variance: Literal["keep", "drop"] = "keep"
+    band: tuple[float, float] | None = None
+    max_rounds: int = Field(4, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _band_in_unit(self) -> FilterSpec:
+        if self.band is not None:
+            lo, hi = self.band
+            if not 0.0 <= lo <= hi <= 1.0:
+                raise ValueError(f"band must be [lo, hi] with 0 <= lo <= hi <= 1, got [{lo}, {hi}]")
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.zero_variance == "drop" or self.band is not None
+
+
 class TrainSpec(Strict):
     seed: int | None = None  # training seed (prompt draws, sampling); defaults to the recipe seed
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     reward: RewardSpec = Field(default_factory=RewardSpec)
     grpo: dict[str, Any] = Field(default_factory=dict)
+    filter: FilterSpec = Field(default_factory=FilterSpec)
     eval_every: int = Field(0, ge=0)
     save_steps: int = Field(0, ge=0)
 

@@ -183,11 +183,24 @@ def batch_plan(
 # ----------------------------------------------------------------------------- the dry run
 
 
+def _describe_filter(recipe: Recipe) -> str:
+    spec = recipe.train.filter
+    if not spec.active:
+        return "off (every generated group reaches the loss)"
+    rules = []
+    if spec.zero_variance == "drop":
+        rules.append("drop groups whose rewards are all equal")
+    if spec.band is not None:
+        rules.append(f"keep groups with success rate in [{spec.band[0]}, {spec.band[1]}]")
+    return "; ".join(rules) + f"; at most {spec.max_rounds} generation rounds a step"
+
+
 def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     """Resolve and print everything `dump train` would use; return it as a dict (for tests and
     tools). Loads no weights and writes nothing."""
     from dumpcli.data.templates import render
     from dumpcli.schedulers import registry as schedulers
+    from dumpcli.train.curriculum import distribution_level_part
     from dumpcli.train.model import describe_model_source, lora_config
     from dumpcli.train.run import latest_checkpoint, train_seed
 
@@ -223,10 +236,11 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     options = schedulers.get_class(sched.name).Options(**sched.options())
     names = [d[0] for d in dists]
     probabilities: dict[str, float] | None = None
-    heavy = getattr(options, "encoder", "hashed") != "hashed"  # a curator with an HF text encoder
-    if names and not data["unknown_sources"] and not heavy:
+    # the distribution-level part only: a selector (e.g. a curator with an HF encoder) may be heavy
+    drawn_by, drawn_by_options = distribution_level_part(sched.name, sched.options())
+    if names and not data["unknown_sources"]:
         scheduler = schedulers.build(
-            sched.name, names, seed=train_seed(recipe), sizes=[d[1] or 1 for d in dists], **sched.options()
+            drawn_by, names, seed=train_seed(recipe), sizes=[d[1] or 1 for d in dists], **drawn_by_options
         )
         probabilities = dict(zip(names, (float(p) for p in scheduler.probabilities()), strict=True))
 
@@ -307,6 +321,8 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         ),
         ("warm start", warm),
         ("scheduler", f"{sched.name} {options.model_dump()}"),
+        *([("distributions drawn by", f"{drawn_by} {drawn_by_options}")] if drawn_by != sched.name else []),
+        ("dynamic sampling (train.filter)", _describe_filter(recipe)),
         ("reward scheme", recipe.train.reward.scheme),
         ("generation", generation),
         ("vLLM installed here", "yes" if vllm_here else "no (pip install 'dumpcli[vllm]')"),
@@ -413,7 +429,13 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         if lora is None
         else {"r": lora.r, "alpha": lora.lora_alpha, "target_modules": lora.target_modules},
         "warm_start": {"dir": str(warm_dir) if warm_dir else None, "cached": warm_cached},
-        "scheduler": {"name": sched.name, "options": options.model_dump(), "probabilities": probabilities},
+        "scheduler": {
+            "name": sched.name,
+            "options": options.model_dump(),
+            "drawn_by": drawn_by,
+            "probabilities": probabilities,
+        },
+        "filter": recipe.train.filter.model_dump(mode="json"),
         "reward_scheme": recipe.train.reward.scheme,
         "generation": generation,
         "processes": world,
