@@ -19,6 +19,9 @@ _SCHEDULERS: dict[str, str] = {
     "learnability": "dumpcli.schedulers.learnability:Learnability",
     "exp3": "dumpcli.schedulers.exp3:Exp3",
     "curator": "dumpcli.schedulers.curator:Curator",
+    "weights": "dumpcli.schedulers.weights:Weights",
+    "schedule": "dumpcli.schedulers.schedule:Schedule",
+    "pools": "dumpcli.schedulers.pools:Pools",
 }
 
 
