@@ -26,6 +26,9 @@ _SCHEDULERS: dict[str, str] = {
     "exp3": "dumpcli.schedulers.exp3:Exp3",
     "curator": "dumpcli.schedulers.curator:Curator",
     "thompson": "dumpcli.schedulers.thompson:Thompson",
+    "weights": "dumpcli.schedulers.weights:Weights",
+    "schedule": "dumpcli.schedulers.schedule:Schedule",
+    "pools": "dumpcli.schedulers.pools:Pools",
 }
 
 
