@@ -210,12 +210,14 @@ def build_curriculum(
     seed: int,
     log_path: Path | None = None,
     candidate_fn: Callable[[int], Candidate] | None = None,
+    total_steps: int | None = None,
 ) -> Curriculum:
     """The curriculum of `train.scheduler`: a distribution-level scheduler alone, or a problem-level
-    selector on top of its proposal scheduler (uniform over problems by default)."""
+    selector on top of its proposal scheduler (uniform over problems by default). `total_steps`
+    (generation steps of the run) goes to a scheduler that follows the training clock."""
     from dumpcli.schedulers import registry
 
-    proposal, proposal_options = distribution_level_part(name, options)
+    proposal, proposal_options = distribution_level_part(name, options, total_steps)
     scheduler = registry.build(proposal, distributions, seed=seed, sizes=sizes, **proposal_options)
     selector = None
     if registry.is_problem_level(name):
@@ -223,16 +225,32 @@ def build_curriculum(
     return Curriculum(scheduler, row_distributions, seed, log_path, candidate_fn, selector)
 
 
-def distribution_level_part(name: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def distribution_level_part(
+    name: str, options: dict[str, Any], total_steps: int | None = None
+) -> tuple[str, dict[str, Any]]:
     """(scheduler name, its options) that draws the distributions of method `name`: the method
-    itself, or a problem-level selector's proposal."""
+    itself, or a problem-level selector's proposal; with the run's length as `total_steps` when
+    that scheduler follows the training clock and the recipe does not set it."""
     from dumpcli.schedulers import registry
 
-    if not registry.is_problem_level(name):
-        return name, options
-    parsed = registry.get_class(name).Options(**options)
-    assert isinstance(parsed, SelectorOptions)
-    return proposal_scheduler(parsed.proposal), dict(parsed.proposal_options)
+    if registry.is_problem_level(name):
+        parsed = registry.get_class(name).Options(**options)
+        assert isinstance(parsed, SelectorOptions)
+        name, options = proposal_scheduler(parsed.proposal), dict(parsed.proposal_options)
+    cls = registry.get_class(name)
+    if getattr(cls, "needs_total_steps", False) and "total_steps" not in options and total_steps:
+        options = {**options, "total_steps": total_steps}
+    return name, options
+
+
+def generation_steps(
+    max_steps: int, gradient_accumulation_steps: int, steps_per_generation: int, num_iterations: int
+) -> int:
+    """Generation batches (curriculum draws) in a run of `max_steps` optimizer steps: TRL generates
+    every steps_per_generation * num_iterations micro-batches, and steps every
+    gradient_accumulation_steps micro-batches."""
+    micro = max_steps * gradient_accumulation_steps
+    return max(1, -(-micro // (steps_per_generation * num_iterations)))
 
 
 def dataset_candidates(dataset: Any) -> Callable[[int], Candidate]:

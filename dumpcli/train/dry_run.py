@@ -200,7 +200,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     tools). Loads no weights and writes nothing."""
     from dumpcli.data.templates import render
     from dumpcli.schedulers import registry as schedulers
-    from dumpcli.train.curriculum import distribution_level_part
+    from dumpcli.train.curriculum import distribution_level_part, generation_steps
     from dumpcli.train.model import describe_model_source, lora_config
     from dumpcli.train.run import latest_checkpoint, train_seed
 
@@ -237,7 +237,10 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     names = [d[0] for d in dists]
     probabilities: dict[str, float] | None = None
     # the distribution-level part only: a selector (e.g. a curator with an HF encoder) may be heavy
-    drawn_by, drawn_by_options = distribution_level_part(sched.name, sched.options())
+    total = generation_steps(
+        here.max_steps, here.gradient_accumulation_steps, here.steps_per_generation, here.num_iterations
+    )
+    drawn_by, drawn_by_options = distribution_level_part(sched.name, sched.options(), total)
     if names and not data["unknown_sources"]:
         scheduler = schedulers.build(
             drawn_by, names, seed=train_seed(recipe), sizes=[d[1] or 1 for d in dists], **drawn_by_options
@@ -321,7 +324,11 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         ),
         ("warm start", warm),
         ("scheduler", f"{sched.name} {options.model_dump()}"),
-        *([("distributions drawn by", f"{drawn_by} {drawn_by_options}")] if drawn_by != sched.name else []),
+        *(
+            [("distributions drawn by", f"{drawn_by} {drawn_by_options}")]
+            if (drawn_by, drawn_by_options) != (sched.name, sched.options())
+            else []
+        ),
         ("dynamic sampling (train.filter)", _describe_filter(recipe)),
         ("reward scheme", recipe.train.reward.scheme),
         ("generation", generation),

@@ -166,7 +166,7 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
 
     from dumpcli.data.prepare import ensure_prepared, load_split
     from dumpcli.puzzles.rewards import RewardFunction
-    from dumpcli.train.curriculum import build_curriculum, dataset_candidates, truncate_log
+    from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps, truncate_log
     from dumpcli.train.model import load_pretrained, lora_config
     from dumpcli.train.progress import RichProgress
     from dumpcli.train.trainer import CurriculumGRPOTrainer, load_curriculum_state
@@ -201,6 +201,7 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
     start_dir = checkpoint if checkpoint is not None else policy_dir
     model, tokenizer = load_pretrained(start_dir, recipe)
 
+    config = GRPOConfig(**grpo_config_kwargs(recipe, out))
     sched = recipe.train.scheduler
     log_path = out / "curriculum.jsonl"
     curriculum = build_curriculum(
@@ -212,6 +213,12 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
         seed=train_seed(recipe),
         log_path=log_path if main_process else None,
         candidate_fn=dataset_candidates(train_ds),
+        total_steps=generation_steps(
+            config.max_steps,
+            config.gradient_accumulation_steps,
+            config.steps_per_generation,
+            config.num_iterations,
+        ),
     )
     if checkpoint is not None:
         curriculum.load_state_dict(load_curriculum_state(checkpoint))
@@ -238,7 +245,6 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
             },
         )
 
-    config = GRPOConfig(**grpo_config_kwargs(recipe, out))
     progress = RichProgress(console, f"GRPO {sched.name}")
     interrupt = _StopOnInterrupt(console)
     periodic_eval = _PeriodicEval(recipe, recipe.train.eval_every, out / "eval.jsonl", console)
