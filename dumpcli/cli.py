@@ -117,12 +117,17 @@ def train(
     ] = False,
 ) -> None:
     """GRPO (TRL) with a curriculum scheduler choosing the distribution of every prompt."""
-    from dumpcli.train.run import train as run_train
-
     extra = _scheduler_override(recipe, scheduler)
     # a dry run checks a recipe away from its data: missing input files are reported, not fatal
     loaded = _load(recipe, set_, extra, check_files=not dry_run)
-    run_train(loaded, resume=resume, dry_run=dry_run, console=console)
+    if dry_run:
+        from dumpcli.train.dry_run import dry_run as run_dry_run
+
+        run_dry_run(loaded, console=console)
+        return
+    from dumpcli.train.run import train as run_train
+
+    run_train(loaded, resume=resume, console=console)
 
 
 def _scheduler_override(recipe: Path, scheduler: str | None) -> list[str]:
