@@ -99,11 +99,8 @@ def check_unchanged(
     old, new = normalised(run_info.get("recipe", {})), normalised(recipe.model_dump(mode="json"))
     changes = recipe_changes(old, new)
     refused = [c for c in changes if not _allowed(c[0])]
-    if max_steps(recipe) < step:
-        old_steps = old.get("train", {}).get("grpo", {}).get("max_steps", _UNSET)
-        refused.append(
-            ("train.grpo.max_steps", old_steps, f"{max_steps(recipe)}, below the checkpoint's step {step}")
-        )
+    if max_steps(recipe) < step:  # a run cannot end before the step it resumes from
+        refused += [c for c in changes if c[0] == "train.grpo.max_steps"]
     recorded = (run_info.get("data") or {}).get("data_hash")
     if (
         recorded
@@ -112,9 +109,14 @@ def check_unchanged(
     ):
         refused.append(("data (hash of seed + data)", recorded, recipe.data_hash()))
     if refused:
+        lines = [
+            f"{p}: {_short(a)} -> {_short(b)}"
+            + (f" (below the checkpoint's step {step})" if p == "train.grpo.max_steps" else "")
+            for p, a, b in refused
+        ]
         raise RecipeChanged(
             f"--resume: the recipe changed since {out} started ({out / RUN_INFO} records its recipe):\n  "
-            + "\n  ".join(f"{p}: {_short(a)} -> {_short(b)}" for p, a, b in refused)
+            + "\n  ".join(lines)
             + "\nThese change what the run trains on or how, and a resume would mix two runs. Undo "
             "them to resume, or train a new run with --set output_dir=NEW_DIR. (A resume may change "
             "train.grpo.max_steps, train.eval_every, train.save_steps and eval.*)"

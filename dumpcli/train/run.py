@@ -138,6 +138,13 @@ def train(
         raise DumpError(
             f"{out} already has checkpoints: pass --resume to continue, or --set output_dir=NEW_DIR"
         )
+    if checkpoint is not None and (checkpoint_step(checkpoint) or 0) >= max_steps(recipe):
+        # transformers would train one more step past max_steps (at lr 0.0) and log it
+        console.print(
+            f"{out} is finished: {checkpoint.name} is its last step (train.grpo.max_steps "
+            f"{max_steps(recipe)}); to train on, --resume with a larger train.grpo.max_steps"
+        )
+        return out
 
     import torch
     from accelerate import PartialState
