@@ -200,7 +200,9 @@ def test_extending_max_steps_gives_the_lr_of_a_run_of_the_new_length(run, traine
     )  # fmt: skip
     assert code == 0, output
     assert "re-planned for 6 steps" in output
-    lrs = {line["step"]: line["learning_rate"] for line in read_jsonl(out / "train_log.jsonl") if "loss" in line}
+    lrs = {
+        line["step"]: line["learning_rate"] for line in read_jsonl(out / "train_log.jsonl") if "loss" in line
+    }
     assert sorted(lrs) == [1, 2, 3, 4, 5, 6]
     for step in (1, 2, 3, 4):  # trained before the extension, on the 4-step schedule
         assert lrs[step] == pytest.approx(LR * (1 - (step - 1) / 4))
