@@ -19,11 +19,19 @@ from helpers import tiny_train_recipe
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
-from dumpcli.run_folder import checkpoint_problems, latest_checkpoint, truncate_logs
+from dumpcli.run_folder import (
+    CURRICULUM_LOG,
+    EVAL_LOG,
+    RUN_INFO,
+    TRAIN_LOG,
+    checkpoint_problems,
+    latest_checkpoint,
+    truncate_logs,
+)
 
 LR = 1.0e-3
 RECIPE = tiny_train_recipe(**{"train.eval_every": 2})
-LOGS = ("curriculum.jsonl", "train_log.jsonl", "eval.jsonl")
+LOGS = (CURRICULUM_LOG, TRAIN_LOG, EVAL_LOG)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -117,7 +125,7 @@ def test_no_intact_checkpoint_is_one_message_and_no_log_is_touched(run):
     out = run / "out"
     for step in (2, 4):
         truncate(out / f"checkpoint-{step}" / "optimizer.pt")
-    before = {name: (out / name).read_bytes() for name in (*LOGS, "run.json")}
+    before = {name: (out / name).read_bytes() for name in (*LOGS, RUN_INFO)}
     code, output = invoke("train", str(write_recipe(run, RECIPE)), "--resume")
     assert code == 1
     assert "no intact checkpoint" in output and "checkpoint-2: optimizer.pt" in output
@@ -186,6 +194,30 @@ def test_a_resume_that_would_change_the_run_is_refused_before_anything_is_touche
     assert f"{key}: " in flat and "output_dir=NEW_DIR" in flat
     assert flat.count("error:") == 1
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_resume_on_other_prepared_problems_is_refused(run, trained):
+    """Same recipe, other data: run.json's fingerprint of the prepared problems (ids and answers)
+    is that of the data the run trained on; a resume on data that differs from it (an input file or
+    a generator changed since) stops with exit 2 before any log is cut."""
+    from dumpcli.data.prepare import load_split
+    from dumpcli.recipe import load_recipe
+    from dumpcli.train.warmup import data_fingerprint
+
+    out, recipe = run / "out", write_recipe(run, RECIPE)
+    info = orjson.loads((out / "run.json").read_bytes())
+    loaded = load_recipe(trained / "recipe.yaml")  # prepared there
+    assert info["data"]["fingerprint"] == data_fingerprint(
+        load_split(loaded, "train"), load_split(loaded, "test")
+    )
+    info["data"]["fingerprint"] = "0" * 16  # as if it had trained on other problems
+    shutil.rmtree(out / "checkpoint-4")  # a crash before the end: the resume has steps to train
+    (out / "run.json").write_bytes(orjson.dumps(info))
+    before = {name: (out / name).read_bytes() for name in (*LOGS, RUN_INFO)}
+    code, output = invoke("train", str(recipe), "--resume")
+    assert code == 2, output
+    assert "data fingerprint" in " ".join(output.split()) and "output_dir=NEW_DIR" in output
+    assert {name: (out / name).read_bytes() for name in before} == before
 
 
 def test_extending_max_steps_gives_the_lr_of_a_run_of_the_new_length(run, trained):
