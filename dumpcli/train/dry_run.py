@@ -15,6 +15,7 @@ that TRL rejects) end the dry run with exit 1 after the tables; things that depe
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -220,15 +221,43 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
             lora = lora_config(recipe)
 
     sched = recipe.train.scheduler
-    options = schedulers.get_class(sched.name).Options(**sched.options())
+    sched_cls = schedulers.get_class(sched.name)
+    options = sched_cls.Options(**sched.options())
     names = [d[0] for d in dists]
     probabilities: dict[str, float] | None = None
+    # step-driven schedulers (schedule): also where the mixture is halfway and at the end
+    later: dict[int, dict[str, float]] = {}
+    generations = _generation_steps(gpu, launch)
+    total_steps = getattr(options, "total_steps", None)
+    if sched_cls.needs_total_steps and total_steps is None:
+        errors.append(
+            f"train.scheduler.total_steps: the {sched.name} scheduler needs the run's length in generation "
+            f"steps (this recipe makes {_fmt(generations, '?')})"
+        )
+    elif sched_cls.needs_total_steps and generations is not None and total_steps != generations:
+        notes.append(
+            f"train.scheduler.total_steps is {total_steps} but this run makes {_fmt(generations)} generation "
+            "steps: the schedule "
+            + ("ends early and stays at its end" if total_steps < generations else "never reaches its end")
+        )
     heavy = getattr(options, "encoder", "hashed") != "hashed"  # a curator with an HF text encoder
     if names and not data["unknown_sources"] and not heavy:
-        scheduler = schedulers.build(
-            sched.name, names, seed=train_seed(recipe), sizes=[d[1] or 1 for d in dists], **sched.options()
-        )
-        probabilities = dict(zip(names, (float(p) for p in scheduler.probabilities()), strict=True))
+        try:
+            scheduler = schedulers.build(
+                sched.name,
+                names,
+                seed=train_seed(recipe),
+                sizes=[d[1] or 1 for d in dists],
+                **sched.options(),
+            )
+        except ValueError as e:  # the options do not fit these distributions (e.g. weights' globs)
+            if not (sched_cls.needs_total_steps and total_steps is None):  # already reported
+                errors.append(f"train.scheduler: {e}")
+        else:
+            probabilities = dict(zip(names, (float(p) for p in scheduler.probabilities()), strict=True))
+            if sched_cls.needs_total_steps:
+                for t in sorted({total_steps // 2, total_steps - 1} - {0}):
+                    later[t] = dict(zip(names, (float(p) for p in scheduler.at(t)), strict=True))
 
     system = next(
         (m["content"] for m in render(recipe.data.prompt_template, "") if m["role"] == "system"), ""
@@ -357,13 +386,19 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
 
     # -- distributions
     dist_table = Table(title="distributions", title_justify="left")
-    for col in ("distribution", "train", "test", "p at step 0"):
+    for col in ("distribution", "train", "test", "p at step 0", *(f"p at step {t}" for t in later)):
         dist_table.add_column(col, justify="left" if col == "distribution" else "right")
     for name, n_train, n_test in dists:
         p0 = probabilities.get(name) if probabilities else None
-        dist_table.add_row(escape(name), str(n_train), str(n_test), "-" if p0 is None else f"{p0:.3f}")
+        dist_table.add_row(
+            escape(name),
+            str(n_train),
+            str(n_test),
+            "-" if p0 is None else f"{p0:.3f}",
+            *(f"{p[name]:.3f}" for p in later.values()),
+        )
     for src in data["unknown_sources"]:
-        dist_table.add_row(escape(f"{src}/* (after prepare)"), "?", "?", "-")
+        dist_table.add_row(escape(f"{src}/* (after prepare)"), "?", "?", "-", *("-" for _ in later))
     console.print(dist_table)
 
     # -- GRPOConfig
@@ -413,7 +448,13 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         if lora is None
         else {"r": lora.r, "alpha": lora.lora_alpha, "target_modules": lora.target_modules},
         "warm_start": {"dir": str(warm_dir) if warm_dir else None, "cached": warm_cached},
-        "scheduler": {"name": sched.name, "options": options.model_dump(), "probabilities": probabilities},
+        "scheduler": {
+            "name": sched.name,
+            "options": options.model_dump(),
+            "probabilities": probabilities,
+            "later": later,
+        },
+        "generation_steps": generations,
         "reward_scheme": recipe.train.reward.scheme,
         "generation": generation,
         "processes": world,
@@ -438,6 +479,15 @@ def _warm_start_dir(recipe: Recipe, prepared: bool) -> Path | None:
 
     fingerprint = data_fingerprint(load_split(recipe, "train"), load_split(recipe, "test"))
     return cache_root() / "warmstart" / warm_start_key(recipe, fingerprint)
+
+
+def _generation_steps(config: Any, plan: dict[str, Any]) -> int | None:
+    """Generation steps (curriculum draws) in the run: max_steps x gradient_accumulation_steps
+    micro-steps, each generation feeding steps_per_generation x num_iterations of them."""
+    if plan.get("error"):
+        return None
+    micro_per_generation = plan["steps_per_generation"] * config.num_iterations
+    return math.ceil(config.max_steps * config.gradient_accumulation_steps / micro_per_generation)
 
 
 def _files_line(data: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from transformers.trainer_callback import PrinterCallback
 from dumpcli import __version__
 from dumpcli.errors import DumpError, Interrupted
 from dumpcli.io import append_jsonl, last_by, read_jsonl, write_json
-from dumpcli.recipe import Recipe
+from dumpcli.recipe import Recipe, RecipeError
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
@@ -203,9 +203,12 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
     model, tokenizer = load_pretrained(start_dir, recipe)
 
     sched = recipe.train.scheduler
-    scheduler = schedulers.build(
-        sched.name, distributions, seed=train_seed(recipe), sizes=sizes, **sched.options()
-    )
+    try:
+        scheduler = schedulers.build(
+            sched.name, distributions, seed=train_seed(recipe), sizes=sizes, **sched.options()
+        )
+    except ValueError as e:  # options that do not fit the prepared distributions (weights' globs, ...)
+        raise RecipeError(f"{recipe._source_file}: train.scheduler: {e}") from None
     log_path = out / "curriculum.jsonl"
     curriculum = Curriculum(
         scheduler,
