@@ -137,8 +137,9 @@ def test_curator_trains_end_to_end_and_learns_from_policy_improvement(tmp_path):
     steps = [log for log in logs if "curator/mean_u" in log]
     assert len(steps) == 4  # one bandit update per optimizer step
     assert all(log["curator/entropy"] > 0 for log in steps)
+    assert all(set(line["selector"]) == {"kk/2", "kk/3"} for line in lines)  # the curator's own stats
     state = load_curriculum_state(out / "checkpoint-4")
-    assert state["scheduler"]["updates"] == 4
+    assert state["selector"]["updates"] == 4 and state["scheduler"]["scheduler"] == "proportional"
 
 
 @pytest.mark.parametrize(
@@ -259,3 +260,53 @@ def test_eval_every_starts_at_step_0_with_the_starting_policy(tmp_path):
 
     run_cli("train", str(recipe), "--resume")
     assert [e["step"] for e in read_jsonl(out / "eval.jsonl")] == [0, 2, 4]
+
+
+def test_thompson_trains_end_to_end_and_resumes_with_its_posterior(tmp_path):
+    recipe = write_recipe(tmp_path)
+    run_cli("train", str(recipe), "--scheduler", "thompson")
+    out = tmp_path / "out"
+    lines = read_jsonl(out / "curriculum.jsonl")
+    assert [line["scheduler"] for line in lines] == ["thompson"] * 4
+    assert all(sum(line["drawn"].values()) == 4 for line in lines)
+    state = load_curriculum_state(out / "checkpoint-4")["selector"]
+    # every completion fed back: 4 steps x 8 completions, as Beta pseudo-counts above the (1, 1) prior
+    assert sum(state["alpha"]) + sum(state["beta"]) - 2 * len(state["problem_ids"]) == 32
+    # resume from step 2 reproduces the draws of steps 2 and 3
+    shutil.rmtree(out / "checkpoint-4")
+    run_cli("train", str(recipe), "--scheduler", "thompson", "--resume")
+    assert read_jsonl(out / "curriculum.jsonl") == lines
+
+
+def test_zero_variance_drop_keeps_all_equal_groups_out_of_a_full_batch(tmp_path, monkeypatch):
+    """What reaches the loss: every group of the generation batch (rows regrouped by their position)
+    has rewards that differ, unless the step says it ran out of rounds and filled with dropped ones."""
+    from dumpcli.train.trainer import ROW, CurriculumGRPOTrainer
+
+    seen: list[tuple[list[int], list[float]]] = []
+    original = CurriculumGRPOTrainer.compute_loss
+
+    def recording(self, model, inputs, *args, **kwargs):
+        seen.append((inputs[ROW].tolist(), inputs["advantages"].tolist()))
+        return original(self, model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(CurriculumGRPOTrainer, "compute_loss", recording)
+    recipe = write_recipe(
+        tmp_path, tiny_train_recipe(**{"train.filter": {"zero_variance": "drop", "max_rounds": 6}})
+    )
+    run_cli("train", str(recipe))
+    out = tmp_path / "out"
+    steps = [log for log in read_jsonl(out / "train_log.jsonl") if "filter/rounds" in log]
+    assert len(steps) == 4 and len(seen) == 4
+    assert any(log["filter/dropped_groups"] > 0 for log in steps)  # the tiny model gives all-equal groups
+    rounds = sum(log["filter/rounds"] for log in steps)
+    assert len(read_jsonl(out / "curriculum.jsonl")) == rounds  # every round was drawn and fed back
+    for (rows, advantages), log in zip(seen, steps, strict=True):
+        assert sorted(rows) == list(range(8))  # a full batch: 4 groups of 2
+        by_group: dict[int, list[float]] = {}
+        for row, adv in zip(rows, advantages, strict=True):
+            by_group.setdefault(row // 2, []).append(adv)
+        all_equal = sum(1 for a in by_group.values() if max(a) - min(a) < 1e-6)
+        assert all_equal == log["filter/filled_with_dropped"]
+        if log["filter/rounds"] < 6:
+            assert all_equal == 0

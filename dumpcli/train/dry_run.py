@@ -15,7 +15,6 @@ that TRL rejects) end the dry run with exit 1 after the tables; things that depe
 from __future__ import annotations
 
 import importlib.util
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -184,11 +183,24 @@ def batch_plan(
 # ----------------------------------------------------------------------------- the dry run
 
 
+def _describe_filter(recipe: Recipe) -> str:
+    spec = recipe.train.filter
+    if not spec.active:
+        return "off (every generated group reaches the loss)"
+    rules = []
+    if spec.zero_variance == "drop":
+        rules.append("drop groups whose rewards are all equal")
+    if spec.band is not None:
+        rules.append(f"keep groups with success rate in [{spec.band[0]}, {spec.band[1]}]")
+    return "; ".join(rules) + f"; at most {spec.max_rounds} generation rounds a step"
+
+
 def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     """Resolve and print everything `dump train` would use; return it as a dict (for tests and
     tools). Loads no weights and writes nothing."""
     from dumpcli.data.templates import render
     from dumpcli.schedulers import registry as schedulers
+    from dumpcli.train.curriculum import distribution_level_part, generation_steps
     from dumpcli.train.model import describe_model_source, lora_config
     from dumpcli.train.run import latest_checkpoint, train_seed
 
@@ -221,43 +233,35 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
             lora = lora_config(recipe)
 
     sched = recipe.train.scheduler
-    sched_cls = schedulers.get_class(sched.name)
-    options = sched_cls.Options(**sched.options())
+    options = schedulers.get_class(sched.name).Options(**sched.options())
     names = [d[0] for d in dists]
     probabilities: dict[str, float] | None = None
-    # step-driven schedulers (schedule): also where the mixture is halfway and at the end
+    # the distribution-level part only: a selector (e.g. a curator with an HF encoder) may be heavy
+    total = generation_steps(
+        here.max_steps, here.gradient_accumulation_steps, here.steps_per_generation, here.num_iterations
+    )
+    drawn_by, drawn_by_options = distribution_level_part(sched.name, sched.options(), total)
+    # a scheduler that follows the training clock (schedule): also its mixture halfway and at the end
+    clocked = schedulers.get_class(drawn_by).needs_total_steps
     later: dict[int, dict[str, float]] = {}
-    generations = _generation_steps(gpu, launch)
-    total_steps = getattr(options, "total_steps", None)
-    if sched_cls.needs_total_steps and total_steps is None:
-        errors.append(
-            f"train.scheduler.total_steps: the {sched.name} scheduler needs the run's length in generation "
-            f"steps (this recipe makes {_fmt(generations, '?')})"
-        )
-    elif sched_cls.needs_total_steps and generations is not None and total_steps != generations:
+    budget = drawn_by_options.get("total_steps") if clocked else None
+    if budget is not None and budget != total:
         notes.append(
-            f"train.scheduler.total_steps is {total_steps} but this run makes {_fmt(generations)} generation "
-            "steps: the schedule "
-            + ("ends early and stays at its end" if total_steps < generations else "never reaches its end")
+            f"train.scheduler.total_steps is {budget} but this run makes {total} generation steps: the "
+            "schedule " + ("ends early and stays at its end" if budget < total else "never reaches its end")
         )
-    heavy = getattr(options, "encoder", "hashed") != "hashed"  # a curator with an HF text encoder
-    if names and not data["unknown_sources"] and not heavy:
+    if names and not data["unknown_sources"]:
         try:
             scheduler = schedulers.build(
-                sched.name,
-                names,
-                seed=train_seed(recipe),
-                sizes=[d[1] or 1 for d in dists],
-                **sched.options(),
+                drawn_by, names, seed=train_seed(recipe), sizes=[d[1] or 1 for d in dists], **drawn_by_options
             )
         except ValueError as e:  # the options do not fit these distributions (e.g. weights' globs)
-            if not (sched_cls.needs_total_steps and total_steps is None):  # already reported
-                errors.append(f"train.scheduler: {e}")
+            errors.append(f"train.scheduler: {e}")
         else:
             probabilities = dict(zip(names, (float(p) for p in scheduler.probabilities()), strict=True))
-            if sched_cls.needs_total_steps:
-                for t in sorted({total_steps // 2, total_steps - 1} - {0}):
-                    later[t] = dict(zip(names, (float(p) for p in scheduler.at(t)), strict=True))
+            if clocked and budget:
+                for t in sorted({budget // 2, budget - 1} - {0}):
+                    later[t] = dict(zip(names, (float(p) for p in scheduler.at(t)), strict=True))  # type: ignore[attr-defined]
 
     system = next(
         (m["content"] for m in render(recipe.data.prompt_template, "") if m["role"] == "system"), ""
@@ -336,6 +340,12 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         ),
         ("warm start", warm),
         ("scheduler", f"{sched.name} {options.model_dump()}"),
+        *(
+            [("distributions drawn by", f"{drawn_by} {drawn_by_options}")]
+            if (drawn_by, drawn_by_options) != (sched.name, sched.options())
+            else []
+        ),
+        ("dynamic sampling (train.filter)", _describe_filter(recipe)),
         ("reward scheme", recipe.train.reward.scheme),
         ("generation", generation),
         ("vLLM installed here", "yes" if vllm_here else "no (pip install 'dumpcli[vllm]')"),
@@ -451,10 +461,12 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         "scheduler": {
             "name": sched.name,
             "options": options.model_dump(),
+            "drawn_by": drawn_by,
             "probabilities": probabilities,
             "later": later,
         },
-        "generation_steps": generations,
+        "generation_steps": total,
+        "filter": recipe.train.filter.model_dump(mode="json"),
         "reward_scheme": recipe.train.reward.scheme,
         "generation": generation,
         "processes": world,
@@ -479,15 +491,6 @@ def _warm_start_dir(recipe: Recipe, prepared: bool) -> Path | None:
 
     fingerprint = data_fingerprint(load_split(recipe, "train"), load_split(recipe, "test"))
     return cache_root() / "warmstart" / warm_start_key(recipe, fingerprint)
-
-
-def _generation_steps(config: Any, plan: dict[str, Any]) -> int | None:
-    """Generation steps (curriculum draws) in the run: max_steps x gradient_accumulation_steps
-    micro-steps, each generation feeding steps_per_generation x num_iterations of them."""
-    if plan.get("error"):
-        return None
-    micro_per_generation = plan["steps_per_generation"] * config.num_iterations
-    return math.ceil(config.max_steps * config.gradient_accumulation_steps / micro_per_generation)
 
 
 def _files_line(data: dict[str, Any]) -> str:

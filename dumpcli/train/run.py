@@ -166,8 +166,7 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
 
     from dumpcli.data.prepare import ensure_prepared, load_split
     from dumpcli.puzzles.rewards import RewardFunction
-    from dumpcli.schedulers import registry as schedulers
-    from dumpcli.train.curriculum import Curriculum, truncate_log
+    from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps, truncate_log
     from dumpcli.train.model import load_pretrained, lora_config
     from dumpcli.train.progress import RichProgress
     from dumpcli.train.trainer import CurriculumGRPOTrainer, load_curriculum_state
@@ -202,21 +201,28 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
     start_dir = checkpoint if checkpoint is not None else policy_dir
     model, tokenizer = load_pretrained(start_dir, recipe)
 
+    config = GRPOConfig(**grpo_config_kwargs(recipe, out))
     sched = recipe.train.scheduler
+    log_path = out / "curriculum.jsonl"
     try:
-        scheduler = schedulers.build(
-            sched.name, distributions, seed=train_seed(recipe), sizes=sizes, **sched.options()
+        curriculum = build_curriculum(
+            sched.name,
+            sched.options(),
+            train_ds["distribution"],
+            distributions,
+            sizes,
+            seed=train_seed(recipe),
+            log_path=log_path if main_process else None,
+            candidate_fn=dataset_candidates(train_ds),
+            total_steps=generation_steps(
+                config.max_steps,
+                config.gradient_accumulation_steps,
+                config.steps_per_generation,
+                config.num_iterations,
+            ),
         )
     except ValueError as e:  # options that do not fit the prepared distributions (weights' globs, ...)
         raise RecipeError(f"{recipe._source_file}: train.scheduler: {e}") from None
-    log_path = out / "curriculum.jsonl"
-    curriculum = Curriculum(
-        scheduler,
-        train_ds["distribution"],
-        seed=train_seed(recipe),
-        log_path=log_path if main_process else None,
-        candidate_fn=_candidate_fn(train_ds) if getattr(scheduler, "problem_level", False) else None,
-    )
     if checkpoint is not None:
         curriculum.load_state_dict(load_curriculum_state(checkpoint))
         if main_process:
@@ -242,7 +248,6 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
             },
         )
 
-    config = GRPOConfig(**grpo_config_kwargs(recipe, out))
     progress = RichProgress(console, f"GRPO {sched.name}")
     interrupt = _StopOnInterrupt(console)
     periodic_eval = _PeriodicEval(recipe, recipe.train.eval_every, out / "eval.jsonl", console)
@@ -253,6 +258,7 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
         processing_class=tokenizer,
         curriculum=curriculum,
         reward_function=RewardFunction(recipe.train.reward.scheme),
+        group_filter=recipe.train.filter,
         peft_config=lora_config(recipe) if checkpoint is None else None,
         callbacks=[progress, interrupt, _LogToFile(out / "train_log.jsonl"), periodic_eval],
     )
@@ -285,20 +291,8 @@ def _data_used(recipe: Recipe, manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _candidate_fn(dataset: Any) -> Any:
-    """Row index -> what the curator sees of a problem (its text, source, difficulty)."""
-    from dumpcli.schedulers.curator import Candidate
-
-    def candidate(row: int) -> Candidate:
-        r = dataset[row]
-        text = "\n".join(m["content"] for m in r["prompt"] if m["role"] != "system")
-        return Candidate(r["id"], text, r["source"], r["difficulty"], r["distribution"])
-
-    return candidate
-
-
 def _print_summary(curriculum: Any, trainer: Any, console: Console) -> None:
-    table = Table(title=f"curriculum after {trainer.state.global_step} steps ({curriculum.scheduler.name})")
+    table = Table(title=f"curriculum after {trainer.state.global_step} steps ({curriculum.name})")
     table.add_column("distribution")
     table.add_column("p", justify="right")
     table.add_column("train reward (last)", justify="right")
