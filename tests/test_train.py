@@ -147,8 +147,8 @@ def test_curator_trains_end_to_end_and_learns_from_policy_improvement(tmp_path):
     [
         # weights: kk/2 by its exact name (3) over the glob (1): 3/4, 1/4 at every step
         ({"name": "weights", "weights": {"kk/2": 3, "kk/*": 1}}, [{"kk/2": 0.75, "kk/3": 0.25}] * 2),
-        # classic E2H schedule over T = 2 generation steps: stage floor(t * 2 / 2) = t
-        ({"name": "schedule", "schedule": "classic", "total_steps": 2}, [{"kk/2": 1.0, "kk/3": 0.0}, {"kk/2": 0.0, "kk/3": 1.0}]),
+        # classic E2H schedule; T = the run's 2 generation steps (set by `dump train`): stage t
+        ({"name": "schedule", "schedule": "classic"}, [{"kk/2": 1.0, "kk/3": 0.0}, {"kk/2": 0.0, "kk/3": 1.0}]),
         # pools: all unseen at step 0; at step 1 the one prompt of step 0 has put its distribution
         # in the pool of its success rate (weight 0.2 or 1.0), the other is still unseen (2.0)
         ({"name": "pools", "unseen_weight": 2.0}, [{"kk/2": 0.5, "kk/3": 0.5}, None]),
@@ -172,8 +172,9 @@ def test_distribution_level_schedulers_train_from_the_cli(tmp_path, spec, expect
             assert len(acc) == 1  # one prompt drawn at step 0
             want = {d: w / sum(pool.values()) for d, w in pool.items()}
         assert line["probabilities"] == pytest.approx(want)
-    if spec["name"] == "schedule":  # all of step 0's prompts from kk/2, all of step 1's from kk/3
+    if spec["name"] == "schedule":  # step 0's prompt from kk/2, step 1's from kk/3
         assert [line["drawn"] for line in lines] == [{"kk/2": 1}, {"kk/3": 1}]
+        assert load_curriculum_state(out / "checkpoint-2")["scheduler"]["options"]["total_steps"] == 2
     state = load_curriculum_state(out / "checkpoint-2")["scheduler"]
     assert state["scheduler"] == spec["name"] and state["n"] == [
         lines[0]["drawn"].get(d, 0) * 2 + lines[1]["drawn"].get(d, 0) * 2 for d in ("kk/2", "kk/3")
