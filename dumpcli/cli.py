@@ -119,9 +119,10 @@ def train(
     """GRPO (TRL) with a curriculum scheduler choosing the distribution of every prompt."""
     from dumpcli.train.run import train as run_train
 
+    # --scheduler first, so that --set can give the new scheduler its options
     extra = _scheduler_override(recipe, scheduler)
     # a dry run checks a recipe away from its data: missing input files are reported, not fatal
-    loaded = _load(recipe, set_, extra, check_files=not dry_run)
+    loaded = _load(recipe, [*extra, *(set_ or [])], check_files=not dry_run)
     run_train(loaded, resume=resume, dry_run=dry_run, console=console)
 
 

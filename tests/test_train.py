@@ -311,3 +311,23 @@ def test_zero_variance_drop_keeps_all_equal_groups_out_of_a_full_batch(tmp_path,
         assert all_equal == log["filter/filled_with_dropped"]
         if log["filter/rounds"] < 6:
             assert all_equal == 0
+
+
+@pytest.mark.parametrize("name", ["problem_pools", "weights", "schedule", "pools"])
+def test_every_new_method_trains_from_the_cli(tmp_path, name):
+    recipe = write_recipe(tmp_path)
+    extra = (
+        ["--set", 'train.scheduler={name: weights, weights: {"kk/2": 3, "kk/3": 1}}']
+        if name == "weights"
+        else []
+    )
+    run_cli("train", str(recipe), "--scheduler", name, *extra)
+    lines = read_jsonl(tmp_path / "out" / "curriculum.jsonl")
+    assert [line["scheduler"] for line in lines] == [name] * 4
+    if name == "weights":
+        assert lines[0]["probabilities"] == {"kk/2": 0.75, "kk/3": 0.25}
+    if name == "schedule":  # T wired from max_steps: the schedule's clock reaches the end
+        assert (
+            load_curriculum_state(tmp_path / "out" / "checkpoint-4")["scheduler"]["options"]["total_steps"]
+            == 4
+        )
