@@ -117,9 +117,10 @@ def train(
     ] = False,
 ) -> None:
     """GRPO (TRL) with a curriculum scheduler choosing the distribution of every prompt."""
+    # --scheduler first, so that --set can give the new scheduler its options
     extra = _scheduler_override(recipe, scheduler)
     # a dry run checks a recipe away from its data: missing input files are reported, not fatal
-    loaded = _load(recipe, set_, extra, check_files=not dry_run)
+    loaded = _load(recipe, [*extra, *(set_ or [])], check_files=not dry_run)
     if dry_run:
         from dumpcli.train.dry_run import dry_run as run_dry_run
 

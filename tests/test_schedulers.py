@@ -9,6 +9,7 @@ from collections import deque
 import numpy as np
 import orjson
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from dumpcli.schedulers import registry
@@ -287,6 +288,8 @@ def test_weights_most_specific_key_wins_whatever_the_order():
     assert Weights(QUICK, weights=reordered).probabilities() == pytest.approx(expected)
     glob_vs_glob = Weights(["sort/4", "rev/4"], weights={"sort/*": 3, "*/4": 1})
     assert glob_vs_glob.pattern == ["sort/*", "*/4"]
+    by_difficulty = Weights(["4", "6"], weights=yaml.safe_load("{4: 1, 6: 3}"))  # YAML's int keys
+    assert by_difficulty.probabilities() == pytest.approx([0.25, 0.75])
 
 
 def test_weights_refuse_mixtures_that_do_not_fit():

@@ -122,3 +122,30 @@ def test_curriculum_composes_selector_and_proposal_and_resumes_exactly():
     assert [step(fresh, i) for i in range(3)] == first  # deterministic
     with pytest.raises(ValueError, match="without a problem selector"):
         two.load_state_dict({**saved, "selector": None})
+
+
+def test_problem_pools_weights_each_problem_by_the_pool_of_its_latest_group():
+    from dumpcli.schedulers.problem_pools import ProblemPools
+
+    p = ProblemPools(DISTS)
+    assert p.pool_size(4) == 16
+    # x: 0/4 right -> hard (0.2); y: 2/4 -> normal (1.0); z: 4/4 -> easy (0.2); w unseen (1.0)
+    p.update([fb("x", 0)] * 4 + [fb("y", 1), fb("y", 1), fb("y", 0), fb("y", 0)] + [fb("z", 1, "b/1")] * 4)
+    assert [p.weight(i) for i in "xyzw"] == [0.2, 1.0, 0.2, 1.0]
+    pool = [cand("x"), cand("y"), cand("z", "b/1"), cand("w")]
+    chosen, q = p.select(pool, 2000, np.random.default_rng(0))
+    total = 0.2 + 1.0 + 0.2 + 1.0
+    assert set(q.round(6)) == {round(0.2 / total, 6), round(1.0 / total, 6)}
+    share = np.bincount(chosen, minlength=4) / 2000
+    assert share == pytest.approx([0.2 / total, 1.0 / total, 0.2 / total, 1.0 / total], abs=0.03)
+    # the latest group replaces the score: y now solved 1/4 -> 0.25 is still hard (inclusive)
+    p.update([fb("y", 1)] + [fb("y", 0)] * 3)
+    assert p.weight("y") == 0.2
+    # state round-trip; every weight 0 falls back to uniform over the pool
+    q2 = ProblemPools(DISTS)
+    q2.load_state_dict(p.state_dict())
+    assert q2.score == p.score
+    zero = ProblemPools(DISTS, unseen_weight=1.0, hard_weight=0.0, normal_weight=0.0, easy_weight=0.0)
+    zero.update([fb("x", 0)] * 2)
+    assert zero.select([cand("x")] * 3, 2, np.random.default_rng(0))[1].tolist() == [1 / 3, 1 / 3]
+    assert registry.check_options("problem_pools", {"easy_threshold": 0.1})[0].startswith("easy_threshold")

@@ -29,6 +29,7 @@ _SCHEDULERS: dict[str, str] = {
     "weights": "dumpcli.schedulers.weights:Weights",
     "schedule": "dumpcli.schedulers.schedule:Schedule",
     "pools": "dumpcli.schedulers.pools:Pools",
+    "problem_pools": "dumpcli.schedulers.problem_pools:ProblemPools",
 }
 
 

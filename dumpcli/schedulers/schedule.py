@@ -26,7 +26,8 @@ the centre faster at the start.
 
 T counts generation steps (one draw + one update each), not optimizer steps: with TRL's defaults
 (steps_per_generation = gradient_accumulation_steps, num_iterations = 1) they are the same as
-`train.grpo.max_steps`. The feedback is ignored (responses are only counted).
+`train.grpo.max_steps`. `needs_total_steps` tells the trainer to pass the run's generation steps as
+`total_steps` unless the recipe sets it. The feedback is ignored (responses are only counted).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ Kind = Literal["classic", "balanced", "cosine", "gaussian"]
 class ScheduleOptions(Options):
     schedule: Kind = Field("cosine", description="classic, balanced, cosine or gaussian (E2H Reasoner)")
     total_steps: int | None = Field(
-        None, gt=0, description="T: generation steps the schedule spans (required; the run's length)"
+        None,
+        gt=0,
+        description="T: generation steps the schedule spans (default: the run's, from the trainer)",
     )
     mu_exp: float = Field(0.5, gt=0, description="gaussian: the centre is (t/T)^mu_exp (K - 1)")
     sigma: float = Field(0.5, gt=0, description="gaussian: width, in levels")
@@ -98,7 +101,7 @@ class Schedule(Scheduler):
         if o.total_steps is None:
             raise ValueError(
                 "total_steps: the schedule scheduler needs T, the number of generation steps the "
-                "schedule spans (set train.scheduler.total_steps, e.g. to train.grpo.max_steps)"
+                "schedule spans (`dump train` sets it to the run's; set train.scheduler.total_steps)"
             )
         if o.min_prob is not None and self.k * o.min_prob > 1:
             raise ValueError(

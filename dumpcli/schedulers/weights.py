@@ -45,6 +45,17 @@ class WeightsOptions(Options):
         description='weight per distribution name or glob, e.g. {"sort/*": 2, "*": 1} (normalised)',
     )
 
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _number_keys_are_names(cls, v: object) -> object:
+        """YAML reads `{4: 1}` with an int key; a distribution named by its difficulty alone is "4"."""
+        if isinstance(v, dict):
+            return {
+                str(k) if isinstance(k, int | float) and not isinstance(k, bool) else k: w
+                for k, w in v.items()
+            }
+        return v
+
     @field_validator("weights")
     @classmethod
     def _some_positive(cls, v: dict[str, float]) -> dict[str, float]:

@@ -240,11 +240,27 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         here.max_steps, here.gradient_accumulation_steps, here.steps_per_generation, here.num_iterations
     )
     drawn_by, drawn_by_options = distribution_level_part(sched.name, sched.options(), total)
-    if names and not data["unknown_sources"]:
-        scheduler = schedulers.build(
-            drawn_by, names, seed=train_seed(recipe), sizes=[d[1] or 1 for d in dists], **drawn_by_options
+    # a scheduler that follows the training clock (schedule): also its mixture halfway and at the end
+    clocked = schedulers.get_class(drawn_by).needs_total_steps
+    later: dict[int, dict[str, float]] = {}
+    budget = drawn_by_options.get("total_steps") if clocked else None
+    if budget is not None and budget != total:
+        notes.append(
+            f"train.scheduler.total_steps is {budget} but this run makes {total} generation steps: the "
+            "schedule " + ("ends early and stays at its end" if budget < total else "never reaches its end")
         )
-        probabilities = dict(zip(names, (float(p) for p in scheduler.probabilities()), strict=True))
+    if names and not data["unknown_sources"]:
+        try:
+            scheduler = schedulers.build(
+                drawn_by, names, seed=train_seed(recipe), sizes=[d[1] or 1 for d in dists], **drawn_by_options
+            )
+        except ValueError as e:  # the options do not fit these distributions (e.g. weights' globs)
+            errors.append(f"train.scheduler: {e}")
+        else:
+            probabilities = dict(zip(names, (float(p) for p in scheduler.probabilities()), strict=True))
+            if clocked and budget:
+                for t in sorted({budget // 2, budget - 1} - {0}):
+                    later[t] = dict(zip(names, (float(p) for p in scheduler.at(t)), strict=True))  # type: ignore[attr-defined]
 
     system = next(
         (m["content"] for m in render(recipe.data.prompt_template, "") if m["role"] == "system"), ""
@@ -380,13 +396,19 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
 
     # -- distributions
     dist_table = Table(title="distributions", title_justify="left")
-    for col in ("distribution", "train", "test", "p at step 0"):
+    for col in ("distribution", "train", "test", "p at step 0", *(f"p at step {t}" for t in later)):
         dist_table.add_column(col, justify="left" if col == "distribution" else "right")
     for name, n_train, n_test in dists:
         p0 = probabilities.get(name) if probabilities else None
-        dist_table.add_row(escape(name), str(n_train), str(n_test), "-" if p0 is None else f"{p0:.3f}")
+        dist_table.add_row(
+            escape(name),
+            str(n_train),
+            str(n_test),
+            "-" if p0 is None else f"{p0:.3f}",
+            *(f"{p[name]:.3f}" for p in later.values()),
+        )
     for src in data["unknown_sources"]:
-        dist_table.add_row(escape(f"{src}/* (after prepare)"), "?", "?", "-")
+        dist_table.add_row(escape(f"{src}/* (after prepare)"), "?", "?", "-", *("-" for _ in later))
     console.print(dist_table)
 
     # -- GRPOConfig
@@ -441,7 +463,9 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
             "options": options.model_dump(),
             "drawn_by": drawn_by,
             "probabilities": probabilities,
+            "later": later,
         },
+        "generation_steps": total,
         "filter": recipe.train.filter.model_dump(mode="json"),
         "reward_scheme": recipe.train.reward.scheme,
         "generation": generation,

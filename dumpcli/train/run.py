@@ -25,7 +25,7 @@ from transformers.trainer_callback import PrinterCallback
 from dumpcli import __version__
 from dumpcli.errors import DumpError, Interrupted, RecipeChanged
 from dumpcli.io import append_jsonl, write_json
-from dumpcli.recipe import Recipe
+from dumpcli.recipe import Recipe, RecipeError
 from dumpcli.run_folder import (
     RunFolder,
     RunSegment,
@@ -186,22 +186,25 @@ def train(
 
     config = GRPOConfig(**grpo_config_kwargs(recipe, out))
     sched = recipe.train.scheduler
-    curriculum = build_curriculum(
-        sched.name,
-        sched.options(),
-        train_ds["distribution"],
-        distributions,
-        sizes,
-        seed=train_seed(recipe),
-        log_path=folder.curriculum_log if main_process else None,
-        candidate_fn=dataset_candidates(train_ds),
-        total_steps=generation_steps(
-            config.max_steps,
-            config.gradient_accumulation_steps,
-            config.steps_per_generation,
-            config.num_iterations,
-        ),
-    )
+    try:
+        curriculum = build_curriculum(
+            sched.name,
+            sched.options(),
+            train_ds["distribution"],
+            distributions,
+            sizes,
+            seed=train_seed(recipe),
+            log_path=folder.curriculum_log if main_process else None,
+            candidate_fn=dataset_candidates(train_ds),
+            total_steps=generation_steps(
+                config.max_steps,
+                config.gradient_accumulation_steps,
+                config.steps_per_generation,
+                config.num_iterations,
+            ),
+        )
+    except ValueError as e:  # options that do not fit the prepared distributions (weights' globs, ...)
+        raise RecipeError(f"{recipe._source_file}: train.scheduler: {e}") from None
     from_step = 0
     if checkpoint is not None:
         curriculum.load_state_dict(load_curriculum_state(checkpoint))
