@@ -210,14 +210,27 @@ def checkpoint_dirs(root: Path) -> list[Path]:
     return [p for _, p in sorted(found) if p.is_dir()]
 
 
-def is_complete(checkpoint: Path) -> bool:
+def is_legacy_run(root: Path) -> bool:
+    """A run folder written before checkpoints had a marker (its run.json has no `runs`): its
+    checkpoints count when their last file, curriculum_state.pt, is there (see `adopt_legacy`)."""
+    info = read_run_info(root)
+    return info is not None and "runs" not in info
+
+
+def is_complete(checkpoint: Path, legacy: bool | None = None) -> bool:
     """Whether the save of this checkpoint finished (its marker is there)."""
-    return (Path(checkpoint) / COMPLETE).is_file()
+    checkpoint = Path(checkpoint)
+    if (checkpoint / COMPLETE).is_file():
+        return True
+    if legacy is None:
+        legacy = is_legacy_run(checkpoint.parent)
+    return legacy and all((checkpoint / n).is_file() for n in (TRAINER_STATE, CURRICULUM_STATE))
 
 
 def list_checkpoints(root: Path) -> list[Path]:
     """The complete checkpoints of a run, oldest first."""
-    return [p for p in checkpoint_dirs(root) if is_complete(p)]
+    legacy = is_legacy_run(root)
+    return [p for p in checkpoint_dirs(root) if is_complete(p, legacy)]
 
 
 def latest_checkpoint(root: Path) -> Path | None:
@@ -248,19 +261,21 @@ def checkpoint_problems(checkpoint: Path) -> list[str]:
     directories of torch.save files (at the end: a truncated file has none), trainer_state.json."""
     checkpoint = Path(checkpoint)
     marker = checkpoint / COMPLETE
-    if not marker.is_file():
+    if marker.is_file():
+        try:
+            files: dict[str, int | None] = dict(read_json(marker)["files"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return [f"{COMPLETE} is unreadable"]
+    elif is_complete(checkpoint):  # a legacy run: headers only, there are no sizes to compare
+        files = {p.relative_to(checkpoint).as_posix(): None for p in checkpoint.rglob("*") if p.is_file()}
+    else:
         return [f"no {COMPLETE}: its save was interrupted"]
-    try:
-        recorded = read_json(marker)
-        files: dict[str, int] = dict(recorded["files"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return [f"{COMPLETE} is unreadable"]
     problems = []
     for name, size in files.items():
         path = checkpoint / name
         if not path.is_file():
             problems.append(f"{name} is missing")
-        elif path.stat().st_size != size:
+        elif size is not None and path.stat().st_size != size:
             problems.append(
                 f"{name} is truncated or changed ({path.stat().st_size} bytes, {size} when saved)"
             )
@@ -283,6 +298,19 @@ def newest_intact_checkpoint(root: Path) -> tuple[Path | None, list[tuple[Path, 
             return path, skipped
         skipped.append((path, problems))
     return None, skipped
+
+
+def adopt_legacy(root: Path) -> list[Path]:
+    """Give every intact checkpoint of a legacy run its marker (before run.json gets `runs` and the
+    run stops being legacy); returns those adopted."""
+    if not is_legacy_run(root):
+        return []
+    adopted = []
+    for path in checkpoint_dirs(root):
+        if not (path / COMPLETE).is_file() and not checkpoint_problems(path):
+            mark_complete(path, checkpoint_step(path) or 0)
+            adopted.append(path)
+    return adopted
 
 
 def _missing_parts(checkpoint: Path) -> list[str]:

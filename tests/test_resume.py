@@ -161,6 +161,26 @@ def test_a_kill_after_trainer_state_json_leaves_a_checkpoint_that_does_not_count
     assert_same_logs_as(out, trained / "out")
 
 
+def test_a_run_started_before_checkpoint_markers_resumes(run, trained):
+    """Checkpoints of an earlier dumpcli have no marker and its run.json no `runs`: resume checks
+    them by their headers, marks them complete and records the first start as the first segment."""
+    out = run / "out"
+    for marker in out.glob("checkpoint-*/checkpoint_complete.json"):
+        marker.unlink()
+    info = orjson.loads((out / RUN_INFO).read_bytes())
+    del info["runs"]
+    (out / RUN_INFO).write_bytes(orjson.dumps(info))
+    shutil.rmtree(out / "checkpoint-4")  # killed during step 3 or 4
+    assert latest_checkpoint(out) == out / "checkpoint-2"
+    code, output = invoke("train", str(write_recipe(run, RECIPE)), "--resume")
+    assert code == 0, output
+    assert "earlier dumpcli" in output and "resuming from" in output
+    assert (out / "checkpoint-2" / "checkpoint_complete.json").is_file()
+    assert_same_logs_as(out, trained / "out")
+    segments = orjson.loads((out / RUN_INFO).read_bytes())["runs"]
+    assert [(s["from_step"], s["max_steps"]) for s in segments] == [(0, 4), (2, 4)]
+
+
 def test_resume_of_a_finished_run_adds_no_line(run, trained):
     code, output = invoke("train", str(write_recipe(run, RECIPE)), "--resume")
     assert code == 0, output

@@ -30,6 +30,7 @@ from dumpcli.run_folder import (
     RunFolder,
     RunSegment,
     TrainLogLine,
+    adopt_legacy,
     append_eval,
     checkpoint_dirs,
     checkpoint_step,
@@ -39,7 +40,7 @@ from dumpcli.run_folder import (
     read_run_info,
     truncate_logs,
 )
-from dumpcli.train.config import grpo_config_kwargs, max_steps, train_seed
+from dumpcli.train.config import GRPO_DEFAULTS, grpo_config_kwargs, max_steps, train_seed
 
 
 class _StopOnInterrupt(TrainerCallback):
@@ -210,6 +211,12 @@ def train(
         curriculum.load_state_dict(load_curriculum_state(checkpoint))
         from_step = checkpoint_step(checkpoint) or 0
         if main_process:
+            adopted = adopt_legacy(out)  # before run.json gets `runs` below
+            if adopted:
+                console.print(
+                    "--resume: checkpoints of a run started by an earlier dumpcli, checked by their "
+                    f"headers and marked complete: {', '.join(p.name for p in adopted)}"
+                )
             truncate_logs(out, from_step, curriculum.draws)
         console.print(f"resuming from {checkpoint} (step {from_step})")
     elif main_process:
@@ -225,7 +232,7 @@ def train(
             "skipped": describe_skipped(skipped),
             "tool_version": __version__,
         }
-        earlier = list((run_info or {}).get("runs", [])) if checkpoint is not None else []
+        earlier = _earlier_segments(run_info) if checkpoint is not None else []
         write_json(
             folder.run_info,
             {
@@ -323,6 +330,25 @@ def _resume_point(
             f"step {step + 1} on gets the lr a run of {max_steps(recipe)} steps has there"
         )
     return checkpoint, skipped, run_info
+
+
+def _earlier_segments(run_info: dict[str, Any] | None) -> list[RunSegment]:
+    """run.json's `runs`; for a run.json written before `runs` existed, its one start."""
+    if run_info is None:
+        return []
+    if "runs" in run_info:
+        return list(run_info["runs"])
+    grpo = (run_info.get("recipe") or {}).get("train", {}).get("grpo", {})
+    return [
+        {
+            "started": run_info.get("started", "?"),
+            "from_step": 0,
+            "max_steps": int(grpo.get("max_steps", GRPO_DEFAULTS["max_steps"])),
+            "checkpoint": None,
+            "skipped": [],
+            "tool_version": run_info.get("tool_version", "?"),
+        }
+    ]
 
 
 def _data_used(recipe: Recipe, manifest: dict[str, Any]) -> dict[str, Any]:
