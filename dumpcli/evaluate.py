@@ -151,10 +151,12 @@ def render_prompts(tokenizer: Any, rows: Sequence[dict]) -> list[str]:
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if eos is None:
-        eos = tokenizer.eos_token_id
-    ids = [eos] if isinstance(eos, int) else list(eos or [])
+    """What ends a completion, as in TRL's GRPOTrainer: the generation config's EOS ids (which
+    `load_pretrained` extends with the chat template's end of turn) and the tokenizer's EOS."""
+    from dumpcli.train.model import stop_token_ids
+
+    declared = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = stop_token_ids(declared, tokenizer)
     if not ids:
         raise DumpError("the tokenizer has no EOS token: generation would never stop")
     return ids
@@ -265,15 +267,18 @@ def vllm_sampler(llm: Any, tokenizer: Any, spec: EvalSpec, seed: int) -> Sampler
     greedy asks for one sample per prompt and repeats it, as the HF path does."""
     import vllm
 
+    from dumpcli.train.model import stop_token_ids
+
     sampling = spec.temperature > 0
+    eos = set(stop_token_ids(None, tokenizer))  # also the chat template's end of turn, as the HF path
     params = vllm.SamplingParams(
         n=spec.n if sampling else 1,
         temperature=spec.temperature,
         top_p=spec.top_p if sampling else 1.0,
         max_tokens=spec.max_new_tokens,
         seed=seed,
+        stop_token_ids=sorted(eos),
     )
-    eos = {tokenizer.eos_token_id}
 
     def sample(prompts: list[str]) -> list[list[Sample]]:
         ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]

@@ -188,7 +188,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     tools). Loads no weights and writes nothing."""
     from dumpcli.data.templates import render
     from dumpcli.schedulers import registry as schedulers
-    from dumpcli.train.model import describe_model_source, lora_config
+    from dumpcli.train.model import describe_model_source, describe_tokenizer, lora_config
     from dumpcli.train.run import latest_checkpoint, train_seed
 
     notes: list[str] = []
@@ -208,6 +208,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     launch = next(p for p in plans if p["processes"] == world)
 
     model = describe_model_source(recipe.model, recipe.base_dir)
+    tokenizer = describe_tokenizer(recipe.model, recipe.base_dir)
     if model["kind"] == "invalid":
         errors.append(f"model.name_or_path: {model['detail']}")
     elif not model["available"]:
@@ -291,6 +292,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         ("prompt template", f"{recipe.data.prompt_template}: {_short(system)}"),
         ("model", f"{recipe.model.name_or_path} ({model['kind']}: {model['detail']})"),
         ("available locally", "yes" if model["available"] else "no"),
+        ("tokenizer", _tokenizer_line(tokenizer, recipe.model.name_or_path == "tiny")),
         (
             "dtype",
             recipe.model.dtype + ("" if recipe.model.dtype != "auto" else " (bf16 on GPUs that have it)"),
@@ -409,6 +411,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         "grpo": gpu_dict,
         "grpo_here": here_dict,
         "model": model,
+        "tokenizer": tokenizer,
         "lora": None
         if lora is None
         else {"r": lora.r, "alpha": lora.lora_alpha, "target_modules": lora.target_modules},
@@ -438,6 +441,21 @@ def _warm_start_dir(recipe: Recipe, prepared: bool) -> Path | None:
 
     fingerprint = data_fingerprint(load_split(recipe, "train"), load_split(recipe, "test"))
     return cache_root() / "warmstart" / warm_start_key(recipe, fingerprint)
+
+
+def _tokenizer_line(tok: dict[str, Any] | None, tiny: bool) -> str:
+    if tok is None:
+        return "word-level, built from the data, with its own chat template" if tiny else "read at load time"
+    template = (
+        "chat template: the folder's own"
+        if tok["chat_template"] != "plain"
+        else "chat template: none in the folder, so plain `role: text` lines, the answer ending in EOS"
+    )
+    pad = f"pad {tok['pad_token']}" if tok["pad_token"] else f"no pad token (EOS {tok['eos_token']} pads)"
+    return (
+        f"{template}; prompts end {tok['prompt_end']!r}; {pad}; "
+        f"generation stops at {', '.join(tok['stop_tokens'])}"
+    )
 
 
 def _files_line(data: dict[str, Any]) -> str:
