@@ -99,8 +99,11 @@ def prepare(
 ) -> None:
     """Ingest files and puzzle generators, validate, tag, split, dedup; write OUTPUT/data and manifest.json."""
     from dumpcli.data.prepare import prepare as run_prepare
+    from dumpcli.io import own_folder
 
-    run_prepare(_load(recipe, set_), skip_invalid=skip_invalid, force=force, console=console)
+    loaded = _load(recipe, set_)
+    with own_folder(loaded.output_path, "dump prepare"):  # a second prepare or train on it stops
+        run_prepare(loaded, skip_invalid=skip_invalid, force=force, console=console)
 
 
 @app.command()

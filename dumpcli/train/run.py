@@ -21,10 +21,12 @@ from transformers.trainer_callback import PrinterCallback
 
 from dumpcli import __version__
 from dumpcli.errors import DumpError, Interrupted
-from dumpcli.io import append_jsonl, last_by, read_jsonl, write_json
+from dumpcli.io import append_jsonl, last_by, own_folder, read_jsonl, refuse_symlinks, write_json
 from dumpcli.recipe import Recipe
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# the files a run appends to or rewrites in its folder (never through a symbolic link)
+RUN_FILES = ("curriculum.jsonl", "train_log.jsonl", "eval.jsonl", "run.json", "manifest.json")
 
 # Defaults that make sense on any machine; anything in `train.grpo` wins.
 GRPO_DEFAULTS: dict[str, Any] = {
@@ -149,13 +151,22 @@ class _PeriodicEval(TrainerCallback):
 
 
 def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, console: Console) -> Path:
-    """Run (or resume) GRPO with the recipe's curriculum; returns the output directory."""
+    """Run (or resume) GRPO with the recipe's curriculum; returns the output directory.
+
+    The run folder has one owner: a second `dump train` / `dump prepare` on it stops at once, and
+    a log or run.json that is a symbolic link stops the run before any work (see io.own_folder)."""
     if dry_run:
         from dumpcli.train.dry_run import dry_run as do_dry_run
 
         do_dry_run(recipe, console=console)
         return recipe.output_path
+    with own_folder(recipe.output_path, "dump train"):
+        checkpoints = [p.name for p in recipe.output_path.glob("checkpoint-*")]
+        refuse_symlinks(recipe.output_path, [*RUN_FILES, *checkpoints])
+        return _train(recipe, resume=resume, console=console)
 
+
+def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
     if recipe.train.grpo.get("use_vllm") and importlib.util.find_spec("vllm") is None:
         raise DumpError(
             "train.grpo.use_vllm: true needs vLLM, which is not installed: pip install 'dumpcli[vllm]'"
