@@ -35,7 +35,9 @@ app = typer.Typer(
 puzzles_app = typer.Typer(help="Logic-puzzle families: list, generate, verify.", no_args_is_help=True)
 app.add_typer(puzzles_app, name="puzzles")
 
-console = Console(stderr=False)
+# Under torchrun / accelerate launch every rank runs the command: only global rank 0 prints
+# (errors still go to stderr from every rank, so a rank that fails says why).
+console = Console(stderr=False, quiet=os.environ.get("RANK", "0") != "0")
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])

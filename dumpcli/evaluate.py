@@ -406,12 +406,49 @@ def _test_rows(recipe: Recipe) -> tuple[list[dict], list[str]]:
     return _TEST_ROWS[key]
 
 
-def evaluate_during_training(recipe: Recipe, model: Any, tokenizer: Any) -> dict[str, Any]:
+def sharded(sampler: Sampler, rank: int, world: int, gather: Callable[[list], list]) -> Sampler:
+    """A sampler run by every rank of a launch on its contiguous share of the prompts, padded to
+    the same count (repeats of the last prompt, dropped after), then gathered in rank order, so
+    every rank gets every sample back.
+
+    The padding is what keeps the ranks in lockstep: under DeepSpeed ZeRO-3 or FSDP a `generate`
+    call is collective (`synced_gpus`: the ranks exchange a flag every token and, with sharded
+    weights, gather each layer), so every rank must make the same calls with the same batch
+    counts; equal shares of one sorted batching do. `gather` is accelerate's `gather_object`
+    (concatenates the ranks' lists)."""
+    if world == 1:
+        return sampler
+
+    def sample(prompts: list[str]) -> list[list[Sample]]:
+        share = -(-len(prompts) // world)
+        mine = prompts[rank * share : (rank + 1) * share]
+        real = len(mine)
+        padded = mine + [prompts[-1]] * (share - real) if prompts else []
+        out = sampler(padded)[:real] if padded else []
+        return gather(out)
+
+    return sample
+
+
+def evaluate_during_training(
+    recipe: Recipe,
+    model: Any,
+    tokenizer: Any,
+    rank: int = 0,
+    world: int = 1,
+    gather: Callable[[list], list] | None = None,
+) -> dict[str, Any]:
     """Evaluation from inside the trainer: eval mode, no grad, the training RNG left untouched
-    (so a run with evaluation draws the same samples as one without), then back to train mode."""
+    (so a run with evaluation draws the same samples as one without), then back to train mode.
+
+    With `world` > 1 every rank must call it (at the same step) with the generation-ready model
+    (TRL's `unwrap_model_for_generation`): each generates for its share of the test problems
+    (`sharded`) and every rank returns the same, complete result."""
     import torch
 
     rows, order = _test_rows(recipe)
+    if world > 1 and gather is None:
+        from accelerate.utils import gather_object as gather
     was_training = model.training
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     model.eval()
@@ -422,7 +459,7 @@ def evaluate_during_training(recipe: Recipe, model: Any, tokenizer: Any) -> dict
             return run_evaluation(
                 rows,
                 prompts,
-                lambda s: hf_sampler(model, tokenizer, s),
+                lambda s: sharded(hf_sampler(model, tokenizer, s), rank, world, gather or list),
                 recipe.eval,
                 recipe.train.reward.scheme,
                 order,

@@ -126,8 +126,14 @@ class _LogToFile(TrainerCallback):
 
 class _PeriodicEval(TrainerCallback):
     """Evaluate on the test split at step 0 (the starting policy, before any update) and every
-    `every` steps (main process), append to eval.jsonl. Without step 0 a curve cannot show that
-    training made the model worse than where it started."""
+    `every` steps, append to eval.jsonl. Without step 0 a curve cannot show that training made
+    the model worse than where it started.
+
+    Every rank takes part, each generating for its share of the test problems, inside TRL's
+    `unwrap_model_for_generation` (under ZeRO-3 it gathers the sharded weights; under FSDP v1 the
+    full parameters are summoned as TRL does for its own generation). One rank generating alone
+    would wait forever for the others at the first collective of a sharded forward pass. The
+    main process writes the line."""
 
     def __init__(self, recipe: Recipe, every: int, path: Path, console: Console) -> None:
         self.recipe, self.every, self.path, self.console = recipe, every, path, console
@@ -142,12 +148,42 @@ class _PeriodicEval(TrainerCallback):
             self._evaluate(state)
 
     def _evaluate(self, state: Any) -> None:
-        if not self.every or not state.is_world_process_zero:
+        if not self.every:
             return
+        from trl.models import unwrap_model_for_generation
+
         from dumpcli.evaluate import evaluate_during_training
 
-        result = evaluate_during_training(self.recipe, self.trainer.model, self.trainer.processing_class)
-        append_jsonl(self.path, {"step": state.global_step, **result})
+        t = self.trainer
+        accelerator = t.accelerator
+        with (
+            unwrap_model_for_generation(
+                t.model_wrapped, accelerator, gather_deepspeed3_params=t.args.ds3_gather_for_generation
+            ) as model,
+            _full_fsdp_params(t.model_wrapped, accelerator),
+        ):
+            result = evaluate_during_training(
+                self.recipe,
+                model,
+                t.processing_class,
+                rank=accelerator.process_index,
+                world=accelerator.num_processes,
+            )
+        if state.is_world_process_zero:
+            append_jsonl(self.path, {"step": state.global_step, **result})
+
+
+def _full_fsdp_params(model: Any, accelerator: Any) -> Any:
+    """FSDP v1 keeps only a shard of each weight outside forward: summon the full ones for
+    generation (what TRL does around its own `generate`); FSDP v2 and everything else: no-op."""
+    import contextlib
+
+    plugin = getattr(accelerator.state, "fsdp_plugin", None)
+    if plugin is None or getattr(plugin, "fsdp_version", 1) != 1:
+        return contextlib.nullcontext()
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    return FullyShardedDataParallel.summon_full_params(model, recurse=False)
 
 
 def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, console: Console) -> Path:
