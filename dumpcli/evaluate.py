@@ -261,6 +261,31 @@ def vllm_engine(path: str | Path, seed: int) -> Any:
     return vllm.LLM(model=str(path), tokenizer=str(path), seed=seed)
 
 
+def release_vllm(llm: Any) -> None:
+    """Free a vLLM engine before the next checkpoint's is built (GPU memory for weights and KV
+    cache). Dropping the last reference is not enough on every vLLM version: shut the engine
+    down explicitly (`LLM.shutdown()` where it exists, else the V1 engine-core process), tear
+    down vLLM's model-parallel groups, and return the cached CUDA blocks."""
+    import contextlib
+
+    import torch
+
+    shutdown = getattr(llm, "shutdown", None)
+    if not callable(shutdown):
+        shutdown = getattr(getattr(getattr(llm, "llm_engine", None), "engine_core", None), "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+    # best effort: these moved between vLLM versions and are absent when nothing was set up
+    with contextlib.suppress(Exception):
+        from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+
+        destroy_model_parallel()
+        destroy_distributed_environment()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def vllm_sampler(llm: Any, tokenizer: Any, spec: EvalSpec, seed: int) -> Sampler:
     """vLLM generation with an engine from `vllm_engine`. Prompts go in as token ids from
     our tokenizer (no second BOS from vLLM's own tokenisation), the same ids the HF path uses;
@@ -604,6 +629,7 @@ def evaluate_cli(
                 scheme,
                 order,
             )
+            release_vllm(llm)
             del llm
             gc.collect()
         else:
