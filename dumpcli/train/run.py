@@ -196,6 +196,12 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
 
         do_dry_run(recipe, console=console)
         return recipe.output_path
+
+    if recipe.train.grpo.get("use_vllm") and importlib.util.find_spec("vllm") is None:
+        raise DumpError(
+            "train.grpo.use_vllm: true needs vLLM, which is not installed: pip install 'dumpcli[vllm]'"
+            " (GPU machines), or --set train.grpo.use_vllm=false"
+        )
     with own_folder(recipe.output_path, "dump train"):
         checkpoints = [p.name for p in recipe.output_path.glob("checkpoint-*")]
         refuse_symlinks(recipe.output_path, [*RUN_FILES, *checkpoints])
@@ -203,12 +209,6 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
 
 
 def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
-    if recipe.train.grpo.get("use_vllm") and importlib.util.find_spec("vllm") is None:
-        raise DumpError(
-            "train.grpo.use_vllm: true needs vLLM, which is not installed: pip install 'dumpcli[vllm]'"
-            " (GPU machines), or --set train.grpo.use_vllm=false"
-        )
-
     from trl import GRPOConfig
 
     from dumpcli.data.prepare import ensure_prepared, load_split
