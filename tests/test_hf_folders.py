@@ -155,3 +155,13 @@ def test_relative_model_folders_are_told_apart(hf_chat_folder, hf_base_folder, t
     cli("eval", str(no_warmup), "--run", str(tmp_path / "b" / "cold"))
     scored = orjson.loads((tmp_path / "b" / "cold" / "eval.json").read_bytes())["checkpoints"]
     assert sorted(v["step"] for v in scored.values()) == [0, 1]
+
+
+def test_dry_run_stops_on_a_folder_whose_tokenizer_does_not_load(hf_chat_folder, tmp_path):
+    folder = shutil.copytree(hf_chat_folder, tmp_path / "model")
+    (folder / "tokenizer.json").write_text("{not json")
+    recipe = write_recipe(tmp_path / "recipe.yaml", folder)
+    result = CliRunner().invoke(app, ["train", str(recipe), "--dry-run"])
+    assert result.exit_code == 1, result.output
+    assert "cannot load the tokenizer of" in " ".join(result.output.split())
+    assert "Traceback" not in result.output

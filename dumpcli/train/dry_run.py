@@ -1,5 +1,5 @@
-"""`dump train RECIPE --dry-run`: everything a run would use, resolved and printed; nothing loaded,
-downloaded, prepared or written.
+"""`dump train RECIPE --dry-run`: everything a run would use, resolved and printed; no weights
+loaded (a local model folder's tokenizer is read), nothing downloaded, prepared or written.
 
 Meant for checking a GPU recipe on a laptop: the data it would train on (the prepared counts, or
 what `dump prepare` would make), the full GRPOConfig TRL would get on a GPU machine (built and
@@ -209,6 +209,8 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
 
     model = describe_model_source(recipe.model, recipe.base_dir)
     tokenizer = describe_tokenizer(recipe.model, recipe.base_dir)
+    if tokenizer is not None and "error" in tokenizer:
+        errors.append(f"model.name_or_path: {tokenizer['error']}")
     if model["kind"] == "invalid":
         errors.append(f"model.name_or_path: {model['detail']}")
     elif not model["available"]:
@@ -428,7 +430,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     }
     if errors:
         raise DumpError("dry run found problems:\n  " + "\n  ".join(errors))
-    console.print("[green]dry run ok[/]: nothing was loaded, downloaded or written", highlight=False)
+    console.print("[green]dry run ok[/]: no weights loaded, nothing downloaded or written", highlight=False)
     return result
 
 
@@ -446,6 +448,8 @@ def _warm_start_dir(recipe: Recipe, prepared: bool) -> Path | None:
 def _tokenizer_line(tok: dict[str, Any] | None, tiny: bool) -> str:
     if tok is None:
         return "word-level, built from the data, with its own chat template" if tiny else "read at load time"
+    if "error" in tok:
+        return tok["error"]
     template = (
         "chat template: the folder's own"
         if tok["chat_template"] != "plain"

@@ -247,7 +247,8 @@ def read_tokenizer(path_or_id: str | Path, trust_remote_code: bool = False) -> A
 def describe_tokenizer(spec: ModelSpec, base: Path) -> dict[str, Any] | None:
     """For --dry-run, from a local model directory's small files (tokenizer and generation
     config, no weights): its chat template (or the plain fallback), its pad token (or none: EOS
-    pads), the tokens generation stops at, and how a prompt ends. None when not a local dir."""
+    pads), the tokens generation stops at, and how a prompt ends; {"error": ...} when the
+    tokenizer cannot be loaded. None when not a local dir."""
     local = Path(resolve_model_path(spec.name_or_path, base))
     if is_tiny(spec) or not (local / "config.json").exists():
         return None
@@ -256,8 +257,8 @@ def describe_tokenizer(spec: ModelSpec, base: Path) -> dict[str, Any] | None:
     try:
         raw = read_tokenizer(local, spec.trust_remote_code)
         tokenizer = load_tokenizer(local, spec.trust_remote_code)
-    except (OSError, ValueError) as e:
-        raise DumpError(f"model.name_or_path: cannot read the tokenizer of {local}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - whatever the folder's tokenizer raises, the dry run reports it
+        return {"error": f"cannot load the tokenizer of {local}: {e}"}
     try:
         declared = GenerationConfig.from_pretrained(str(local)).eos_token_id
     except OSError:  # no generation_config.json: transformers falls back to the model config's
