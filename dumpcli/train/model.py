@@ -44,7 +44,8 @@ def model_identity(spec: ModelSpec, base: Path) -> dict[str, Any]:
     """What tells one starting model from another, cheaply (for the warm-start cache key): the
     resolved directory and its files' names, sizes and mtimes (two recipes that both say
     `name_or_path: model` name two models; a folder overwritten with new weights is a new model),
-    or a hub id and its cached snapshot. Never reads the weights."""
+    or a hub id (not its cached snapshot: the first run computes the key before it downloads).
+    Never reads the weights."""
     if is_tiny(spec):
         return {"kind": "tiny"}
     local = Path(resolve_model_path(spec.name_or_path, base))
@@ -53,15 +54,7 @@ def model_identity(spec: ModelSpec, base: Path) -> dict[str, Any]:
             (f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in local.iterdir() if f.is_file()
         )
         return {"kind": "dir", "path": str(local.resolve()), "files": files}
-    snapshot = None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(spec.name_or_path, "config.json")
-        snapshot = Path(cached).parent.name if isinstance(cached, str) else None
-    except Exception:  # noqa: BLE001 - an id the cache cannot look up has no snapshot
-        snapshot = None
-    return {"kind": "hub", "id": spec.name_or_path, "snapshot": snapshot}
+    return {"kind": "hub", "id": spec.name_or_path}
 
 
 def _looks_like_path(name: str) -> bool:
