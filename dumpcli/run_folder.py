@@ -41,6 +41,8 @@ MANIFEST = "manifest.json"
 CURRICULUM_STATE = "curriculum_state.pt"  # torch.save: a selector's state may hold tensors
 COMPLETE = "checkpoint_complete.json"
 TRAINER_STATE = "trainer_state.json"
+# the files a run appends to or rewrites in its folder (never through a symbolic link)
+RUN_FILES = (CURRICULUM_LOG, TRAIN_LOG, EVAL_LOG, RUN_INFO, MANIFEST)
 
 
 # ----------------------------------------------------------------------------- log lines

@@ -1,5 +1,5 @@
-"""`dump train RECIPE --dry-run`: everything a run would use, resolved and printed; nothing loaded,
-downloaded, prepared or written.
+"""`dump train RECIPE --dry-run`: everything a run would use, resolved and printed; no weights
+loaded (a local model folder's tokenizer is read), nothing downloaded, prepared or written.
 
 Meant for checking a GPU recipe on a laptop: the data it would train on (the prepared counts, or
 what `dump prepare` would make), the full GRPOConfig TRL would get on a GPU machine (built and
@@ -201,7 +201,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     from dumpcli.data.templates import render
     from dumpcli.schedulers import registry as schedulers
     from dumpcli.train.curriculum import distribution_level_part, generation_steps
-    from dumpcli.train.model import describe_model_source, lora_config
+    from dumpcli.train.model import describe_model_source, describe_tokenizer, lora_config
 
     notes: list[str] = []
     errors: list[str] = []
@@ -220,6 +220,9 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     launch = next(p for p in plans if p["processes"] == world)
 
     model = describe_model_source(recipe.model, recipe.base_dir)
+    tokenizer = describe_tokenizer(recipe.model, recipe.base_dir)
+    if tokenizer is not None and "error" in tokenizer:
+        errors.append(f"model.name_or_path: {tokenizer['error']}")
     if model["kind"] == "invalid":
         errors.append(f"model.name_or_path: {model['detail']}")
     elif not model["available"]:
@@ -324,6 +327,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         ("prompt template", f"{recipe.data.prompt_template}: {_short(system)}"),
         ("model", f"{recipe.model.name_or_path} ({model['kind']}: {model['detail']})"),
         ("available locally", "yes" if model["available"] else "no"),
+        ("tokenizer", _tokenizer_line(tokenizer, recipe.model.name_or_path == "tiny")),
         (
             "dtype",
             recipe.model.dtype + ("" if recipe.model.dtype != "auto" else " (bf16 on GPUs that have it)"),
@@ -454,6 +458,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         "grpo": gpu_dict,
         "grpo_here": here_dict,
         "model": model,
+        "tokenizer": tokenizer,
         "lora": None
         if lora is None
         else {"r": lora.r, "alpha": lora.lora_alpha, "target_modules": lora.target_modules},
@@ -478,7 +483,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     }
     if errors:
         raise DumpError("dry run found problems:\n  " + "\n  ".join(errors))
-    console.print("[green]dry run ok[/]: nothing was loaded, downloaded or written", highlight=False)
+    console.print("[green]dry run ok[/]: no weights loaded, nothing downloaded or written", highlight=False)
     return result
 
 
@@ -491,6 +496,23 @@ def _warm_start_dir(recipe: Recipe, prepared: bool) -> Path | None:
 
     fingerprint = data_fingerprint(load_split(recipe, "train"), load_split(recipe, "test"))
     return cache_root() / "warmstart" / warm_start_key(recipe, fingerprint)
+
+
+def _tokenizer_line(tok: dict[str, Any] | None, tiny: bool) -> str:
+    if tok is None:
+        return "word-level, built from the data, with its own chat template" if tiny else "read at load time"
+    if "error" in tok:
+        return tok["error"]
+    template = (
+        "chat template: the folder's own"
+        if tok["chat_template"] != "plain"
+        else "chat template: none in the folder, so plain `role: text` lines, the answer ending in EOS"
+    )
+    pad = f"pad {tok['pad_token']}" if tok["pad_token"] else f"no pad token (EOS {tok['eos_token']} pads)"
+    return (
+        f"{template}; prompts end {tok['prompt_end']!r}; {pad}; "
+        f"generation stops at {', '.join(tok['stop_tokens'])}"
+    )
 
 
 def _files_line(data: dict[str, Any]) -> str:

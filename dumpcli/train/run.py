@@ -24,9 +24,10 @@ from transformers.trainer_callback import PrinterCallback
 
 from dumpcli import __version__
 from dumpcli.errors import DumpError, Interrupted, RecipeChanged
-from dumpcli.io import append_jsonl, write_json
+from dumpcli.io import append_jsonl, own_folder, refuse_symlinks, write_json
 from dumpcli.recipe import Recipe, RecipeError
 from dumpcli.run_folder import (
+    RUN_FILES,
     RunFolder,
     RunSegment,
     TrainLogLine,
@@ -90,8 +91,14 @@ class _LogToFile(TrainerCallback):
 
 class _PeriodicEval(TrainerCallback):
     """Evaluate on the test split at step 0 (the starting policy, before any update) and every
-    `every` steps (main process), append to eval.jsonl. Without step 0 a curve cannot show that
-    training made the model worse than where it started."""
+    `every` steps, append to eval.jsonl. Without step 0 a curve cannot show that training made
+    the model worse than where it started.
+
+    Every rank takes part, each generating for its share of the test problems, inside TRL's
+    `unwrap_model_for_generation` (under ZeRO-3 it gathers the sharded weights; under FSDP v1 the
+    full parameters are summoned as TRL does for its own generation). One rank generating alone
+    would wait forever for the others at the first collective of a sharded forward pass. The
+    main process writes the line."""
 
     def __init__(self, recipe: Recipe, every: int, out: Path, console: Console) -> None:
         self.recipe, self.every, self.out, self.console = recipe, every, out, console
@@ -106,12 +113,42 @@ class _PeriodicEval(TrainerCallback):
             self._evaluate(state)
 
     def _evaluate(self, state: Any) -> None:
-        if not self.every or not state.is_world_process_zero:
+        if not self.every:
             return
+        from trl.models import unwrap_model_for_generation
+
         from dumpcli.evaluate import evaluate_during_training
 
-        result = evaluate_during_training(self.recipe, self.trainer.model, self.trainer.processing_class)
-        append_eval(self.out, state.global_step, result)
+        t = self.trainer
+        accelerator = t.accelerator
+        with (
+            unwrap_model_for_generation(
+                t.model_wrapped, accelerator, gather_deepspeed3_params=t.args.ds3_gather_for_generation
+            ) as model,
+            _full_fsdp_params(t.model_wrapped, accelerator),
+        ):
+            result = evaluate_during_training(
+                self.recipe,
+                model,
+                t.processing_class,
+                rank=accelerator.process_index,
+                world=accelerator.num_processes,
+            )
+        if state.is_world_process_zero:
+            append_eval(self.out, state.global_step, result)
+
+
+def _full_fsdp_params(model: Any, accelerator: Any) -> Any:
+    """FSDP v1 keeps only a shard of each weight outside forward: summon the full ones for
+    generation (what TRL does around its own `generate`); FSDP v2 and everything else: no-op."""
+    import contextlib
+
+    plugin = getattr(accelerator.state, "fsdp_plugin", None)
+    if plugin is None or getattr(plugin, "fsdp_version", 1) != 1:
+        return contextlib.nullcontext()
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    return FullyShardedDataParallel.summon_full_params(model, recurse=False)
 
 
 def train(
@@ -124,13 +161,31 @@ def train(
 ) -> Path:
     """Run (or resume) GRPO with the recipe's curriculum; returns the output directory.
     `callbacks` (extra TrainerCallbacks) and `draw_observers` (called with each rank's
-    `trainer.Draw`) are for tools and tests that watch a run."""
+    `trainer.Draw`) are for tools and tests that watch a run.
+
+    The run folder has one owner: a second `dump train` / `dump prepare` on it stops at once, and
+    a log or run.json that is a symbolic link stops the run before any work (see io.own_folder)."""
     if recipe.train.grpo.get("use_vllm") and importlib.util.find_spec("vllm") is None:
         raise DumpError(
             "train.grpo.use_vllm: true needs vLLM, which is not installed: pip install 'dumpcli[vllm]'"
             " (GPU machines), or --set train.grpo.use_vllm=false"
         )
+    with own_folder(recipe.output_path, "dump train"):
+        checkpoints = [p.name for p in recipe.output_path.glob("checkpoint-*")]
+        refuse_symlinks(recipe.output_path, [*RUN_FILES, *checkpoints])
+        return _train(
+            recipe, resume=resume, console=console, callbacks=callbacks, draw_observers=draw_observers
+        )
 
+
+def _train(
+    recipe: Recipe,
+    *,
+    resume: bool,
+    console: Console,
+    callbacks: Sequence[TrainerCallback],
+    draw_observers: Sequence[Callable[[Any], None]],
+) -> Path:
     out = recipe.output_path
     folder = RunFolder(out)
     # everything a resume checks comes before anything is prepared, loaded or rewritten
