@@ -390,5 +390,5 @@ def test_fixed_names_knob_gives_the_first_names_in_order_and_still_a_unique_solu
         assert p["answer"]["names"] == list(NAMES[:n])
         ref = f"<think> </think> <answer> {kk.reference_text(p['answer'])} </answer>"
         assert kk.verify(ref, p["answer"]).answer_score == 1.0
-    with _pytest.raises(ValueError, match="names 'mixed'"):
+    with _pytest.raises(ValueError, match="names: Input should be 'random' or 'fixed' \\(got 'mixed'\\)"):
         kk.generate(3, _random.Random(0), names="mixed")

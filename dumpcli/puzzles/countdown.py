@@ -19,13 +19,19 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from pydantic import Field
+
 from dumpcli.puzzles.answer import answer_block, from_json_text
-from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
+from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
 
 MAX_EXPRESSION = 500
-_KNOBS = ("max_number", "max_target")
 _OPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _UNICODE = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "\u2009": " ", "\u00a0": " "})
+
+
+class CountdownKnobs(Knobs):
+    max_number: int = Field(50, ge=2, le=10_000, description="largest given number")
+    max_target: int = Field(999, ge=10, le=10**9, description="largest target")
 
 
 class Countdown(PuzzleFamily):
@@ -37,14 +43,14 @@ class Countdown(PuzzleFamily):
     )
     min_difficulty = 2
     max_difficulty = 8
+    Knobs = CountdownKnobs
 
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
-        check_knobs("countdown", params, _KNOBS)
+        knobs = self.knobs(params)
         n = int_knob(
             "countdown", "difficulty (count of numbers)", difficulty, self.min_difficulty, self.max_difficulty
         )
-        max_number = int_knob("countdown", "max_number", params.get("max_number", 50), 2, 10_000)
-        max_target = int_knob("countdown", "max_target", params.get("max_target", 999), 10, 10**9)
+        max_number, max_target = knobs.max_number, knobs.max_target
         for _ in range(10_000):
             numbers = [rng.randint(1, max_number) for _ in range(n)]
             found = _random_expression(rng, numbers)

@@ -20,14 +20,15 @@ import operator
 import random
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import orjson
+from pydantic import Field
 
 from dumpcli.puzzles import kk_logic
 from dumpcli.puzzles.answer import answer_block
-from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
+from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
 
 NAMES = (
     "Abigail Aiden Alexander Amelia Aria Aurora Ava Avery Benjamin Charlotte Chloe Daniel David "
@@ -70,7 +71,15 @@ SAID = (
     "{N} expressed that {S}.",
     "{N} said that {S}.",
 )
-_KNOBS = ("depth", "width", "roles", "names")
+
+
+class KKKnobs(Knobs):
+    depth: int = Field(2, ge=2, le=4, description="nesting of a statement (DUMP: 2)")
+    width: int = Field(2, ge=2, le=4, description="operands of and/or")
+    roles: Literal[("random", *ROLE_PAIRS)] = "knight_knave"  # type: ignore[valid-type]
+    names: Literal["random", "fixed"] = "random"
+
+
 _RESERVED = frozenset({"is", "a", "an", "the", "was", "and", "or", "not"}) | set(_ROLE_WORD)
 _NAME = re.compile(r"[A-Za-z]+")
 _CONNECTIVES = frozenset({"and", "or", "nor", "but", "either", "maybe", "possibly", "probably", "perhaps"})
@@ -90,24 +99,16 @@ class KnightsKnaves(PuzzleFamily):
     )
     min_difficulty = 2
     max_difficulty = kk_logic.MAX_PEOPLE
+    Knobs = KKKnobs
 
     # -- generation ------------------------------------------------------------------------
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
         """One puzzle with `difficulty` people and exactly one solution."""
-        check_knobs("knights_knaves", params, _KNOBS)
+        knobs = self.knobs(params)
         n = int_knob(
             "knights_knaves", "difficulty (people)", difficulty, self.min_difficulty, self.max_difficulty
         )
-        depth = int_knob("knights_knaves", "depth", params.get("depth", 2), 2, 4)
-        width = int_knob("knights_knaves", "width", params.get("width", 2), 2, 4)
-        roles_key = params.get("roles", "knight_knave")
-        names_key = params.get("names", "random")
-        if names_key not in ("random", "fixed"):
-            raise ValueError(f"knights_knaves: names {names_key!r}: use random or fixed")
-        if roles_key != "random" and roles_key not in ROLE_PAIRS:
-            raise ValueError(
-                f"knights_knaves: roles {roles_key!r}: use random or one of {', '.join(ROLE_PAIRS)}"
-            )
+        depth, width, roles_key, names_key = knobs.depth, knobs.width, knobs.roles, knobs.names
 
         full, knights = kk_logic.masks(n)
         for _ in range(MAX_ATTEMPTS):

@@ -21,27 +21,11 @@ from transformers.trainer_callback import PrinterCallback
 
 from dumpcli import __version__
 from dumpcli.errors import DumpError, Interrupted
+from dumpcli.grpo import GRPO_DEFAULTS
 from dumpcli.io import append_jsonl, last_by, read_jsonl, write_json
 from dumpcli.recipe import Recipe
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-
-# Defaults that make sense on any machine; anything in `train.grpo` wins.
-GRPO_DEFAULTS: dict[str, Any] = {
-    "num_generations": 8,
-    "per_device_train_batch_size": 16,
-    "learning_rate": 1e-6,
-    "max_steps": 200,
-    "max_completion_length": 256,
-    "temperature": 1.0,
-    "beta": 0.0,
-    "logging_steps": 1,
-    "report_to": "none",
-    "disable_tqdm": True,
-    "log_completions": False,
-    "dataloader_num_workers": 0,
-    "save_only_model": False,
-}
 
 
 def train_seed(recipe: Recipe) -> int:
