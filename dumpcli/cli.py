@@ -122,6 +122,7 @@ def train(
     extra = _scheduler_override(recipe, scheduler)
     # a dry run checks a recipe away from its data: missing input files are reported, not fatal
     loaded = _load(recipe, set_, extra, check_files=not dry_run)
+    _check_trl()
     run_train(loaded, resume=resume, dry_run=dry_run, console=console)
 
 
@@ -200,7 +201,16 @@ def compare(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise DumpError(f"--seeds {seeds!r}: expected comma-separated integers") from None
-    run_compare(_load(recipe, set_), schedulers=names, seeds=seed_list, console=console, jobs=jobs)
+    loaded = _load(recipe, set_)
+    _check_trl()
+    run_compare(loaded, schedulers=names, seeds=seed_list, console=console, jobs=jobs)
+
+
+def _check_trl() -> None:
+    """The installed TRL must be one the trainer works with (train/trl_compat.py), before any work."""
+    from dumpcli.train.trl_compat import check_installed
+
+    check_installed(warn=lambda msg: err_console.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False))
 
 
 @puzzles_app.command("list")
