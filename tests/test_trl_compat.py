@@ -83,7 +83,23 @@ def trainer(tmp_path_factory):
         report_to="none",
         disable_tqdm=True,
     )
-    return GRPOTrainer(
+
+    class Probe(GRPOTrainer):
+        """Adds an extra tensor key to the generation output (as the trainer's row index does)
+        and counts the log-prob forwards (where the trainer captures the policy's log-probs)."""
+
+        forwards = 0
+
+        def _generate_and_score_completions(self, inputs):
+            output = super()._generate_and_score_completions(inputs)
+            output["probe_row"] = torch.arange(output["prompt_ids"].shape[0])
+            return output
+
+        def _get_per_token_logps_and_entropies(self, *args, **kwargs):
+            self.forwards += 1
+            return super()._get_per_token_logps_and_entropies(*args, **kwargs)
+
+    return Probe(
         model=model,
         reward_funcs=[lambda completions, **kw: [random.random() for _ in completions]],
         args=config,
@@ -120,6 +136,18 @@ def test_generation_output_and_per_token_logps_have_the_shapes_the_trainer_reads
     assert result[0].shape == output["completion_ids"].shape
 
 
+def test_an_extra_output_key_reaches_compute_loss_which_uses_the_logps_method(trainer):
+    trainer.model.train()
+    batch = [{"prompt": p} for p in trainer.train_dataset["prompt"]]
+    inputs = trainer._prepare_inputs(batch)  # generates, buffers, hands out this step's slice
+    assert sorted(inputs["probe_row"].tolist()) == [0, 1, 2, 3]
+    before = trainer.forwards
+    trainer.current_gradient_accumulation_steps = 1  # set by the training loop
+    loss = trainer.compute_loss(trainer.model, inputs)
+    assert torch.isfinite(loss) and trainer.forwards > before
+
+
+# (after the tests on the trainer fixture: building a GRPOConfig resets accelerate's state)
 def _invoke_train(tmp_path, monkeypatch, version, env=None):
     """`dump train --dry-run` with the installed TRL said to be `version`."""
     monkeypatch.setattr(trl_compat, "installed_version", lambda: version)

@@ -29,12 +29,14 @@ TESTED = ("1.7.1", "1.16.0")  # full test suite passed (1.16.0 is what CI instal
 ALLOW_ENV = "DUMP_ALLOW_UNSUPPORTED_TRL"
 
 # GRPOTrainer methods the trainer overrides or calls -> the parameters it relies on, in order
-# (after self). _get_per_token_logps_and_entropies must return (logps, entropies, aux_loss).
+# (after self). _get_per_token_logps_and_entropies must return (logps, entropies, aux_loss), and
+# compute_loss must compute the policy's log-probs through it (the curator captures them there).
 METHODS: dict[str, tuple[str, ...]] = {
     "_prepare_inputs": ("generation_batch",),  # overridden
-    "_generate_and_score_completions": ("inputs",),  # overridden
+    "_generate_and_score_completions": ("inputs",),  # overridden; an extra key it adds reaches compute_loss
     "_save_checkpoint": ("model", "trial"),  # overridden
-    "_get_per_token_logps_and_entropies": (  # called, with batch_size by keyword
+    "compute_loss": ("model", "inputs"),  # overridden
+    "_get_per_token_logps_and_entropies": (  # overridden, and called with batch_size by keyword
         "model",
         "input_ids",
         "attention_mask",
