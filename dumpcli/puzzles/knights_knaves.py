@@ -523,6 +523,8 @@ def _plain_claims(text: str, key: _Key) -> str:
 
 
 def _as_role(m: re.Match[str], pair: tuple[str, str]) -> str:
+    """A synonym match in role words: "always lies" -> "is a knave", "tell the truth" (after two
+    names) -> "are knights", "does not tell the truth" -> "is not a knight"."""
     claim = m["claim"]
     liar = any(w in claim for w in _LIAR_WORDS)
     role = pair[1] if liar else pair[0]
