@@ -122,14 +122,19 @@ def train(
     ] = False,
 ) -> None:
     """GRPO (TRL) with a curriculum scheduler choosing the distribution of every prompt."""
-    from dumpcli.train.run import train as run_train
-
     # --scheduler first, so that --set can give the new scheduler its options
     extra = _scheduler_override(recipe, scheduler)
     # a dry run checks a recipe away from its data: missing input files are reported, not fatal
     loaded = _load(recipe, [*extra, *(set_ or [])], check_files=not dry_run)
     _check_trl()
-    run_train(loaded, resume=resume, dry_run=dry_run, console=console)
+    if dry_run:
+        from dumpcli.train.dry_run import dry_run as run_dry_run
+
+        run_dry_run(loaded, console=console)
+        return
+    from dumpcli.train.run import train as run_train
+
+    run_train(loaded, resume=resume, console=console)
 
 
 def _scheduler_override(recipe: Path, scheduler: str | None) -> list[str]:

@@ -24,16 +24,16 @@ from rich.console import Console
 from rich.table import Table
 
 from dumpcli.errors import DumpError
-from dumpcli.io import append_jsonl, atomic_path, last_by, read_json, read_jsonl, write_json
+from dumpcli.io import atomic_path, read_json, write_json
 from dumpcli.recipe import Recipe, SchedulerSpec
+from dumpcli.run_folder import RunFolder, append_eval, checkpoint_dirs, is_complete, read_evals
+from dumpcli.train.config import max_steps as configured_max_steps
 
 MIN_EVAL_POINTS = 4  # when the recipe has no eval_every: evaluate at least this often
 
 
 def budget(recipe: Recipe) -> int:
-    from dumpcli.train.run import GRPO_DEFAULTS
-
-    return int({**GRPO_DEFAULTS, **recipe.train.grpo}["max_steps"])
+    return configured_max_steps(recipe)
 
 
 def eval_every(recipe: Recipe, max_steps: int) -> int:
@@ -79,11 +79,11 @@ def compare_dir(recipe: Recipe) -> Path:
 
 
 def _final_checkpoint(out: Path, max_steps: int) -> Path:
-    return out / f"checkpoint-{max_steps}"
+    return RunFolder(out).checkpoint(max_steps)
 
 
 def _is_finished(out: Path, max_steps: int) -> bool:
-    return (_final_checkpoint(out, max_steps) / "trainer_state.json").is_file()
+    return is_complete(_final_checkpoint(out, max_steps))
 
 
 def _start_policy(recipe: Recipe, console: Console) -> Path | str:
@@ -131,23 +131,23 @@ def _start_eval(recipe: Recipe, root: Path, console: Console) -> dict[str, Any]:
 def _ensure_final_eval(r: Recipe, max_steps: int, console: Console) -> None:
     """The final step must be on every curve, even when eval_every does not divide the budget."""
     out = r.output_path
-    evals = last_by(read_jsonl(out / "eval.jsonl"), "step")
+    evals = read_evals(out)
     if any(e["step"] == max_steps for e in evals):
         return
     console.print(f"evaluating the final checkpoint of {out.name}")
     result = _evaluate_checkpoint(r, _final_checkpoint(out, max_steps))
-    append_jsonl(out / "eval.jsonl", {"step": max_steps, **result})
+    append_eval(out, max_steps, result)
 
 
 def _run_one(r: Recipe, max_steps: int, console: Console) -> str:
-    from dumpcli.train.run import latest_checkpoint, train
+    from dumpcli.train.run import train
 
     out = r.output_path
     if _is_finished(out, max_steps):
         console.print(f"[dim]{out.name}: finished earlier, reusing it")
         status = "reused"
     else:
-        resume = latest_checkpoint(out) is not None
+        resume = bool(checkpoint_dirs(out))
         console.rule(f"{out.name}" + (" (resuming)" if resume else ""))
         train(r, resume=resume, console=console)
         if not _is_finished(out, max_steps):
@@ -188,9 +188,7 @@ def curve(out: Path, start: dict[str, Any] | None) -> list[dict[str, Any]]:
     points = []
     if start is not None:
         points.append(_point(0, start))
-    points += [
-        _point(int(e["step"]), e) for e in last_by(read_jsonl(out / "eval.jsonl"), "step") if e["step"] > 0
-    ]
+    points += [_point(int(e["step"]), e) for e in read_evals(out) if e["step"] > 0]
     return points
 
 

@@ -26,6 +26,12 @@ class NotBuiltError(DumpError):
     exit_code = 3
 
 
+class RecipeChanged(DumpError):
+    """`--resume` with a recipe that would change the run (exit 2, as any recipe error)."""
+
+    exit_code = 2
+
+
 class Interrupted(DumpError):
     """Ctrl-C during training, after a checkpoint was saved (resume with --resume)."""
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import gc
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from dumpcli.errors import DumpError
 from dumpcli.io import write_json
 from dumpcli.puzzles.registry import get_verifier
 from dumpcli.recipe import EvalSpec, Recipe
+from dumpcli.run_folder import CHECKPOINT, TRAINER_STATE, list_checkpoints, read_run_info
 
 # One completion: (decoded text, length in tokens up to EOS, EOS excluded).
 Sample = tuple[str, int]
@@ -37,7 +37,6 @@ Sample = tuple[str, int]
 Sampler = Callable[[list[str]], list[list[Sample]]]
 
 VLLM_MISSING = "--backend vllm needs vLLM: pip install 'dumpcli[vllm]' (GPU machines)"
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -523,10 +522,10 @@ def start_verdict(evals: Sequence[dict[str, Any]]) -> tuple[str, bool | None]:
 
 def checkpoint_step(path: Path) -> int | None:
     """Training step of a checkpoint dir: from its name (checkpoint-<step>) or trainer_state.json."""
-    m = _CHECKPOINT.match(path.name)
+    m = CHECKPOINT.match(path.name)
     if m:
         return int(m.group(1))
-    state = path / "trainer_state.json"
+    state = path / TRAINER_STATE
     if state.is_file():
         try:
             return int(orjson.loads(state.read_bytes())["global_step"])
@@ -538,10 +537,7 @@ def checkpoint_step(path: Path) -> int | None:
 def start_policy(run_dir: Path) -> Path | None:
     """The policy a run started from (its step 0: the warm start or the base model), as recorded
     in its run.json; None when that is not a local model directory (any more)."""
-    try:
-        recorded = orjson.loads((run_dir / "run.json").read_bytes()).get("policy_start")
-    except (OSError, orjson.JSONDecodeError, AttributeError):
-        return None
+    recorded = (read_run_info(run_dir) or {}).get("policy_start")
     if not isinstance(recorded, str):
         return None
     path = Path(recorded)
@@ -555,13 +551,14 @@ def _checkpoints(checkpoints: Sequence[Path], run_dir: Path | None) -> list[Path
 
     paths = [Path(p) for p in checkpoints]
     if run_dir is not None:
-        from dumpcli.train.run import list_checkpoints
-
         if not run_dir.is_dir():
             raise DumpError(f"--run {run_dir}: not a directory")
         found = list_checkpoints(run_dir)
         if not found:
-            raise DumpError(f"--run {run_dir}: no checkpoint-<step>/ directories with a trainer_state.json")
+            raise DumpError(
+                f"--run {run_dir}: no checkpoint-<step>/ directories whose save completed "
+                "(with a checkpoint_complete.json)"
+            )
         start = start_policy(run_dir)
         paths.extend([start, *found] if start is not None else found)
     if not paths:
@@ -668,7 +665,7 @@ def results_table(results: dict[str, Any]) -> Table:
     checkpoints = results["checkpoints"]
     for path, res in checkpoints.items():
         step = res.get("step")
-        name = "start" if step == 0 and not _CHECKPOINT.match(Path(path).name) else Path(path).name
+        name = "start" if step == 0 and not CHECKPOINT.match(Path(path).name) else Path(path).name
         table.add_column(f"{name}" + (f"\nstep {step}" if step is not None else ""), justify="right")
     dists = list(results.get("order") or [])
     for res in checkpoints.values():

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
 from dumpcli.errors import DumpError
 from dumpcli.evaluate import start_verdict
-from dumpcli.io import atomic_path, last_by, read_jsonl
+from dumpcli.io import atomic_path
+from dumpcli.run_folder import RunFolder, read_curriculum, read_evals, read_run_info
 
 FIGSIZE = (10.0, 5.0)  # inches; at DPI this is the PNG size in pixels (1000 x 500)
 DPI = 100
@@ -176,15 +176,14 @@ def report(run_dir: Path, console: Console) -> dict[str, Path]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DumpError(f"{run_dir}: no such directory")
-    curriculum_path = run_dir / "curriculum.jsonl"
+    curriculum_path = RunFolder(run_dir).curriculum_log
     if not curriculum_path.is_file():
         raise DumpError(f"{run_dir}: not a training run (no curriculum.jsonl; run `dump train` first)")
-    curriculum = last_by(read_jsonl(curriculum_path), "draw")
+    curriculum = read_curriculum(run_dir)
     if not curriculum:
         raise DumpError(f"{curriculum_path}: empty (the run has not finished a generation step yet)")
-    run_info_path = run_dir / "run.json"
-    run_info: dict[str, Any] = orjson.loads(run_info_path.read_bytes()) if run_info_path.is_file() else {}
-    evals = last_by(read_jsonl(run_dir / "eval.jsonl"), "step")
+    run_info: dict[str, Any] = read_run_info(run_dir) or {}
+    evals = read_evals(run_dir)
     order = distribution_order(run_info, curriculum)
     scheduler = run_info.get("scheduler") or curriculum[-1].get("scheduler", "?")
     title = f"{run_dir.name} ({scheduler})"

@@ -6,7 +6,7 @@ import numpy as np
 import orjson
 
 from dumpcli.schedulers import Feedback, registry
-from dumpcli.train.curriculum import Curriculum, truncate_log
+from dumpcli.train.curriculum import Curriculum
 
 DISTS = ["kk/2", "kk/3", "kk/4"]
 ROWS = ["kk/2"] * 5 + ["kk/3"] * 3 + ["kk/4"] * 2  # row index -> distribution
@@ -62,10 +62,3 @@ def test_state_round_trip_gives_the_same_future(tmp_path):
     b.load_state_dict(orjson.loads(orjson.dumps(a.state_dict())))
     assert b.draw(8, step=3) == a.draw(8, step=3)
     np.testing.assert_array_equal(a.scheduler.probabilities(), b.scheduler.probabilities())
-
-
-def test_truncate_log_keeps_earlier_draws_and_drops_a_torn_line(tmp_path):
-    path = tmp_path / "c.jsonl"
-    path.write_bytes(b'{"draw": 0}\n{"draw": 1}\n{"draw": 2}\n{"dra')
-    truncate_log(path, before_draw=2)
-    assert [orjson.loads(x)["draw"] for x in path.read_bytes().splitlines()] == [0, 1]

@@ -27,6 +27,7 @@ from dumpcli.evaluate import (
 )
 from dumpcli.puzzles.registry import get_family
 from dumpcli.recipe import EvalSpec, TinyModelSpec, load_recipe
+from dumpcli.run_folder import mark_complete
 
 # ----------------------------------------------------------------------------- pass@k
 
@@ -387,9 +388,10 @@ def test_eval_cli_on_a_scripted_checkpoint(prepared: tuple[Path, Any], tmp_path:
         app,
         ["eval", str(path), "--run", str(tmp_path / "run"), "-o", str(other), "--max-per-distribution", "1"],
     )
-    # a bare model dir is not a Trainer checkpoint (no trainer_state.json): --run finds nothing
+    # a bare model dir is not a checkpoint whose save completed (no marker): --run finds nothing
     assert result.exit_code == 1 and "no checkpoint-<step>/" in result.output
     (ckpt / "trainer_state.json").write_text('{"global_step": 3}')
+    mark_complete(ckpt, 3)
     result = CliRunner().invoke(
         app,
         ["eval", str(path), "--run", str(tmp_path / "run"), "-o", str(other), "--max-per-distribution", "1"],

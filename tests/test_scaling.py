@@ -373,8 +373,9 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_accelerate_launch_with_the_shipped_config_trains_and_ranks_agree(tmp_path):
-    """The documented command, `accelerate launch --config_file recipes/accelerate/multi_gpu.yaml
-    -m dumpcli train RECIPE`, with 2 CPU processes (gloo): every rank draws the same prompts."""
+    """The documented launch, `accelerate launch --config_file recipes/accelerate/multi_gpu.yaml`,
+    with 2 CPU processes (gloo): every rank draws the same prompts. `dump train` runs through
+    tests/rank_log_train.py, which passes train() a draw observer that logs each rank's draws."""
     from dumpcli.data.prepare import load_split
     from dumpcli.train.warmup import prepare_policy
 
@@ -384,12 +385,13 @@ def test_accelerate_launch_with_the_shipped_config_trains_and_ranks_agree(tmp_pa
     # run.py's main_process_first() cannot yet stop both ranks from building the warm start at once
     loaded = load_recipe(recipe)
     prepare_policy(loaded, load_split(loaded, "train"), load_split(loaded, "test"), quiet())
-    env = {**os.environ, "DUMP_RANK_LOG": "1", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch",
         "--config_file", str(REPO / "recipes" / "accelerate" / "multi_gpu.yaml"),
         "--num_processes", "2", "--main_process_port", str(_free_port()),
-        "-m", "dumpcli", "train", str(recipe), "--set", "train.grpo.per_device_train_batch_size=4",
+        str(REPO / "tests" / "rank_log_train.py"), str(recipe),
+        "--set", "train.grpo.per_device_train_batch_size=4",
     ]  # fmt: skip
     proc = run_group(cmd, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

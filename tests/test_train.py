@@ -19,6 +19,7 @@ from dumpcli.cli import app
 from dumpcli.train.trainer import load_curriculum_state
 
 TINY_RECIPE = TINY_TRAIN_RECIPE
+RANK_LOG_TRAIN = Path(__file__).parent / "rank_log_train.py"  # `dump train` logging each rank's draws
 
 
 def write_recipe(tmp_path: Path, recipe: dict | None = None) -> Path:
@@ -102,13 +103,14 @@ def test_train_refuses_to_overwrite_a_run_without_resume(tmp_path):
 
 def test_two_ranks_draw_identical_batches(tmp_path):
     """torchrun with 2 CPU processes (gloo): both ranks compute the same probabilities, and the
-    concatenated local batches are each drawn prompt repeated num_generations times."""
+    concatenated local batches are each drawn prompt repeated num_generations times (each rank's
+    draws come from a draw observer that tests/rank_log_train.py passes to train())."""
     recipe = write_recipe(tmp_path)
     run_cli("prepare", str(recipe))  # prepare once so the ranks only read
-    env = {**os.environ, "DUMP_RANK_LOG": "1", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-        "-m", "dumpcli", "train", str(recipe), "--set", "train.grpo.max_steps=3",
+        str(RANK_LOG_TRAIN), str(recipe), "--set", "train.grpo.max_steps=3",
         "--set", "train.grpo.per_device_train_batch_size=4",
     ]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)

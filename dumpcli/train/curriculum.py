@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from dumpcli.io import append_jsonl
+from dumpcli.run_folder import CurriculumLine
 from dumpcli.schedulers import Feedback, Scheduler
 from dumpcli.schedulers.selector import (
     Candidate,
@@ -62,7 +62,7 @@ class Curriculum:
         if missing:
             raise ValueError(f"no training problems for distribution(s): {', '.join(missing)}")
         self.rows = [np.asarray(rows_by_dist[d], dtype=np.int64) for d in scheduler.distributions]
-        self._pending: dict[str, Any] | None = None
+        self._pending: CurriculumLine | None = None
         self._last_probabilities: dict[str, float] = {}
 
     @property
@@ -139,7 +139,7 @@ class Curriculum:
         if self.selector is not None:
             self.selector.update(feedback)
         if self._pending is not None:
-            line = {
+            line: CurriculumLine = {
                 **self._pending,
                 "scheduler": self.name,
                 "reward": {d: v["reward"] for d, v in per_dist.items()},
@@ -262,18 +262,3 @@ def dataset_candidates(dataset: Any) -> Callable[[int], Candidate]:
         return Candidate(r["id"], text, r["source"], r["difficulty"], r["distribution"])
 
     return candidate
-
-
-def truncate_log(path: Path, before_draw: int) -> None:
-    """Drop log lines from draws at or after `before_draw` (resuming from a checkpoint)."""
-    if not path.exists():
-        return
-    kept = []
-    for raw in path.read_bytes().splitlines():
-        try:
-            line = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue  # a line cut by kill -9
-        if line.get("draw", 0) < before_draw:
-            kept.append(raw)
-    path.write_bytes(b"".join(k + b"\n" for k in kept))

@@ -25,6 +25,8 @@ from rich.table import Table
 
 from dumpcli.errors import DumpError
 from dumpcli.recipe import Recipe
+from dumpcli.run_folder import checkpoint_dirs
+from dumpcli.train.config import grpo_config_kwargs, train_seed
 
 # process counts shown in the batch table (the launch's own count is added when different)
 PROCESS_COUNTS = (1, 2, 4, 8)
@@ -114,8 +116,6 @@ def resolved_configs(recipe: Recipe) -> tuple[Any, Any, dict[str, Any]]:
     import torch
     from trl import GRPOConfig
 
-    from dumpcli.train.run import grpo_config_kwargs
-
     gpu_kwargs = grpo_config_kwargs(recipe, recipe.output_path, cpu=False)
     here_kwargs = grpo_config_kwargs(recipe, recipe.output_path)
     validate = gpu_kwargs if torch.cuda.is_available() else {**gpu_kwargs, "use_cpu": True}
@@ -202,7 +202,6 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     from dumpcli.schedulers import registry as schedulers
     from dumpcli.train.curriculum import distribution_level_part, generation_steps
     from dumpcli.train.model import describe_model_source, describe_tokenizer, lora_config
-    from dumpcli.train.run import latest_checkpoint, train_seed
 
     notes: list[str] = []
     errors: list[str] = []
@@ -283,7 +282,8 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         warm = "none (the tiny model starts from random weights)"
     else:
         warm = "none: GRPO starts from the model as is"
-    checkpoint = latest_checkpoint(recipe.output_path)
+    existing = checkpoint_dirs(recipe.output_path)  # complete or not: `dump train` refuses both
+    checkpoint = existing[-1] if existing else None
     if checkpoint is not None:
         notes.append(
             f"{recipe.output_path} already has {checkpoint.name}: `dump train` needs --resume "

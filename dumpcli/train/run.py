@@ -1,67 +1,47 @@
 """`dump train`: prepared data -> starting policy -> CurriculumGRPOTrainer -> checkpoints.
 
-Writes into OUTPUT: `checkpoint-<step>/` (model, optimizer, TRL state, curriculum state),
-`curriculum.jsonl` (one line per generation step), `eval.jsonl` (every `train.eval_every`
-steps), `train_log.jsonl` (TRL's logged metrics) and `run.json` (what was run).
+Writes the run folder described in dumpcli/run_folder.py: `checkpoint-<step>/` (model, optimizer,
+TRL state, curriculum state, completeness marker), `curriculum.jsonl` (one line per generation
+round), `eval.jsonl` (every `train.eval_every` steps), `train_log.jsonl` (TRL's logged metrics)
+and `run.json` (what was run, one entry per start or resume). `--resume` continues from the newest
+intact checkpoint with the same recipe (dumpcli/train/resume.py).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import re
 import signal
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
 from dumpcli import __version__
-from dumpcli.errors import DumpError, Interrupted
-from dumpcli.grpo import GRPO_DEFAULTS
-from dumpcli.io import append_jsonl, last_by, own_folder, read_jsonl, refuse_symlinks, write_json
+from dumpcli.errors import DumpError, Interrupted, RecipeChanged
+from dumpcli.io import append_jsonl, own_folder, refuse_symlinks, write_json
 from dumpcli.recipe import Recipe, RecipeError
-
-CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-# the files a run appends to or rewrites in its folder (never through a symbolic link)
-RUN_FILES = ("curriculum.jsonl", "train_log.jsonl", "eval.jsonl", "run.json", "manifest.json")
-
-
-def train_seed(recipe: Recipe) -> int:
-    return recipe.train.seed if recipe.train.seed is not None else recipe.seed
-
-
-def grpo_config_kwargs(recipe: Recipe, output_dir: Path, *, cpu: bool | None = None) -> dict[str, Any]:
-    """GRPOConfig arguments: our defaults, then `train.grpo`. `cpu` (default: no CUDA here) adds
-    the CPU settings; `cpu=False` gives what a GPU launch would use (for --dry-run on a laptop)."""
-    import torch
-
-    kwargs = {**GRPO_DEFAULTS, **recipe.train.grpo}
-    if cpu is None:
-        cpu = not torch.cuda.is_available()
-    kwargs.setdefault("use_cpu", cpu)
-    if cpu:
-        kwargs.setdefault("bf16", False)
-    kwargs["output_dir"] = str(output_dir)
-    kwargs["seed"] = train_seed(recipe)
-    save_steps = recipe.train.save_steps or kwargs["max_steps"]
-    kwargs.setdefault("save_strategy", "steps")
-    kwargs.setdefault("save_steps", save_steps)
-    return kwargs
-
-
-def latest_checkpoint(output_dir: Path) -> Path | None:
-    found = [(int(m.group(1)), p) for p in output_dir.glob("checkpoint-*") if (m := CHECKPOINT.match(p.name))]
-    found = [(s, p) for s, p in found if (p / "trainer_state.json").exists()]
-    return max(found)[1] if found else None
-
-
-def list_checkpoints(output_dir: Path) -> list[Path]:
-    found = [(int(m.group(1)), p) for p in output_dir.glob("checkpoint-*") if (m := CHECKPOINT.match(p.name))]
-    return [p for _, p in sorted(found) if (p / "trainer_state.json").exists()]
+from dumpcli.run_folder import (
+    RUN_FILES,
+    RunFolder,
+    RunSegment,
+    TrainLogLine,
+    adopt_legacy,
+    append_eval,
+    checkpoint_dirs,
+    checkpoint_step,
+    describe_skipped,
+    newest_intact_checkpoint,
+    read_evals,
+    read_run_info,
+    truncate_logs,
+)
+from dumpcli.train.config import GRPO_DEFAULTS, grpo_config_kwargs, max_steps, train_seed
 
 
 class _StopOnInterrupt(TrainerCallback):
@@ -105,7 +85,8 @@ class _LogToFile(TrainerCallback):
         self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any
     ) -> None:
         if logs and state.is_world_process_zero:
-            append_jsonl(self.path, {"step": state.global_step, "time": time.time(), **logs})
+            line: TrainLogLine = {"step": state.global_step, "time": time.time(), **logs}  # type: ignore[typeddict-item]
+            append_jsonl(self.path, line)
 
 
 class _PeriodicEval(TrainerCallback):
@@ -119,8 +100,8 @@ class _PeriodicEval(TrainerCallback):
     would wait forever for the others at the first collective of a sharded forward pass. The
     main process writes the line."""
 
-    def __init__(self, recipe: Recipe, every: int, path: Path, console: Console) -> None:
-        self.recipe, self.every, self.path, self.console = recipe, every, path, console
+    def __init__(self, recipe: Recipe, every: int, out: Path, console: Console) -> None:
+        self.recipe, self.every, self.out, self.console = recipe, every, out, console
         self.trainer: Any = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -154,7 +135,7 @@ class _PeriodicEval(TrainerCallback):
                 world=accelerator.num_processes,
             )
         if state.is_world_process_zero:
-            append_jsonl(self.path, {"step": state.global_step, **result})
+            append_eval(self.out, state.global_step, result)
 
 
 def _full_fsdp_params(model: Any, accelerator: Any) -> Any:
@@ -170,17 +151,20 @@ def _full_fsdp_params(model: Any, accelerator: Any) -> Any:
     return FullyShardedDataParallel.summon_full_params(model, recurse=False)
 
 
-def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, console: Console) -> Path:
+def train(
+    recipe: Recipe,
+    *,
+    resume: bool = False,
+    console: Console,
+    callbacks: Sequence[TrainerCallback] = (),
+    draw_observers: Sequence[Callable[[Any], None]] = (),
+) -> Path:
     """Run (or resume) GRPO with the recipe's curriculum; returns the output directory.
+    `callbacks` (extra TrainerCallbacks) and `draw_observers` (called with each rank's
+    `trainer.Draw`) are for tools and tests that watch a run.
 
     The run folder has one owner: a second `dump train` / `dump prepare` on it stops at once, and
     a log or run.json that is a symbolic link stops the run before any work (see io.own_folder)."""
-    if dry_run:
-        from dumpcli.train.dry_run import dry_run as do_dry_run
-
-        do_dry_run(recipe, console=console)
-        return recipe.output_path
-
     if recipe.train.grpo.get("use_vllm") and importlib.util.find_spec("vllm") is None:
         raise DumpError(
             "train.grpo.use_vllm: true needs vLLM, which is not installed: pip install 'dumpcli[vllm]'"
@@ -189,31 +173,47 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
     with own_folder(recipe.output_path, "dump train"):
         checkpoints = [p.name for p in recipe.output_path.glob("checkpoint-*")]
         refuse_symlinks(recipe.output_path, [*RUN_FILES, *checkpoints])
-        return _train(recipe, resume=resume, console=console)
+        return _train(
+            recipe, resume=resume, console=console, callbacks=callbacks, draw_observers=draw_observers
+        )
 
 
-def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
+def _train(
+    recipe: Recipe,
+    *,
+    resume: bool,
+    console: Console,
+    callbacks: Sequence[TrainerCallback],
+    draw_observers: Sequence[Callable[[Any], None]],
+) -> Path:
+    out = recipe.output_path
+    folder = RunFolder(out)
+    # everything a resume checks comes before anything is prepared, loaded or rewritten
+    checkpoint, skipped, run_info = _resume_point(recipe, out, console) if resume else (None, [], None)
+    if not resume and checkpoint_dirs(out):
+        raise DumpError(
+            f"{out} already has checkpoints: pass --resume to continue, or --set output_dir=NEW_DIR"
+        )
+    if checkpoint is not None and (checkpoint_step(checkpoint) or 0) >= max_steps(recipe):
+        # transformers would train one more step past max_steps (at lr 0.0) and log it
+        console.print(
+            f"{out} is finished: {checkpoint.name} is its last step (train.grpo.max_steps "
+            f"{max_steps(recipe)}); to train on, --resume with a larger train.grpo.max_steps"
+        )
+        return out
+
+    import torch
+    from accelerate import PartialState
     from trl import GRPOConfig
 
     from dumpcli.data.prepare import ensure_prepared, load_split
     from dumpcli.puzzles.rewards import RewardFunction
-    from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps, truncate_log
+    from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps
     from dumpcli.train.model import load_pretrained, lora_config
     from dumpcli.train.progress import RichProgress
+    from dumpcli.train.resume import ReplanLearningRate
     from dumpcli.train.trainer import CurriculumGRPOTrainer, load_curriculum_state
-    from dumpcli.train.warmup import prepare_policy
-
-    out = recipe.output_path
-    checkpoint = latest_checkpoint(out) if resume else None
-    if resume and checkpoint is None:
-        console.print(f"[yellow]--resume: no checkpoint in {out}; starting from the beginning")
-    if not resume and latest_checkpoint(out) is not None:
-        raise DumpError(
-            f"{out} already has checkpoints: pass --resume to continue, or --set output_dir=NEW_DIR"
-        )
-
-    import torch
-    from accelerate import PartialState
+    from dumpcli.train.warmup import data_fingerprint, prepare_policy
 
     # form the process group now (on CPU accelerate would only do it inside GRPOConfig), so the
     # ranks can wait for each other while one prepares the data
@@ -222,6 +222,14 @@ def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
     with state.main_process_first():  # one rank prepares data, the others then read it
         manifest = ensure_prepared(recipe, console)
     train_ds, test_ds = load_split(recipe, "train"), load_split(recipe, "test")
+    fingerprint = data_fingerprint(train_ds, test_ds)
+    recorded = ((run_info or {}).get("data") or {}).get("fingerprint")
+    if checkpoint is not None and recorded and recorded != fingerprint:
+        raise RecipeChanged(
+            f"--resume: the prepared problems differ from those {out} trained on (data fingerprint "
+            f"{recorded} -> {fingerprint}): an input file or a puzzle generator changed. Restore them "
+            "to resume, or train a new run with --set output_dir=NEW_DIR"
+        )
     distributions = [d["name"] for d in manifest["distributions"] if d["train"] > 0]
     sizes = [d["train"] for d in manifest["distributions"] if d["train"] > 0]
     if not distributions:
@@ -234,7 +242,6 @@ def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
 
     config = GRPOConfig(**grpo_config_kwargs(recipe, out))
     sched = recipe.train.scheduler
-    log_path = out / "curriculum.jsonl"
     try:
         curriculum = build_curriculum(
             sched.name,
@@ -243,7 +250,7 @@ def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
             distributions,
             sizes,
             seed=train_seed(recipe),
-            log_path=log_path if main_process else None,
+            log_path=folder.curriculum_log if main_process else None,
             candidate_fn=dataset_candidates(train_ds),
             total_steps=generation_steps(
                 config.max_steps,
@@ -254,18 +261,35 @@ def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
         )
     except ValueError as e:  # options that do not fit the prepared distributions (weights' globs, ...)
         raise RecipeError(f"{recipe._source_file}: train.scheduler: {e}") from None
+    from_step = 0
     if checkpoint is not None:
         curriculum.load_state_dict(load_curriculum_state(checkpoint))
+        from_step = checkpoint_step(checkpoint) or 0
         if main_process:
-            truncate_log(log_path, before_draw=curriculum.draws)
-        console.print(f"resuming from {checkpoint} (step {checkpoint.name.split('-')[-1]})")
+            adopted = adopt_legacy(out)  # before run.json gets `runs` below
+            if adopted:
+                console.print(
+                    "--resume: checkpoints of a run started by an earlier dumpcli, checked by their "
+                    f"headers and marked complete: {', '.join(p.name for p in adopted)}"
+                )
+            truncate_logs(out, from_step, curriculum.draws)
+        console.print(f"resuming from {checkpoint} (step {from_step})")
     elif main_process:
-        for name in ("curriculum.jsonl", "eval.jsonl", "train_log.jsonl"):
-            (out / name).unlink(missing_ok=True)
+        for path in folder.logs:
+            path.unlink(missing_ok=True)
 
     if main_process:
+        segment: RunSegment = {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "from_step": from_step,
+            "max_steps": config.max_steps,
+            "checkpoint": checkpoint.name if checkpoint is not None else None,
+            "skipped": describe_skipped(skipped),
+            "tool_version": __version__,
+        }
+        earlier = _earlier_segments(run_info) if checkpoint is not None else []
         write_json(
-            out / "run.json",
+            folder.run_info,
             {
                 "tool_version": __version__,
                 "recipe": recipe.model_dump(mode="json"),
@@ -273,15 +297,18 @@ def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
                 "scheduler": sched.name,
                 "seed": train_seed(recipe),
                 "distributions": distributions,
-                "data": _data_used(recipe, manifest),
+                "data": {**_data_used(recipe, manifest), "fingerprint": fingerprint},
                 "policy_start": str(policy_dir),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "started": (run_info or {}).get("started", segment["started"])
+                if checkpoint is not None
+                else segment["started"],
+                "runs": [*earlier, segment],
             },
         )
 
     progress = RichProgress(console, f"GRPO {sched.name}")
     interrupt = _StopOnInterrupt(console)
-    periodic_eval = _PeriodicEval(recipe, recipe.train.eval_every, out / "eval.jsonl", console)
+    periodic_eval = _PeriodicEval(recipe, recipe.train.eval_every, out, console)
     trainer = CurriculumGRPOTrainer(
         model=model,
         args=config,
@@ -290,8 +317,16 @@ def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
         curriculum=curriculum,
         reward_function=RewardFunction(recipe.train.reward.scheme),
         group_filter=recipe.train.filter,
+        draw_observers=draw_observers,
         peft_config=lora_config(recipe) if checkpoint is None else None,
-        callbacks=[progress, interrupt, _LogToFile(out / "train_log.jsonl"), periodic_eval],
+        callbacks=[
+            progress,
+            interrupt,
+            _LogToFile(folder.train_log),
+            periodic_eval,
+            ReplanLearningRate(),
+            *callbacks,
+        ],
     )
     periodic_eval.trainer = trainer
     trainer.remove_callback(PrinterCallback)  # the Rich bar replaces raw log dicts
@@ -307,9 +342,68 @@ def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
     if main_process and recipe.train.eval_every:
         from dumpcli.evaluate import start_verdict
 
-        verdict, below = start_verdict(last_by(read_jsonl(out / "eval.jsonl"), "step"))
+        verdict, below = start_verdict(read_evals(out))
         console.print(f"[bold red]{verdict}" if below else verdict)
     return out
+
+
+def _resume_point(
+    recipe: Recipe, out: Path, console: Console
+) -> tuple[Path | None, list[tuple[Path, list[str]]], dict[str, Any] | None]:
+    """(checkpoint to resume from, newer damaged ones passed over, run.json) for `--resume`.
+
+    Reads only: the checkpoints are validated (newest intact one wins, each one passed over is
+    named with its problems) and the recipe is checked against run.json before any log is cut."""
+    from dumpcli.train.resume import check_unchanged, describe_changes
+
+    checkpoint, skipped = newest_intact_checkpoint(out)
+    for line in describe_skipped(skipped):
+        console.print(f"[yellow]--resume: passing over {escape(line)}", highlight=False)
+    if checkpoint is None:
+        if skipped:
+            raise DumpError(
+                f"--resume: no intact checkpoint in {out} (see above); move the damaged ones away to "
+                "start over in this folder, or train a new run with --set output_dir=NEW_DIR"
+            )
+        console.print(f"[yellow]--resume: no checkpoint in {out}; starting from the beginning")
+        return None, [], None
+    if skipped:
+        console.print(f"[yellow]--resume: falling back to {checkpoint.name}, the newest intact checkpoint")
+    run_info = read_run_info(out)
+    step = checkpoint_step(checkpoint) or 0
+    if run_info is None:
+        console.print(
+            f"[yellow]--resume: no readable run.json in {out}: the recipe cannot be checked against the run's"
+        )
+        return checkpoint, skipped, None
+    changes = check_unchanged(recipe, run_info, out, step)
+    if changes:
+        console.print(f"--resume with {escape(describe_changes(changes))}", highlight=False)
+    if any(path == "train.grpo.max_steps" for path, _, _ in changes):
+        console.print(
+            f"--resume: the learning-rate schedule is re-planned for {max_steps(recipe)} steps: "
+            f"step {step + 1} on gets the lr a run of {max_steps(recipe)} steps has there"
+        )
+    return checkpoint, skipped, run_info
+
+
+def _earlier_segments(run_info: dict[str, Any] | None) -> list[RunSegment]:
+    """run.json's `runs`; for a run.json written before `runs` existed, its one start."""
+    if run_info is None:
+        return []
+    if "runs" in run_info:
+        return list(run_info["runs"])
+    grpo = (run_info.get("recipe") or {}).get("train", {}).get("grpo", {})
+    return [
+        {
+            "started": run_info.get("started", "?"),
+            "from_step": 0,
+            "max_steps": int(grpo.get("max_steps", GRPO_DEFAULTS["max_steps"])),
+            "checkpoint": None,
+            "skipped": [],
+            "tool_version": run_info.get("tool_version", "?"),
+        }
+    ]
 
 
 def _data_used(recipe: Recipe, manifest: dict[str, Any]) -> dict[str, Any]:

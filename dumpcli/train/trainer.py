@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +28,27 @@ from transformers import TrainerCallback
 from trl import GRPOTrainer
 
 from dumpcli.errors import DumpError
-from dumpcli.io import append_jsonl
+from dumpcli.io import atomic_path
 from dumpcli.puzzles.rewards import RewardFunction, score
 from dumpcli.recipe import FilterSpec
+from dumpcli.run_folder import CURRICULUM_STATE, clear_complete, mark_complete
 from dumpcli.schedulers import Feedback
 from dumpcli.schedulers.selector import Improvement
 from dumpcli.train.curriculum import Curriculum
 from dumpcli.train.filters import keep_groups, merge_groups
 
 ROW = "dump_row"  # extra key of the generation output: each completion's row in the generation batch
-CURRICULUM_STATE = "curriculum_state.pt"  # torch.save: a selector's state may hold tensors
+
+
+@dataclass(frozen=True)
+class Draw:
+    """What one rank drew for one generation round, as a `draw_observers` callable sees it."""
+
+    draw: int  # the round's index
+    process_index: int
+    probabilities: dict[str, float]
+    drawn_rows: list[int]  # the global draw (the same on every rank)
+    local_rows: list[int]  # this rank's slice of it, each prompt num_generations times
 
 
 class CurriculumGRPOTrainer(GRPOTrainer):
@@ -45,6 +58,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         curriculum: Curriculum,
         reward_function: RewardFunction,
         group_filter: FilterSpec | None = None,
+        draw_observers: Sequence[Callable[[Draw], None]] = (),
         **kwargs: Any,
     ):
         super().__init__(*args, reward_funcs=[reward_function], **kwargs)
@@ -66,10 +80,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         # logged per step as curriculum/seconds: its share of the step is the curriculum's overhead
         self._curriculum_seconds = 0.0
         self.add_callback(_CurriculumStepEnd(self))
-        # DUMP_RANK_LOG=1: every rank logs its draws to OUTPUT/ranks/ (used by the multi-process test)
-        self.rank_log_dir = Path(self.args.output_dir) / "ranks" if os.environ.get("DUMP_RANK_LOG") else None
-        if self.rank_log_dir is not None:
-            self.rank_log_dir.mkdir(parents=True, exist_ok=True)
+        self.draw_observers = list(draw_observers)  # diagnostics and tests: what each rank drew
 
     # -- drawing -----------------------------------------------------------------------
     def _prepare_inputs(self, generation_batch: Any) -> dict[str, torch.Tensor | Any]:
@@ -96,16 +107,16 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             rows, self.curriculum.pending_selections = shared
         start = self.accelerator.process_index * local_size
         slots = [rows[i // self.num_generations] for i in range(start, start + local_size)]
-        if self.rank_log_dir is not None:  # diagnostics: what each rank drew and kept
-            append_jsonl(
-                self.rank_log_dir / f"rank{self.accelerator.process_index}.jsonl",
-                {
-                    "draw": self.curriculum.draws - 1,
-                    "probabilities": self.curriculum.last_probabilities(),
-                    "drawn_rows": rows,
-                    "local_rows": slots,
-                },
+        if self.draw_observers:
+            drawn = Draw(
+                self.curriculum.draws - 1,
+                self.accelerator.process_index,
+                self.curriculum.last_probabilities(),
+                list(rows),
+                list(slots),
             )
+            for observe in self.draw_observers:
+                observe(drawn)
         rows_by_index = {r: self.train_dataset[r] for r in set(slots)}  # each prompt read once, not G times
         return [dict(rows_by_index[r]) for r in slots]
 
@@ -283,10 +294,19 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     # -- checkpoints -------------------------------------------------------------------
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
-        super()._save_checkpoint(model, trial)
+        """The curriculum state first, then TRL's files, then (once every rank has written its rng
+        state) the marker that makes the checkpoint count: a save cut short anywhere leaves a
+        folder that resume and `dump eval --run` pass over."""
+        folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
         if self.args.should_save:
-            folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
-            torch.save(self.curriculum.state_dict(), os.path.join(folder, CURRICULUM_STATE))
+            folder.mkdir(parents=True, exist_ok=True)
+            clear_complete(folder)  # an earlier save of this step (before a resume) no longer counts
+            with atomic_path(folder / CURRICULUM_STATE) as tmp:
+                torch.save(self.curriculum.state_dict(), tmp)
+        super()._save_checkpoint(model, trial)
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            mark_complete(folder, self.state.global_step)
 
 
 def load_curriculum_state(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:

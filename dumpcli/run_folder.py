@@ -1,0 +1,387 @@
+"""The run folder of `dump train`: its file names, its checkpoints and its log lines.
+
+One owner for the conventions that `train` writes and `eval`, `report`, `compare` and the tests
+read, so none of them copies a file name or a regex. Low level on purpose: no torch, no TRL, no
+other dumpcli stage (only `io` and the version).
+
+    OUTPUT/
+      run.json             what was run: the recipe, the data, one entry per (re)start in `runs`
+      manifest.json        the prepared data's manifest (published by `dump prepare`)
+      curriculum.jsonl     one CurriculumLine per generation round (draw)
+      train_log.jsonl      one TrainLogLine per TRL log call
+      eval.jsonl           one EvalLine per in-training evaluation
+      checkpoint-<step>/   model, optimizer, TRL state, rng state, curriculum_state.pt and, written
+                           last, checkpoint_complete.json (the file list with sizes)
+
+A checkpoint counts only once its marker `checkpoint_complete.json` is there: it is written
+atomically after every other file, so a save cut short by a kill leaves a folder without it.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+
+import orjson
+
+from dumpcli import __version__
+from dumpcli.io import append_jsonl, atomic_path, last_by, read_json, read_jsonl, write_json
+
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+CURRICULUM_LOG = "curriculum.jsonl"
+TRAIN_LOG = "train_log.jsonl"
+EVAL_LOG = "eval.jsonl"
+RUN_INFO = "run.json"
+MANIFEST = "manifest.json"
+CURRICULUM_STATE = "curriculum_state.pt"  # torch.save: a selector's state may hold tensors
+COMPLETE = "checkpoint_complete.json"
+TRAINER_STATE = "trainer_state.json"
+# the files a run appends to or rewrites in its folder (never through a symbolic link)
+RUN_FILES = (CURRICULUM_LOG, TRAIN_LOG, EVAL_LOG, RUN_INFO, MANIFEST)
+
+
+# ----------------------------------------------------------------------------- log lines
+
+
+class CurriculumLine(TypedDict, total=False):
+    """One generation round: the probabilities it drew with, what it drew, and the feedback."""
+
+    step: int  # the optimizer step the round was drawn for
+    draw: int  # the round's index (dynamic sampling may draw several rounds per step)
+    probabilities: dict[str, float]
+    stats: dict[str, dict[str, float]]  # the scheduler's per-distribution statistics before the draw
+    drawn: dict[str, int]  # prompts per distribution
+    selector: dict[str, Any]  # a problem-level selector's own statistics
+    scheduler: str
+    reward: dict[str, float]
+    accuracy: dict[str, float]
+    abs_advantage: dict[str, float]
+
+
+class _Step(TypedDict):
+    step: int
+
+
+class TrainLogLine(_Step, total=False):
+    """TRL's logged metrics at `step` (loss, learning_rate, reward, curriculum/p/<dist>, ...); the
+    line of the end of a `train()` call has `train_runtime` instead."""
+
+    time: float
+
+
+class EvalLine(_Step, total=False):
+    """An evaluation of the policy at `step` on the test split (step 0: the starting policy);
+    the keys are those of `dumpcli.evaluate.run_evaluation`."""
+
+    distributions: dict[str, dict[str, float]]
+    mean_accuracy: float
+    mean_reward: float
+    mean_format_rate: float
+    mean_sampled_accuracy: float
+    num_problems: int
+    num_completions: int
+    seconds: float
+    completions_per_second: float
+
+
+class RunSegment(TypedDict, total=False):
+    """One `dump train` (start or resume) of a run, as run.json's `runs` lists them."""
+
+    started: str
+    from_step: int
+    max_steps: int
+    checkpoint: str | None  # the checkpoint it resumed from
+    skipped: list[str]  # damaged checkpoints it did not resume from, with the reason
+    tool_version: str
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Paths of one run folder (`output_dir`)."""
+
+    root: Path
+
+    @property
+    def curriculum_log(self) -> Path:
+        return self.root / CURRICULUM_LOG
+
+    @property
+    def train_log(self) -> Path:
+        return self.root / TRAIN_LOG
+
+    @property
+    def eval_log(self) -> Path:
+        return self.root / EVAL_LOG
+
+    @property
+    def run_info(self) -> Path:
+        return self.root / RUN_INFO
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def logs(self) -> tuple[Path, Path, Path]:
+        return self.curriculum_log, self.train_log, self.eval_log
+
+    def checkpoint(self, step: int) -> Path:
+        return self.root / f"checkpoint-{step}"
+
+
+def read_curriculum(root: Path) -> list[CurriculumLine]:
+    """curriculum.jsonl, one line per draw (the last written wins), in draw order."""
+    return last_by(read_jsonl(RunFolder(root).curriculum_log), "draw")  # type: ignore[return-value]
+
+
+def read_evals(root: Path) -> list[EvalLine]:
+    """eval.jsonl, one line per step (the last written wins), in step order."""
+    return last_by(read_jsonl(RunFolder(root).eval_log), "step")  # type: ignore[return-value]
+
+
+def read_train_log(root: Path) -> list[TrainLogLine]:
+    return read_jsonl(RunFolder(root).train_log)  # type: ignore[return-value]
+
+
+def append_eval(root: Path, step: int, result: dict[str, Any]) -> None:
+    line: EvalLine = {"step": step, **result}  # type: ignore[typeddict-item]
+    append_jsonl(RunFolder(root).eval_log, line)
+
+
+def read_run_info(root: Path) -> dict[str, Any] | None:
+    """run.json, or None when it is missing or unreadable."""
+    try:
+        info = read_json(RunFolder(root).run_info)
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def truncate_logs(root: Path, step: int, draws: int) -> dict[str, int]:
+    """Cut every log back to a checkpoint at `step` whose curriculum had made `draws` draws:
+    curriculum.jsonl keeps draws < `draws`; eval.jsonl keeps steps <= `step` (the evaluation of a
+    step runs before its checkpoint is saved); train_log.jsonl keeps steps <= `step` except the
+    summary line a stopped `train()` wrote (the resumed run writes its own). Torn lines go too.
+    Each file is rewritten atomically. Returns the lines dropped per file name."""
+    folder = RunFolder(root)
+    rules = {
+        folder.curriculum_log: lambda line: line.get("draw", 0) < draws,
+        folder.eval_log: lambda line: line.get("step", 0) <= step,
+        folder.train_log: lambda line: (
+            line.get("step", 0) < step or (line.get("step") == step and "train_runtime" not in line)
+        ),
+    }
+    dropped = {}
+    for path, keep in rules.items():
+        if not path.is_file():
+            continue
+        raw_lines = [raw for raw in path.read_bytes().splitlines() if raw.strip()]
+        kept = [raw for raw in raw_lines if _keep(raw, keep)]
+        dropped[path.name] = len(raw_lines) - len(kept)
+        if dropped[path.name]:
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(b"".join(k + b"\n" for k in kept))
+    return dropped
+
+
+def _keep(raw: bytes, keep: Any) -> bool:
+    try:
+        line = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False  # a line cut by kill -9
+    return isinstance(line, dict) and bool(keep(line))
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The step in a `checkpoint-<step>` folder name (None for any other name)."""
+    m = CHECKPOINT.match(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
+def checkpoint_dirs(root: Path) -> list[Path]:
+    """Every `checkpoint-<step>/` folder, complete or not, oldest first."""
+    found = [(s, p) for p in Path(root).glob("checkpoint-*") if (s := checkpoint_step(p)) is not None]
+    return [p for _, p in sorted(found) if p.is_dir()]
+
+
+def is_legacy_run(root: Path) -> bool:
+    """A run folder written before checkpoints had a marker (its run.json has no `runs`): its
+    checkpoints count when their last file, curriculum_state.pt, is there (see `adopt_legacy`)."""
+    info = read_run_info(root)
+    return info is not None and "runs" not in info
+
+
+def is_complete(checkpoint: Path, legacy: bool | None = None) -> bool:
+    """Whether the save of this checkpoint finished (its marker is there)."""
+    checkpoint = Path(checkpoint)
+    if (checkpoint / COMPLETE).is_file():
+        return True
+    if legacy is None:
+        legacy = is_legacy_run(checkpoint.parent)
+    return legacy and all((checkpoint / n).is_file() for n in (TRAINER_STATE, CURRICULUM_STATE))
+
+
+def list_checkpoints(root: Path) -> list[Path]:
+    """The complete checkpoints of a run, oldest first."""
+    legacy = is_legacy_run(root)
+    return [p for p in checkpoint_dirs(root) if is_complete(p, legacy)]
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    found = list_checkpoints(root)
+    return found[-1] if found else None
+
+
+def mark_complete(checkpoint: Path, step: int) -> None:
+    """Write the marker, last: every file of the checkpoint with its size, so that a file cut
+    short later (a full disk, a copy stopped half way) is told apart from an intact one."""
+    checkpoint = Path(checkpoint)
+    files = {
+        p.relative_to(checkpoint).as_posix(): p.stat().st_size
+        for p in sorted(checkpoint.rglob("*"))
+        if p.is_file() and p.name != COMPLETE and not p.name.startswith(".")
+    }
+    write_json(checkpoint / COMPLETE, {"step": step, "tool_version": __version__, "files": files})
+
+
+def clear_complete(checkpoint: Path) -> None:
+    """Before (re)writing a checkpoint: it is not complete until the new marker is written."""
+    (Path(checkpoint) / COMPLETE).unlink(missing_ok=True)
+
+
+def checkpoint_problems(checkpoint: Path) -> list[str]:
+    """Why this checkpoint cannot be resumed from (empty: intact). Reads only headers, never the
+    tensors: the marker's file sizes, the safetensors headers against their file sizes, the zip
+    directories of torch.save files (at the end: a truncated file has none), trainer_state.json."""
+    checkpoint = Path(checkpoint)
+    marker = checkpoint / COMPLETE
+    if marker.is_file():
+        try:
+            files: dict[str, int | None] = dict(read_json(marker)["files"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return [f"{COMPLETE} is unreadable"]
+    elif is_complete(checkpoint):  # a legacy run: headers only, there are no sizes to compare
+        files = {p.relative_to(checkpoint).as_posix(): None for p in checkpoint.rglob("*") if p.is_file()}
+    else:
+        return [f"no {COMPLETE}: its save was interrupted"]
+    problems = []
+    for name, size in files.items():
+        path = checkpoint / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif size is not None and path.stat().st_size != size:
+            problems.append(
+                f"{name} is truncated or changed ({path.stat().st_size} bytes, {size} when saved)"
+            )
+        elif path.suffix == ".safetensors":
+            problems += _check(path, _safetensors_header)
+        elif path.suffix in (".pt", ".pth", ".bin"):
+            problems += _check(path, _torch_zip)
+        elif name == TRAINER_STATE:
+            problems += _check(path, _trainer_state(checkpoint_step(checkpoint)))
+    problems += _missing_parts(checkpoint)
+    return list(dict.fromkeys(problems))
+
+
+def newest_intact_checkpoint(root: Path) -> tuple[Path | None, list[tuple[Path, list[str]]]]:
+    """The newest checkpoint with no problems, and the newer ones passed over with their problems."""
+    skipped: list[tuple[Path, list[str]]] = []
+    for path in reversed(checkpoint_dirs(root)):
+        problems = checkpoint_problems(path)
+        if not problems:
+            return path, skipped
+        skipped.append((path, problems))
+    return None, skipped
+
+
+def adopt_legacy(root: Path) -> list[Path]:
+    """Give every intact checkpoint of a legacy run its marker (before run.json gets `runs` and the
+    run stops being legacy); returns those adopted."""
+    if not is_legacy_run(root):
+        return []
+    adopted = []
+    for path in checkpoint_dirs(root):
+        if not (path / COMPLETE).is_file() and not checkpoint_problems(path):
+            mark_complete(path, checkpoint_step(path) or 0)
+            adopted.append(path)
+    return adopted
+
+
+def _missing_parts(checkpoint: Path) -> list[str]:
+    """What a resume needs, in any of the layouts transformers saves (full model or adapter,
+    single file or sharded; optimizer as a file or a DeepSpeed/FSDP folder; rng per rank)."""
+    needed = {
+        "model weights (model.safetensors or adapter_model.safetensors)": (
+            "model.safetensors",
+            "model.safetensors.index.json",
+            "adapter_model.safetensors",
+            "pytorch_model.bin",
+            "pytorch_model_fsdp_0",
+        ),
+        "optimizer.pt": ("optimizer.pt", "optimizer.bin", "optimizer_0", "global_step*"),
+        CURRICULUM_STATE: (CURRICULUM_STATE,),
+        "rng_state.pth": ("rng_state.pth", "rng_state_*.pth"),
+        TRAINER_STATE: (TRAINER_STATE,),
+    }
+    return [
+        f"{what} is missing"
+        for what, names in needed.items()
+        if not any(any(checkpoint.glob(n)) for n in names)
+    ]
+
+
+def _check(path: Path, check: Any) -> list[str]:
+    if not path.is_file():
+        return []  # reported by the marker or _missing_parts
+    try:
+        check(path)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, struct.error) as e:
+        return [f"{path.name} is damaged ({e})"]
+    return []
+
+
+def _safetensors_header(path: Path) -> None:
+    """8-byte little-endian header length, a JSON header, then tensors whose byte ranges end
+    exactly at the end of the file."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        if length > size - 8:
+            raise ValueError(f"header of {length} bytes in a file of {size}")
+        header = orjson.loads(f.read(length))
+    ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
+    if 8 + length + max(ends, default=0) != size:
+        raise ValueError(f"tensors need {8 + length + max(ends, default=0)} bytes, the file has {size}")
+
+
+def _torch_zip(path: Path) -> None:
+    """torch.save writes a zip whose directory is at the end; each member must lie inside."""
+    size = path.stat().st_size
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if info.header_offset + info.compress_size > size:
+                raise ValueError(f"{info.filename} runs past the end of the file")
+
+
+def _trainer_state(step: int | None) -> Any:
+    def check(path: Path) -> None:
+        state = read_json(path)
+        if not isinstance(state, dict) or not isinstance(state.get("global_step"), int):
+            raise ValueError("no global_step")
+        if step is not None and state["global_step"] != step:
+            raise ValueError(f"global_step {state['global_step']} in checkpoint-{step}")
+
+    return check
+
+
+def describe_skipped(skipped: Iterable[tuple[Path, list[str]]]) -> list[str]:
+    """'checkpoint-4: optimizer.pt is missing; ...' per skipped checkpoint."""
+    return [f"{p.name}: {'; '.join(problems)}" for p, problems in skipped]
