@@ -126,6 +126,7 @@ def train(
     extra = _scheduler_override(recipe, scheduler)
     # a dry run checks a recipe away from its data: missing input files are reported, not fatal
     loaded = _load(recipe, [*extra, *(set_ or [])], check_files=not dry_run)
+    _check_trl()
     if dry_run:
         from dumpcli.train.dry_run import dry_run as run_dry_run
 
@@ -211,7 +212,16 @@ def compare(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise DumpError(f"--seeds {seeds!r}: expected comma-separated integers") from None
-    run_compare(_load(recipe, set_), schedulers=names, seeds=seed_list, console=console, jobs=jobs)
+    loaded = _load(recipe, set_)
+    _check_trl()
+    run_compare(loaded, schedulers=names, seeds=seed_list, console=console, jobs=jobs)
+
+
+def _check_trl() -> None:
+    """The installed TRL must be one the trainer works with (train/trl_compat.py), before any work."""
+    from dumpcli.train.trl_compat import check_installed
+
+    check_installed(warn=lambda msg: err_console.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False))
 
 
 @puzzles_app.command("list")

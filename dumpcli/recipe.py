@@ -21,13 +21,38 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from dumpcli.data.sources import SPECS, SourceSpec
 from dumpcli.data.sources.base import DifficultyRule, FieldMap, Strict
+from dumpcli.grpo import check_grpo
 
 __all__ = ["DifficultyRule", "FieldMap", "Recipe", "RecipeError", "SourceSpec", "Strict", "load_recipe"]
 
 
+MAX_NODES = 100_000  # values in a recipe with every alias expanded; real recipes have hundreds
+
+
 class _Loader(yaml.SafeLoader):
     """yaml.SafeLoader that also reads `1e-6` as a float (YAML 1.1 wants `1.0e-6`; learning rates
-    are written the short way and would otherwise arrive in GRPOConfig as strings)."""
+    are written the short way and would otherwise arrive in GRPOConfig as strings), and refuses a
+    key written twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *base` keys may be overridden on purpose
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    if key in first:
+                        raise DuplicateKeyError(key, first[key] + 1, key_node.start_mark)
+                    first[key] = key_node.start_mark.line
+                except TypeError:
+                    continue  # an unhashable key: SafeConstructor reports it
+        return super().construct_mapping(node, deep=deep)
+
+
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    def __init__(self, key: Any, first_line: int, mark: yaml.Mark) -> None:
+        super().__init__(None, None, f"duplicate key {key!r} (first given on line {first_line})", mark)
 
 
 _Loader.add_implicit_resolver(
@@ -374,27 +399,65 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_file
         raise RecipeError(f"{path}: recipe file not found")
     try:
         raw = safe_load(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as e:
+        raise RecipeError(f"{path}:{e.problem_mark.line + 1}: {e.problem}") from None
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML: {e}") from e
     except UnicodeDecodeError as e:
         raise RecipeError(f"{path}: not UTF-8 text: {e}") from e
+    except RecursionError:
+        raise RecipeError(f"{path}: not valid YAML: nested too deeply") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     raw = apply_overrides(raw, overrides or [])
+    _check_size(raw, str(path))
+    keys = [o.split("=", 1)[0].strip() for o in overrides or []]
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
-        keys = [o.split("=", 1)[0].strip() for o in overrides or []]
         raise RecipeError(_format_validation_error(e, str(path), keys)) from None
     recipe._base_dir = path.resolve().parent
     recipe._source_file = path.resolve()
-    _check_semantics(recipe, str(path), check_files)
+    _check_semantics(recipe, str(path), check_files, keys)
     return recipe
 
 
-def _check_semantics(recipe: Recipe, origin: str, check_files: bool) -> None:
+def _check_size(raw: dict[str, Any], origin: str) -> None:
+    """Refuse a recipe whose YAML aliases expand past MAX_NODES values (an "alias bomb": a few
+    lines of nested `&a [*b, *b, ...]` make billions). PyYAML shares an aliased value instead of
+    copying it, so loading is cheap; what would blow up is every later dump, hash or print. The
+    expanded size is counted once per shared value: size(x) = 1 + sum of its items' sizes."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(value: Any) -> int:
+        if not isinstance(value, (dict, list)):
+            return 1
+        key = id(value)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise RecipeError(f"{origin}: a YAML alias refers to a mapping or list that contains it")
+        open_.add(key)
+        total = 1 + sum(map(size, value.values() if isinstance(value, dict) else value))
+        open_.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        total = size(raw)
+    except RecursionError:
+        raise RecipeError(f"{origin}: nested too deeply") from None
+    if total > MAX_NODES:
+        raise RecipeError(
+            f"{origin}: the recipe holds {total:,} values once its YAML aliases (*name) are expanded; "
+            f"at most {MAX_NODES:,} are allowed"
+        )
+
+
+def _check_semantics(recipe: Recipe, origin: str, check_files: bool, overridden: list[str]) -> None:
     """Checks that need the registries or the file system."""
     from dumpcli.puzzles import registry as puzzles
     from dumpcli.schedulers import registry as schedulers
@@ -409,6 +472,8 @@ def _check_semantics(recipe: Recipe, origin: str, check_files: bool) -> None:
                 + ("is not available in this version yet" if planned else "is unknown")
                 + f" (available: {', '.join(puzzles.names()) or 'none yet'})"
             )
+        elif src.kind == "puzzle":
+            problems.extend(f"{where}{path}: {message}" for path, message in src.problems())
         if src.verifier is not None and src.verifier not in puzzles.verifier_names():
             problems.append(
                 f"{where}.verifier: unknown verifier {src.verifier!r} "
@@ -436,30 +501,24 @@ def _check_semantics(recipe: Recipe, origin: str, check_files: bool) -> None:
                 f"{where}.name: unknown scheduler {sched.name!r} (available: {', '.join(schedulers.names())})"
             )
         else:
-            problems.extend(f"{where}.{msg}" for msg in schedulers.check_options(sched.name, sched.options()))
-    problems.extend(_check_grpo_keys(recipe.train.grpo))
+            keys = {*schedulers.get_class(sched.name).Options.model_fields, *sched.options()}
+            for msg in schedulers.check_options(sched.name, sched.options()):
+                key = msg.split(":", 1)[0]  # an option's own problem, or one across options
+                problems.append(f"{where}.{msg}" if key in keys else f"{where}: {msg}")
+    problems.extend(check_grpo(recipe.train.grpo))
     if problems:
-        raise RecipeError(f"{origin}: invalid recipe\n  " + "\n  ".join(problems))
+        lines = [_from_override(p, overridden) for p in problems]
+        raise RecipeError(f"{origin}: invalid recipe\n  " + "\n  ".join(lines))
+
+
+def _from_override(problem: str, overridden: list[str]) -> str:
+    """'train.grpo.x: ...' -> '... [from --set train.grpo.x=...]' when a --set put it there."""
+    loc = problem.split(":", 1)[0]
+    via = [o for o in overridden if loc == o or loc.startswith(o + ".")]
+    return f"{problem} [from --set {via[0]}=...]" if via else problem
 
 
 def _template_names() -> list[str]:
     from dumpcli.data.templates import TEMPLATES
 
     return sorted(TEMPLATES)
-
-
-def _check_grpo_keys(grpo: dict[str, Any]) -> list[str]:
-    """`train.grpo` keys must be GRPOConfig fields (checked lazily: importing trl is slow)."""
-    if not grpo:
-        return []
-    import dataclasses
-
-    from trl import GRPOConfig
-
-    known = {f.name for f in dataclasses.fields(GRPOConfig)}
-    return [
-        f"train.grpo.{k}: not a trl.GRPOConfig field"
-        + (" (removed in TRL 1.x)" if k == "max_prompt_length" else "")
-        for k in grpo
-        if k not in known
-    ]

@@ -40,6 +40,12 @@ inputs = {
     "nested under cap": wrap("(" * 240 + "1" + ")" * 240),
     "digits": wrap("9" * K),
     "many knight words": wrap("knight " * (K // 7)),
+    "many groups": wrap("ava and aria are knights, ava and aria are knaves. " * (K // 50)),
+    "long name list": wrap("ava, " * (K // 5) + "and aria are knights"),
+    "many synonyms": wrap("ava always lies and aria tells the truth " * (K // 41)),
+    "repeated negation": wrap("is not " * (K // 7) + "honest"),
+    "zero-width characters": wrap("k\u200b" * (K // 2) + "night"),
+    "many equals": wrap("1 = " * (K // 4)),
 }
 answers = {
     "knights_knaves": {"names": NAMES[:16], "solution": [True, False] * 8},
@@ -63,6 +69,6 @@ def test_every_verifier_is_fast_and_gives_nothing_on_hostile_input() -> None:
     )
     assert run.returncode == 0, run.stderr[-2000:]
     results = json.loads(run.stdout)
-    assert len(results) == 21 * 4
+    assert len(results) == 27 * 4
     credited = {k: v for k, v in results.items() if v[0] > 0}
     assert credited == {}

@@ -75,6 +75,36 @@ def test_wrong_numbers_or_value(text: str, detail: str, no_eval: None) -> None:
 
 
 @pytest.mark.parametrize(
+    "text,numbers,target,detail",
+    [
+        ("(1+2)*3 = 10", [1, 2, 3], 9, "claims 10 but equals 9"),  # scored 1.0: the claim was ignored
+        ("10 = (1+2)*3", [1, 2, 3], 9, "claims 10 but equals 9"),
+        ("(2 + 3) * 4 = 21", [2, 3, 4], 20, "claims 21 but equals 20"),
+        ("(2 + 3) * 4 = 4 * 4", [2, 3, 4], 20, "claims 4 * 4 but equals 20"),
+        ("2 * 3 * 4 = 20", [2, 3, 4], 20, "claims 20 but equals 24"),
+    ],
+)
+def test_a_false_claimed_value_gets_nothing(text: str, numbers: list, target: int, detail: str) -> None:
+    from dumpcli.puzzles.rewards import score
+
+    verdict = CD.verify(wrap(text), {"numbers": numbers, "target": target})
+    assert verdict.answer_score == 0.0 and verdict.parsed, verdict
+    assert verdict.detail == detail
+    assert score(verdict, "dump") == -0.5  # a wrong answer, not the +3.0 of a right one
+
+
+def test_a_true_claim_and_full_width_or_invisible_characters_are_fine() -> None:
+    for text in (
+        "(2 + 3) * 4 = 20",
+        "(2 + 3) * 4 = 5 * 4",
+        "20 = (2 + 3) * 4",
+        "（２＋３）×４ ＝ ２０",
+        "(2 +\u200b 3) * 4",
+    ):
+        assert CD.verify(wrap(text), ANSWER) == (True, 1.0, True, "correct"), text
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "__import__('os').system('echo hacked')",

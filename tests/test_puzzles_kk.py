@@ -277,7 +277,10 @@ def test_verifier_accepts_common_phrasings(text: str) -> None:
         ("Zoey is a knight and a knave. Oliver is a knave. Liam is a knight.", "hedged"),
         ("Zoey is a knight/knave, Oliver is a knave, Liam is a knight", "role word outside"),
         ("Zoey is a knight, Oliver is a knave, Liam is a knight, Bob is a knave", "not in the puzzle: bob"),
-        ("Zoey is a knight\nOliver is a knave\nLiam is a knight\nZoey is a knight", "more assignments"),
+        (
+            "Zoey is a knight\nOliver is a knave\nLiam is a knight\n" + "Zoey is a knight\n" * 20,
+            "more assignments",
+        ),
         ("The knights are Zoey and Liam; Oliver is a knave", "role word outside"),
         ("Zoey is a knight, Oliver is a knave. Liam is not a knave.", "negated"),
     ],
@@ -286,6 +289,125 @@ def test_verifier_never_credits_hedges_strangers_or_extra_assignments(text: str,
     verdict = KK.verify(wrap(text), ANSWER)
     assert verdict.answer_score == 0.0 and not verdict.parsed
     assert detail in verdict.detail
+
+
+RIGHT = "Zoey is a knight, Oliver is a knave, Liam is a knight. "
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "k\u200bnave",  # zero-width space
+        "kn\u200d\u200cave",  # zero-width joiner and non-joiner
+        "kna\u2060ve",  # word joiner
+        "kna\u00adve",  # soft hyphen
+        "\ufeffkna\u202eve",  # byte-order mark, right-to-left override
+        "kna\U000e0041ve",  # a tag character
+        "\uff4b\uff4e\uff41\uff56\uff45",  # full-width letters
+    ],
+)
+def test_a_hedge_hidden_by_invisible_or_odd_characters_gets_nothing(hidden: str) -> None:
+    from dumpcli.puzzles.rewards import score
+
+    verdict = KK.verify(wrap(RIGHT + f"Or maybe Zoey is a {hidden}."), ANSWER)
+    assert verdict.answer_score == 0.0 and not verdict.parsed, verdict
+    assert verdict.detail == "hedged: Zoey"
+    assert score(verdict, "dump") == -1.0  # was +3.0: the hedge was invisible to the verifier
+    # and the same characters inside a right answer do not cost it anything
+    right = "Zoey is a kni\u200bght, Oliver is a \uff4b\uff4e\uff41\uff56\uff45, Liam is a knight"
+    assert KK.verify(wrap(right), ANSWER) == (True, 1.0, True, "correct")
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Actually Zoey always lies and Oliver tells the truth.",
+        "Zoey is a liar.",
+        "Zoey lies.",
+        "Zoey is lying.",
+        "Zoey: liar",
+        "Oliver is a truth-teller.",
+        "Oliver is a truth teller.",
+        "Oliver is honest.",
+        "Oliver is telling the truth.",
+        "Oliver (truthful)",
+        "Zoey and Liam always lie.",
+        "Oliver and Liam are liars.",
+    ],
+)
+def test_a_contradiction_in_other_words_is_a_hedge(claim: str) -> None:
+    verdict = KK.verify(wrap(RIGHT + claim), ANSWER)
+    assert verdict.answer_score == 0.0 and not verdict.parsed, verdict
+    assert verdict.detail.startswith("hedged: ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Zoey tells the truth, Oliver always lies, and Liam is a truth-teller.",
+        "Zoey: truth-teller\nOliver: liar\nLiam: truth-teller",
+        RIGHT + "So Zoey tells the truth and Oliver lies.",
+        "Zoey and Liam tell the truth; Oliver is a liar.",
+    ],
+)
+def test_role_synonyms_that_agree_are_assignments(text: str) -> None:
+    assert KK.verify(wrap(text), ANSWER) == (True, 1.0, True, "correct")
+
+
+def test_every_synonym_reads_as_its_role() -> None:
+    from dumpcli.puzzles.knights_knaves import SYNONYMS
+
+    for truthful, phrases in SYNONYMS.items():
+        for phrase in phrases:
+            verb = phrase in ("lie", "tell the truth", "tell lies")  # plural verbs: a group
+            subject = "Zoey and Oliver" if verb else "Zoey"
+            text = f"{subject} {'' if phrase.split()[0] in ('tells', 'tell', 'telling', 'lies', 'lie', 'lying', 'speaks') else 'is '}{phrase}"
+            solution = [truthful, truthful] if verb else [truthful, not truthful]
+            tail = "" if verb else f", Oliver is a {'knave' if truthful else 'knight'}"
+            answer = {"names": ["Zoey", "Oliver"], "solution": solution}
+            assert KK.verify(wrap(text + tail), answer).answer_score == 1.0, text + tail
+
+
+def test_a_negated_synonym_is_not_an_assignment() -> None:
+    for claim in ("Oliver does not tell the truth", "Oliver doesn't tell the truth", "Oliver never lies"):
+        verdict = KK.verify(wrap(f"Zoey is a knight, {claim}, Liam is a knight"), ANSWER)
+        assert verdict.answer_score == 0.0 and not verdict.parsed, (claim, verdict)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Zoey is a knight\nOliver is a knave\nLiam is a knight\nZoey is a knight",
+        "(1) Zoey is a knight\n(2) Oliver is a knave\n(3) Liam is a knight\nSo Zoey is a knight.",
+        "Zoey and Liam are knights, and Oliver is a knave.",
+        "Oliver is a knave; Zoey and Liam are both knights.",
+        "**Zoey** and **Liam** are knights. Oliver is a knave.",
+        "Zoey, Liam are knights. Oliver is a knave.",
+        "Oliver is a knave, Zoey and Liam are knights, and Zoey is a knight.",
+    ],
+)
+def test_restated_and_grouped_assignments_are_accepted(text: str) -> None:
+    assert KK.verify(wrap(text), ANSWER) == (True, 1.0, True, "correct")
+
+
+def test_grouped_statements_of_more_people_and_other_role_words() -> None:
+    names = ["Jacob", "Liam", "Mia", "Noah"]
+    answer = {"names": names, "solution": [True, True, True, False]}
+    for text in (
+        "Jacob, Liam and Mia are knights. Noah is a knave.",
+        "Jacob, Liam, and Mia are all knights; Noah is a knave.",
+    ):
+        assert KK.verify(wrap(text), answer) == (True, 1.0, True, "correct"), text
+    heroes = {**answer, "roles": ["hero", "villain"]}
+    assert KK.verify(wrap("Jacob, Liam and Mia are heroes. Noah is a villain."), heroes).answer_score == 1.0
+    wrong = KK.verify(wrap("Jacob and Noah are knights. Liam and Mia are knaves."), answer)
+    assert wrong.parsed and wrong.answer_score == pytest.approx(1 / 4)
+    hedged = KK.verify(
+        wrap("Jacob, Liam and Mia are knights. Noah is a knave. Mia and Noah are knaves."), answer
+    )
+    assert hedged.detail == "hedged: Mia"
+    stranger = KK.verify(wrap("Jacob, Liam and Bob are knights. Mia is a knight. Noah is a knave."), answer)
+    assert stranger.answer_score == 0.0 and not stranger.parsed
 
 
 def test_reasoning_gym_hedge_gets_nothing() -> None:
@@ -390,5 +512,5 @@ def test_fixed_names_knob_gives_the_first_names_in_order_and_still_a_unique_solu
         assert p["answer"]["names"] == list(NAMES[:n])
         ref = f"<think> </think> <answer> {kk.reference_text(p['answer'])} </answer>"
         assert kk.verify(ref, p["answer"]).answer_score == 1.0
-    with _pytest.raises(ValueError, match="names 'mixed'"):
+    with _pytest.raises(ValueError, match="names: Input should be 'random' or 'fixed' \\(got 'mixed'\\)"):
         kk.generate(3, _random.Random(0), names="mixed")

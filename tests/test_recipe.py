@@ -290,3 +290,211 @@ def test_cli_scheduler_flag_drops_the_other_schedulers_options(tmp_path):
     assert _scheduler_override(path, "ucb") == []  # same scheduler: keep its options
     assert _scheduler_override(path, "uniform") == ["train.scheduler={name: uniform}"]
     assert _scheduler_override(path, None) == []
+
+
+# ---------------------------------------------------------------- train.grpo against trl.GRPOConfig
+
+
+def _grpo_recipe(write_recipe, **grpo):
+    kk = {"name": "kk", "puzzle": "knights_knaves", "difficulties": [2], "train_per_difficulty": 4}
+    return write_recipe({"sources": [kk]}, train={"grpo": grpo})
+
+
+@pytest.mark.parametrize(
+    ("grpo", "expected"),
+    [
+        ({"learning_rate": "fast"}, "train.grpo.learning_rate: expected a number > 0, got 'fast'"),
+        ({"learning_rate": -1}, "train.grpo.learning_rate: expected a number > 0, got -1"),
+        ({"learning_rate": float("nan")}, "train.grpo.learning_rate: expected a number > 0, got nan"),
+        ({"temperature": -1}, "train.grpo.temperature: expected a number > 0, got -1"),
+        ({"max_completion_length": 0}, "train.grpo.max_completion_length: expected an integer >= 1, got 0"),
+        (
+            {"max_completion_length": None},
+            "train.grpo.max_completion_length: expected an integer >= 1, got null",
+        ),
+        ({"max_steps": -5}, "train.grpo.max_steps: expected an integer >= 1, got -5"),
+        ({"max_steps": 0}, "train.grpo.max_steps: expected an integer >= 1, got 0"),
+        ({"max_steps": "abc"}, "train.grpo.max_steps: expected an integer >= 1, got 'abc'"),
+        ({"max_steps": 2.5}, "train.grpo.max_steps: expected an integer >= 1, got 2.5"),
+        ({"max_steps": True}, "train.grpo.max_steps: expected an integer >= 1, got true"),
+        ({"top_p": 1.5}, "train.grpo.top_p: expected a number in (0, 1], got 1.5"),
+        (
+            {"gradient_checkpointing": "yes please"},
+            "train.grpo.gradient_checkpointing: expected true or false",
+        ),
+        ({"loss_type": "ppo"}, "train.grpo.loss_type: expected one of grpo, dr_grpo, dapo, bnpo, cispo"),
+        (
+            {"scale_rewards": "std"},
+            "train.grpo.scale_rewards: expected one of group, batch, none, true, false",
+        ),
+        (
+            {"lr_scheduler_type": "cosine_please"},
+            "train.grpo.lr_scheduler_type: expected one of linear, cosine,",
+        ),
+        ({"report_to": 3}, "train.grpo.report_to: expected text or a list of text or null, got 3"),
+        ({"seed": 3}, "train.grpo.seed: set by dumpcli: set `train.seed` (or the top-level `seed`)"),
+        ({"output_dir": "x"}, "train.grpo.output_dir: set by dumpcli"),
+        (
+            {"max_prompt_length": 8},
+            "train.grpo.max_prompt_length: not a trl.GRPOConfig field (removed in TRL 1.x)",
+        ),
+    ],
+)
+def test_grpo_values_are_checked_against_grpoconfig_at_load(write_recipe, grpo, expected):
+    assert expected in _error(_grpo_recipe(write_recipe, **grpo))
+
+
+def test_grpo_values_that_trl_takes_pass(write_recipe):
+    ok = {"learning_rate": 1e-5, "max_steps": 3, "beta": 0, "scale_rewards": False, "loss_type": "grpo",
+          "lr_scheduler_type": "cosine", "report_to": ["none"], "steps_per_generation": None, "top_p": 1,
+          "num_generations": 4, "per_device_train_batch_size": 8, "logging_steps": 0.5}  # fmt: skip
+    assert load_recipe(_grpo_recipe(write_recipe, **ok)).train.grpo == ok
+
+
+def test_grpo_type_checks_follow_the_grpoconfig_type_hints():
+    """Every field whose hint is a plain type refuses a value of another type (no hand list)."""
+    from dumpcli.grpo import OWNED, RANGES, check_value, grpo_fields
+
+    wrong = {bool: "maybe", int: "x", float: "x", str: 3}
+    checked = 0
+    for name, (hint, default) in grpo_fields().items():
+        if hint in wrong and name not in OWNED:
+            assert check_value(name, wrong[hint], hint, default), name
+            if name not in RANGES:  # TRL's own defaults fit its hints (max_steps=-1 is ours to refuse)
+                assert check_value(name, default, hint, default) is None, name
+            checked += 1
+    assert checked > 100  # GRPOConfig has ~190 fields, most of them plain
+
+
+def test_batch_must_hold_whole_groups_at_load(write_recipe, monkeypatch):
+    path = _grpo_recipe(write_recipe, num_generations=3, per_device_train_batch_size=8)
+    assert _error(path).endswith(
+        "train.grpo.num_generations: 3 does not divide the 8 completions of a generation "
+        "(per_device_train_batch_size 8 x 1 process(es) x steps_per_generation 1): "
+        "every prompt needs its whole group"
+    )
+    path = _grpo_recipe(write_recipe, num_generations=4, per_device_train_batch_size=2)
+    _error(path)  # 2 completions per generation on one process
+    monkeypatch.setenv("WORLD_SIZE", "2")  # a 2-process launch (torchrun / accelerate set it)
+    assert load_recipe(path).train.grpo["num_generations"] == 4
+    monkeypatch.delenv("WORLD_SIZE")
+    path = _grpo_recipe(
+        write_recipe, num_generations=4, generation_batch_size=12, per_device_train_batch_size=8
+    )
+    assert (
+        "train.grpo.generation_batch_size: 12 is not a multiple of per_device_train_batch_size (8)"
+        in _error(path)
+    )
+    path = _grpo_recipe(write_recipe, generation_batch_size=16, steps_per_generation=2)
+    assert "set generation_batch_size or steps_per_generation, not both" in _error(path)
+
+
+def test_grpo_set_overrides_are_checked_and_named(write_recipe):
+    path = _grpo_recipe(write_recipe)
+    assert _error(path, ["train.grpo.max_steps=abc"]).endswith(
+        "train.grpo.max_steps: expected an integer >= 1, got 'abc' [from --set train.grpo.max_steps=...]"
+    )
+    assert "[from --set train.grpo=...]" in _error(path, ["train.grpo={learning_rate: fast}"])
+
+
+@pytest.mark.parametrize("command", [["train", "--dry-run"], ["prepare"]])
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("train.grpo.learning_rate=fast", "train.grpo.learning_rate: expected a number > 0, got 'fast'"),
+        ("train.grpo.max_steps=abc", "train.grpo.max_steps: expected an integer >= 1, got 'abc'"),
+        ("train.grpo.num_generations=3", "train.grpo.num_generations: 3 does not divide the 16 completions"),
+        (
+            "data.sources.0.params={dpeth: 3}",
+            "data.sources.0.params.dpeth: unknown knob (known: depth, width",
+        ),
+        (
+            "data.sources.0.params={depth: 9}",
+            "data.sources.0.params.depth: Input should be less than or equal to 4",
+        ),
+        (
+            "data.sources.0.params={depth: 2.0}",
+            "data.sources.0.params.depth: Input should be a valid integer",
+        ),
+        ("train.scheduler.window=1e12", "train.scheduler.window: Input should be a valid integer"),
+        ("train.scheduler.window=true", "train.scheduler.window: Input should be a valid integer"),
+        (
+            "train.scheduler.window=10000000",
+            "train.scheduler.window: Input should be less than or equal to 100000",
+        ),
+        ("train.scheduler.temperature=.inf", "train.scheduler.temperature: Input should be a finite number"),
+        (
+            "train.scheduler={name: curator, embed_dim: 100000}",
+            "train.scheduler: the curator's net would have",
+        ),
+        (
+            "train.scheduler={name: curator, encoder_device: gpu}",
+            "train.scheduler.encoder_device: String should match",
+        ),
+    ],
+)
+def test_cli_refuses_bad_grpo_knobs_and_options_before_any_work(write_recipe, command, override, expected):
+    path = _grpo_recipe(write_recipe)
+    result = CliRunner().invoke(app, [command[0], str(path), *command[1:], "--set", override])
+    output = " ".join((result.output + result.stderr).split())
+    assert result.exit_code == 2, output
+    assert expected in output and "Traceback" not in output
+    assert not (path.parent / "out").exists()
+
+
+# ---------------------------------------------------------------- YAML: duplicate keys, alias bombs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("seed: 1\nseed: 2\n", "r.yaml:2: duplicate key 'seed' (first given on line 1)"),
+        ("train:\n  grpo:\n    beta: 0\n    learning_rate: 1e-3\n    beta: 0.1\n",
+         "r.yaml:5: duplicate key 'beta' (first given on line 3)"),
+        ("data:\n  sources:\n    - {name: a, puzzle: sorting, name: b}\n",
+         "r.yaml:3: duplicate key 'name' (first given on line 3)"),
+    ],
+)  # fmt: skip
+def test_duplicate_keys_are_refused_with_file_and_line(tmp_path, text, expected):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    assert _error(path) == f"{tmp_path}/{expected}"
+
+
+def test_merge_keys_may_be_overridden(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "base: &kk {name: kk, puzzle: knights_knaves, difficulties: [2], train_per_difficulty: 4}\n"
+        "data:\n  sources:\n    - <<: *kk\n      name: kk2\n"
+    )
+    assert "base: unknown key" in _error(path)  # the anchor holder is just an unknown key, not a duplicate
+
+
+def test_an_alias_bomb_is_refused_cheaply(tmp_path):
+    """Nine levels of nine aliases: 1.1 KB of YAML, 538 million values once expanded (the dry run
+    used to run past 4 GB). Loading shares aliased values, and the check counts each one once."""
+    lines = ["    a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
+    lines += [f"    a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text(
+        "data:\n  sources:\n    - {name: kk, puzzle: knights_knaves, difficulties: [2], train_per_difficulty: 4}\n"
+        "train:\n  grpo:\n    model_init_kwargs:\n" + "\n".join("  " + line for line in lines) + "\n"
+    )
+    assert len(path.read_bytes()) < 1600
+    message = _error(path)
+    assert message.startswith(f"{path}: the recipe holds 538,75") and message.endswith(
+        " values once its YAML aliases (*name) are expanded; at most 100,000 are allowed"
+    )
+    result = CliRunner().invoke(app, ["train", str(path), "--dry-run"])
+    assert result.exit_code == 2 and "YAML aliases" in result.output + result.stderr
+
+
+def test_aliases_within_bounds_and_recursive_aliases(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "kk: &kk {puzzle: knights_knaves, difficulties: [2], train_per_difficulty: 4}\n"
+        "data:\n  sources:\n    - {<<: *kk, name: a}\n    - {<<: *kk, name: b}\n"
+    )
+    assert "kk: unknown key" in _error(path)  # aliases themselves are fine
+    path.write_text("a: &a [*a]\n")
+    assert _error(path) == f"{path}: a YAML alias refers to a mapping or list that contains it"

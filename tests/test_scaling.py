@@ -199,9 +199,15 @@ def test_dry_run_notes_missing_inputs_but_fails_on_a_malformed_model_or_grpo_con
     assert code == 1
     assert "model.name_or_path" in output and "neither a directory nor a hub id" in " ".join(output.split())
 
+    code, output = invoke(
+        "train", str(path), "--dry-run", "--set", "train.grpo.log_completions_hub_repo=me/x"
+    )
+    assert code == 1  # a combination only TRL's own GRPOConfig checks (it needs log_completions)
+    assert "trl.GRPOConfig rejects" in output and "log_completions" in output
+
     code, output = invoke("train", str(path), "--dry-run", "--set", "train.grpo.num_generations=3")
-    assert code == 1
-    assert "trl.GRPOConfig rejects" in output and "num_generations" in output
+    assert code == 2  # checked at recipe load: 8 completions per generation are not groups of 3
+    assert "train.grpo.num_generations: 3 does not divide the 8 completions" in " ".join(output.split())
 
 
 QUICKSTART = REPO / "recipes" / "quickstart.yaml"

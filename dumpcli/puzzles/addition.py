@@ -17,10 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from dumpcli.puzzles.answer import from_json_text
-from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
+from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
 from dumpcli.puzzles.sequence_answer import judge_sequence
 
-_KNOBS = ()
 _DIGIT = re.compile(r"\d")
 
 
@@ -34,9 +33,10 @@ class Addition(PuzzleFamily):
     difficulty_knobs = "difficulty = digits per number (1..12)"
     min_difficulty = 1
     max_difficulty = 12
+    Knobs = Knobs
 
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
-        check_knobs("addition", params, _KNOBS)
+        self.knobs(params)  # none
         digits = int_knob("addition", "difficulty (digits per number)", difficulty, 1, 12)
         low = 0 if digits == 1 else 10 ** (digits - 1)
         a, b = rng.randint(low, 10**digits - 1), rng.randint(low, 10**digits - 1)

@@ -12,6 +12,7 @@ Every scan here is a linear pass over the text (one simple regex, no nested quan
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any, NamedTuple
 
 import orjson
@@ -86,6 +87,17 @@ def _block(format_ok: bool, text: str) -> Block:
     if len(text) > MAX_ANSWER_CHARS:
         return Block(format_ok, None, f"answer block longer than {MAX_ANSWER_CHARS} characters")
     return Block(format_ok, text, "")
+
+
+def visible_text(text: str) -> str:
+    """The text as a reader sees it: NFKC-normalised (full-width letters, ligatures and odd spaces
+    become plain ones) and without format characters (Unicode category Cf: zero-width spaces and
+    joiners, soft hyphens, bidi controls, tag characters). Without this, `k\u200bnight` is a role
+    word to a reader but not to a verifier counting role words. ASCII text is returned as is."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in text if c.isascii() or unicodedata.category(c) != "Cf")
 
 
 def completion_text(completion: Any) -> str:

@@ -8,17 +8,21 @@ plus the family's own fields (for knights and knaves the DUMP/Logic-RL columns),
 
 from __future__ import annotations
 
+import inspect
 import random
+from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
-def check_knobs(family: str, params: dict[str, Any], known: tuple[str, ...]) -> None:
-    """A generator's `params` must all be knobs it knows (a typo is an error, not a default)."""
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise ValueError(f"{family}: unknown knob {unknown[0]!r} (known: {', '.join(known)})")
+class Knobs(BaseModel):
+    """A family's generator knobs, as a recipe's `params:` sets them; a family adds fields with
+    their ranges. Strict: a typo is an error, not a default, and `depth: 2.5` or `depth: true`
+    is not an integer."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 
 
 def int_knob(family: str, what: str, value: Any, low: int, high: int) -> int:
@@ -71,6 +75,45 @@ class PuzzleFamily(Verifier):
     difficulty_knobs: ClassVar[str]  # e.g. "difficulty = number of people (2..16)"
     min_difficulty: ClassVar[int] = 1
     max_difficulty: ClassVar[int] = 100
+    # the knobs `params:` may set; None: generate()'s own keyword arguments are the knobs
+    Knobs: ClassVar[type[Knobs] | None] = None
 
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+    def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """What is wrong with a source's `params:`, as (knob, problem) pairs; the recipe checks
+        this when it is loaded, so a typo fails `--dry-run`, not generation."""
+        if self.Knobs is None:
+            try:
+                inspect.signature(self.generate).bind(self.min_difficulty, random.Random(0), **params)
+            except TypeError as e:
+                return [("", str(e))]
+            return []
+        try:
+            self.Knobs.model_validate(dict(params))
+        except ValidationError as e:
+            return [_knob_problem(self.Knobs, err) for err in e.errors()]
+        return []
+
+    def knobs(self, params: Mapping[str, Any]) -> Any:
+        """`params` as this family's Knobs; ValueError naming the knob (for generate())."""
+        assert self.Knobs is not None
+        try:
+            return self.Knobs.model_validate(dict(params))
+        except ValidationError as e:
+            knob, problem = _knob_problem(self.Knobs, e.errors()[0])
+            if problem.startswith("unknown knob"):
+                problem = f"unknown knob {knob!r}" + problem[len("unknown knob") :]
+                raise ValueError(f"{self.name}: {problem}") from None
+            raise ValueError(f"{self.name}: {knob}: {problem}") from None
+
+
+def _knob_problem(model: type[Knobs], err: Any) -> tuple[str, str]:
+    """(knob, problem) of one pydantic error: 'unknown knob (known: depth, width)', or
+    'Input should be less than or equal to 4 (got 9)'."""
+    knob = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        known = ", ".join(model.model_fields)
+        return knob, f"unknown knob (known: {known})" if known else "unknown knob (this family has none)"
+    return knob, f"{err['msg']} (got {err['input']!r})"

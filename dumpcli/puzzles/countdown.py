@@ -6,7 +6,9 @@ Any other expression that reaches the target with the same numbers is just as ri
 
 The verifier never evaluates model output with `eval`: it parses the expression with
 `ast.parse(mode="eval")` and accepts only integer literals, + - * / and parentheses, on at most
-`MAX_EXPRESSION` characters, then computes exactly with fractions.
+`MAX_EXPRESSION` characters, then computes exactly with fractions. An answer may state its value
+("(1 + 2) * 3 = 9", "9 = (1 + 2) * 3"); a stated value that is not the expression's value is a
+wrong answer, even when the expression itself reaches the target.
 """
 
 from __future__ import annotations
@@ -19,13 +21,19 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from dumpcli.puzzles.answer import answer_block, from_json_text
-from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
+from pydantic import Field
+
+from dumpcli.puzzles.answer import answer_block, from_json_text, visible_text
+from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
 
 MAX_EXPRESSION = 500
-_KNOBS = ("max_number", "max_target")
 _OPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _UNICODE = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "\u2009": " ", "\u00a0": " "})
+
+
+class CountdownKnobs(Knobs):
+    max_number: int = Field(50, ge=2, le=10_000, description="largest given number")
+    max_target: int = Field(999, ge=10, le=10**9, description="largest target")
 
 
 class Countdown(PuzzleFamily):
@@ -37,14 +45,14 @@ class Countdown(PuzzleFamily):
     )
     min_difficulty = 2
     max_difficulty = 8
+    Knobs = CountdownKnobs
 
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
-        check_knobs("countdown", params, _KNOBS)
+        knobs = self.knobs(params)
         n = int_knob(
             "countdown", "difficulty (count of numbers)", difficulty, self.min_difficulty, self.max_difficulty
         )
-        max_number = int_knob("countdown", "max_number", params.get("max_number", 50), 2, 10_000)
-        max_target = int_knob("countdown", "max_target", params.get("max_target", 999), 10, 10**9)
+        max_number, max_target = knobs.max_number, knobs.max_target
         for _ in range(10_000):
             numbers = [rng.randint(1, max_number) for _ in range(n)]
             found = _random_expression(rng, numbers)
@@ -107,9 +115,13 @@ class Countdown(PuzzleFamily):
         if block.answer is None:
             return Verdict(block.format_ok, 0.0, False, block.problem)
         try:
-            value, used = evaluate(expression_of(block.answer))
+            expression, claim = split_claim(visible_text(block.answer))
+            value, used = evaluate(expression)
+            claimed = None if claim is None else evaluate(claim)[0]
         except ValueError as e:
             return Verdict(block.format_ok, 0.0, False, str(e))
+        if claimed is not None and claimed != value:
+            return Verdict(block.format_ok, 0.0, True, f"claims {claim} but equals {value}")
         if Counter(used) != Counter(answer["numbers"]):
             return Verdict(
                 block.format_ok, 0.0, True, f"uses {sorted(used)}, not {sorted(answer['numbers'])}"
@@ -121,15 +133,24 @@ class Countdown(PuzzleFamily):
 
 def expression_of(text: str) -> str:
     """The expression in an answer: "(1 + 2) * 3", "(1 + 2) * 3 = 9" or "9 = (1 + 2) * 3"."""
+    return split_claim(text)[0]
+
+
+def split_claim(text: str) -> tuple[str, str | None]:
+    """(expression, the other side of its '=' or None): "9 = (1 + 2) * 3" -> ("(1 + 2) * 3", "9")."""
     text = text.translate(_UNICODE).strip().rstrip(".").strip()
     if len(text) > MAX_EXPRESSION:
         raise ValueError(f"expression longer than {MAX_EXPRESSION} characters")
     parts = [p.strip() for p in text.split("=")]
     if len(parts) > 2:
         raise ValueError("more than one '='")
+    if len(parts) == 2 and not parts[1]:
+        return parts[0], None  # "(1 + 2) * 3 =": nothing claimed
     if len(parts) == 2:
-        return parts[1] if parts[0].isdigit() and not parts[1].isdigit() else parts[0]
-    return parts[0]
+        if parts[0].isdigit() and not parts[1].isdigit():
+            return parts[1], parts[0]
+        return parts[0], parts[1]
+    return parts[0], None
 
 
 def evaluate(expression: str) -> tuple[Fraction, list[int]]:

@@ -7,10 +7,14 @@ kept only if exactly one assignment of roles is consistent (exhaustive check ove
 assignments as bit masks); this is rejection sampling, so puzzles follow the conditional
 distribution of the statement sampler given uniqueness, as in the original generator.
 
-The verifier reads the last <answer> block. It accepts "(1) Zoey is a knight", "Zoey is a knight,
-and Oliver is a knave.", "Zoey: knight", "**Zoey** - Knight", ... but gives no credit when a
-person gets both roles, a role word is not attached to a person (hedges such as "Zoey is a knight
-or a knave"), someone not in the puzzle is named, or there are more assignments than people.
+The verifier reads the last <answer> block, as a reader sees it (NFKC, no zero-width or other
+format characters). It accepts "(1) Zoey is a knight", "Zoey is a knight, and Oliver is a knave.",
+"Zoey: knight", "**Zoey** - Knight", grouped statements ("Zoey and Liam are knights", "Zoey, Liam
+and Mia are all knaves"), role synonyms ("Zoey tells the truth", "Oliver always lies", "Oliver is
+a liar", `SYNONYMS`), and a person stated twice with the same role. It gives no credit when a
+person gets both roles in any of these words, a role word is not attached to a person (hedges
+such as "Zoey is a knight or a knave"), a role is negated ("Liam is not a knave", "Oliver does not
+tell the truth"), or someone not in the puzzle is named.
 """
 
 from __future__ import annotations
@@ -20,14 +24,15 @@ import operator
 import random
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import orjson
+from pydantic import Field
 
 from dumpcli.puzzles import kk_logic
-from dumpcli.puzzles.answer import answer_block
-from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
+from dumpcli.puzzles.answer import answer_block, visible_text
+from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
 
 NAMES = (
     "Abigail Aiden Alexander Amelia Aria Aurora Ava Avery Benjamin Charlotte Chloe Daniel David "
@@ -70,13 +75,45 @@ SAID = (
     "{N} expressed that {S}.",
     "{N} said that {S}.",
 )
-_KNOBS = ("depth", "width", "roles", "names")
+
+
+class KKKnobs(Knobs):
+    depth: int = Field(2, ge=2, le=4, description="nesting of a statement (DUMP: 2)")
+    width: int = Field(2, ge=2, le=4, description="operands of and/or")
+    roles: Literal[("random", *ROLE_PAIRS)] = "knight_knave"  # type: ignore[valid-type]
+    names: Literal["random", "fixed"] = "random"
+
+
 _RESERVED = frozenset({"is", "a", "an", "the", "was", "and", "or", "not"}) | set(_ROLE_WORD)
 _NAME = re.compile(r"[A-Za-z]+")
 _CONNECTIVES = frozenset({"and", "or", "nor", "but", "either", "maybe", "possibly", "probably", "perhaps"})
 # "(1) Liam is a knave" / "Liam is a knave," in reference texts (names in order of appearance)
 _REFERENCE = re.compile(r"\b([A-Za-z]+)\s+is\s+an?\s+([A-Za-z]+)\b")
 MAX_ATTEMPTS = 100_000
+# Role claims in other words, read as "<name> is a <truthful role>" / "... <liar role>" so that the
+# hedge rule sees them: "Zoey is a knight ... actually Zoey always lies" names Zoey twice with two roles.
+SYNONYMS = {
+    True: ("tells the truth", "tell the truth", "telling the truth", "speaks the truth", "truthful",
+           "honest", "truth-teller", "truth teller", "truthteller"),
+    False: ("lies", "lie", "lying", "liar", "tells lies", "tell lies", "dishonest"),
+}  # fmt: skip
+_SYNONYM = re.compile(
+    r"\b(?:(?P<cop>is|are|was|were)\s+)?"
+    r"(?:(?P<neg>not|never|(?:does|do|did)\s+not|(?:doesn|don|didn|isn|aren|wasn|weren)['\u2019]t)\s+)?"
+    r"(?:(?:always|only)\s+)?(?:(?:an?|the)\s+)?"
+    r"(?P<claim>"
+    + "|".join(
+        re.escape(phrase).replace(r"\ ", r"\s+").replace(r"\-", r"[\s-]?")
+        + ("s?" if phrase.endswith(("er", "ar")) else "")
+        for phrase in sorted({p for ps in SYNONYMS.values() for p in ps}, key=len, reverse=True)
+    )
+    + r")\b",
+    re.ASCII,
+)
+_PLURAL_VERBS = frozenset({"tell", "speak", "lie"})
+_LIAR_WORDS = ("lie", "lying", "liar", "dishonest")  # in every liar phrase of SYNONYMS, no truthful one
+_SYNONYM_HINTS = ("truth", "honest", *_LIAR_WORDS)  # one is in every phrase of SYNONYMS
+_GROUP_TOKEN = re.compile(r"[a-z]+|,")
 
 
 class KnightsKnaves(PuzzleFamily):
@@ -90,24 +127,16 @@ class KnightsKnaves(PuzzleFamily):
     )
     min_difficulty = 2
     max_difficulty = kk_logic.MAX_PEOPLE
+    Knobs = KKKnobs
 
     # -- generation ------------------------------------------------------------------------
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
         """One puzzle with `difficulty` people and exactly one solution."""
-        check_knobs("knights_knaves", params, _KNOBS)
+        knobs = self.knobs(params)
         n = int_knob(
             "knights_knaves", "difficulty (people)", difficulty, self.min_difficulty, self.max_difficulty
         )
-        depth = int_knob("knights_knaves", "depth", params.get("depth", 2), 2, 4)
-        width = int_knob("knights_knaves", "width", params.get("width", 2), 2, 4)
-        roles_key = params.get("roles", "knight_knave")
-        names_key = params.get("names", "random")
-        if names_key not in ("random", "fixed"):
-            raise ValueError(f"knights_knaves: names {names_key!r}: use random or fixed")
-        if roles_key != "random" and roles_key not in ROLE_PAIRS:
-            raise ValueError(
-                f"knights_knaves: roles {roles_key!r}: use random or one of {', '.join(ROLE_PAIRS)}"
-            )
+        depth, width, roles_key, names_key = knobs.depth, knobs.width, knobs.roles, knobs.names
 
         full, knights = kk_logic.masks(n)
         for _ in range(MAX_ATTEMPTS):
@@ -230,7 +259,7 @@ class KnightsKnaves(PuzzleFamily):
             return Verdict(block.format_ok, 0.0, False, block.problem)
         roles = answer.get("roles")
         key = _compiled(tuple(answer["names"]), DEFAULT_ROLES if roles is None else tuple(roles))
-        return _judge(block.format_ok, block.answer.lower(), key, answer["solution"])
+        return _judge(block.format_ok, visible_text(block.answer).lower(), key, answer["solution"])
 
 
 # -- generation helpers ----------------------------------------------------------------------
@@ -380,6 +409,9 @@ class _Roles:
         # the prompt's own format "(1) zoey is a knight": a literal-prefix regex, 2-3x faster
         self.standard = re.compile(rf"\(\d{{1,3}}\) ([a-z]+) is an? ({alt})\b", re.ASCII)
         self.mention = re.compile(rf"\b(?:{alt})(?:e?s)?\b", re.ASCII)
+        self.pair = roles  # (truthful, liar): what synonyms are rewritten into
+        # "<names> are [all|both] <role>s": the names are read backwards from the match
+        self.group = re.compile(rf"\bare\s+(?:(?:all|both)\s+)?({alt})(?:e?s)?\b", re.ASCII)
         # role words are counted as substrings unless one contains another (then as whole words)
         self.words_clash = any(w in other for w in words for other in words if w != other)
 
@@ -421,6 +453,7 @@ def _judge(format_ok: bool, text: str, key: _Key, solution: Sequence[bool]) -> V
     if not text.isascii():
         text = " ".join(text.split())  # Unicode spaces -> " " for the ASCII-mode regex
     n = len(key.names)
+    text = _plain_claims(text, key)
     mentions = key.mentions(text)
     # When the standard lines hold every role word, the general regex would find exactly these
     # pairs (it cannot start before a "(k) " prefix and still reach the role word), so skip it.
@@ -446,19 +479,15 @@ def _judge(format_ok: bool, text: str, key: _Key, solution: Sequence[bool]) -> V
         predicted = knights
     else:
         given = dict(zip(idxs, knights, strict=True))
-        if len(given) < len(found):  # someone named twice: with both roles?
+        if len(given) < len(found):  # someone named twice: the same role again is fine, not both
             first: dict[int, bool] = {}
             for idx, knight in zip(idxs, knights, strict=True):
                 if first.setdefault(idx, knight) != knight:
                     return Verdict(format_ok, 0.0, False, f"hedged: {key.names[idx]}")
-        if len(found) > n:
-            return Verdict(format_ok, 0.0, False, f"more assignments than people ({len(found)} > {n})")
         if mentions != len(found):
             return Verdict(
                 format_ok, 0.0, False, "a role word outside '<name> is a <role>' (hedged or unclear)"
             )
-        if len(given) < len(found):
-            return Verdict(format_ok, 0.0, False, "a person is named twice")
         if len(given) < n:
             right = sum(1 for i, k in given.items() if solution[i] == k)
             missing = [key.names[i] for i in range(n) if i not in given]
@@ -468,3 +497,56 @@ def _judge(format_ok: bool, text: str, key: _Key, solution: Sequence[bool]) -> V
         return Verdict(format_ok, 1.0, True, "correct")
     right = sum(map(operator.eq, predicted, solution))
     return Verdict(format_ok, right / n, True, f"wrong: {right}/{n} right")
+
+
+def _plain_claims(text: str, key: _Key) -> str:
+    """Every role claim as "<name> is a <role>": synonyms first ("zoey always lies" -> "zoey is a
+    knave"; a negated one becomes "is not a <role>", which the parser refuses), then grouped
+    statements ("zoey and liam are knights" -> "zoey is a knight, liam is a knight"). Both are
+    linear scans; a group's names are read backwards over at most a window of the text."""
+    if any(map(text.__contains__, _SYNONYM_HINTS)):  # C-level checks keep the usual answer fast
+        text = _SYNONYM.sub(lambda m: _as_role(m, key.roles.pair), text)
+    if "are" not in text:
+        return text
+    n = len(key.names)
+    pieces, last = [], 0
+    for count, m in enumerate(key.roles.group.finditer(text)):
+        if count > n + 8:  # far more groups than people: leave the rest unread (hence unclear)
+            break
+        window = max(last, m.start() - 40 * (n + 1))
+        members, start = _group_names(text, window, m.start(), key)
+        if len(members) < 2:
+            continue
+        pieces += [text[last:start], ", ".join(f"{name} is a {m.group(1)}" for name in reversed(members))]
+        last = m.end()
+    return "".join(pieces) + text[last:] if pieces else text
+
+
+def _as_role(m: re.Match[str], pair: tuple[str, str]) -> str:
+    """A synonym match in role words: "always lies" -> "is a knave", "tell the truth" (after two
+    names) -> "are knights", "does not tell the truth" -> "is not a knight"."""
+    claim = m["claim"]
+    liar = any(w in claim for w in _LIAR_WORDS)
+    role = pair[1] if liar else pair[0]
+    first = claim.split(None, 1)[0]
+    plural = m["cop"] in ("are", "were") or (m["cop"] is None and first in _PLURAL_VERBS)
+    neg = "not " if m["neg"] else ""
+    return f"are {neg}{role}s" if plural else f"is {neg}a {role}"
+
+
+def _group_names(text: str, window: int, end: int, key: _Key) -> tuple[list[str], int]:
+    """The puzzle names joined by ',' / 'and' right before `end` (last first), and where they start."""
+    tokens = list(_GROUP_TOKEN.finditer(text, window, end))
+    members: list[str] = []
+    start = end
+    i = len(tokens) - 1
+    while i >= 0 and tokens[i].group() in key.index:
+        members.append(tokens[i].group())
+        start = tokens[i].start()
+        j = i - 1
+        while j >= 0 and i - j <= 2 and tokens[j].group() in (",", "and"):
+            j -= 1
+        if j == i - 1:  # no separator: the list ends here
+            break
+        i = j
+    return members, start

@@ -16,10 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from dumpcli.puzzles.answer import answer_block, from_json_text
-from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
+from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
 from dumpcli.puzzles.sequence_answer import split_items
 
-_KNOBS = ()
 _PARITY = re.compile(r"(?i:even|odd)")
 
 
@@ -29,9 +28,10 @@ class Parity(PuzzleFamily):
     difficulty_knobs = "difficulty = how many bits (1..64)"
     min_difficulty = 1
     max_difficulty = 64
+    Knobs = Knobs
 
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
-        check_knobs("parity", params, _KNOBS)
+        self.knobs(params)  # none
         n = int_knob("parity", "difficulty (count of bits)", difficulty, 1, 64)
         bits = "".join(rng.choice("01") for _ in range(n))
         question = "Even or odd number of 1s: " + " ".join(bits)

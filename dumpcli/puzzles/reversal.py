@@ -16,12 +16,17 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
 from dumpcli.puzzles.answer import from_json_text
-from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
+from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
 from dumpcli.puzzles.sequence_answer import judge_sequence
 
-_KNOBS = ("alphabet",)
 _LETTER = re.compile(r"[A-Za-z]")
+
+
+class ReversalKnobs(Knobs):
+    alphabet: int = Field(10, ge=2, le=26, description="letters used")
 
 
 class Reversal(PuzzleFamily):
@@ -32,13 +37,11 @@ class Reversal(PuzzleFamily):
     )
     min_difficulty = 2
     max_difficulty = 32
+    Knobs = ReversalKnobs
 
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
-        check_knobs("reversal", params, _KNOBS)
+        alphabet = string.ascii_lowercase[: self.knobs(params).alphabet]
         n = int_knob("reversal", "difficulty (count of letters)", difficulty, 2, 32)
-        alphabet = string.ascii_lowercase[
-            : int_knob("reversal", "alphabet", params.get("alphabet", 10), 2, 26)
-        ]
         letters = "".join(rng.choice(alphabet) for _ in range(n))
         question = "Reverse: " + " ".join(letters)
         return {"question": question, "answer": {"letters": letters}, "letters": letters}

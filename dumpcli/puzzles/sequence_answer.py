@@ -14,22 +14,18 @@ so padding ("1 2 3 3 3") and missing items both cost, and only the exact answer 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
-from dumpcli.puzzles.answer import answer_block
+from dumpcli.puzzles.answer import answer_block, visible_text
 from dumpcli.puzzles.base import Verdict
 
 MAX_ITEMS = 256  # far beyond any difficulty; a longer answer is not read
 _SEPARATORS = re.compile(r"[\s,]+")
-# zero-width and other format characters (Unicode category Cf) would hide words from the check
-_INVISIBLE = dict.fromkeys(i for i in range(0x2000, 0x2070) if unicodedata.category(chr(i)) == "Cf")
-_INVISIBLE.update(dict.fromkeys([0x00AD, 0xFEFF]))
 
 
 def split_items(text: str, item: re.Pattern[str]) -> list[str] | None:
     """The items of a sequence answer, or None when it is not exactly a sequence of `item`s."""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).strip()
+    text = visible_text(text).strip()  # a zero-width character would hide a word from the check
     if len(text) >= 2 and (text[0], text[-1]) in (("[", "]"), ("(", ")")):
         text = text[1:-1]
     parts = [p for p in _SEPARATORS.split(text) if p]

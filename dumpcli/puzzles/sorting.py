@@ -16,12 +16,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
 from dumpcli.puzzles.answer import from_json_text
-from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
+from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
 from dumpcli.puzzles.sequence_answer import judge_sequence
 
-_KNOBS = ("max_value",)
 _INTEGER = re.compile(r"[+-]?\d{1,12}")
+
+
+class SortingKnobs(Knobs):
+    max_value: int = Field(9, ge=1, le=10**9, description="largest number")
 
 
 class Sorting(PuzzleFamily):
@@ -30,11 +35,11 @@ class Sorting(PuzzleFamily):
     difficulty_knobs = "difficulty = how many numbers (2..32); params: max_value (largest number, default 9)"
     min_difficulty = 2
     max_difficulty = 32
+    Knobs = SortingKnobs
 
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
-        check_knobs("sorting", params, _KNOBS)
+        max_value = self.knobs(params).max_value
         n = int_knob("sorting", "difficulty (count of numbers)", difficulty, 2, 32)
-        max_value = int_knob("sorting", "max_value", params.get("max_value", 9), 1, 10**9)
         items = [rng.randint(0, max_value) for _ in range(n)]
         question = "Sort in ascending order: " + " ".join(map(str, items))
         return {"question": question, "answer": {"items": items}, "items": items}

@@ -21,9 +21,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pycosat
+from pydantic import Field
 
 from dumpcli.puzzles.answer import answer_block, from_json_text
-from dumpcli.puzzles.base import PuzzleFamily, Verdict, check_knobs, int_knob
+from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict
 
 # attribute: (label, how a person with value v is described, values); values are distinct words
 ATTRIBUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -54,7 +55,6 @@ MAX_HOUSES = 6
 MAX_ATTRIBUTES = 6
 # difficulty -> (houses, attributes)
 LEVELS = {1: (2, 2), 2: (3, 2), 3: (3, 3), 4: (4, 3), 5: (4, 4), 6: (5, 4), 7: (5, 5), 8: (6, 5), 9: (6, 6)}
-_KNOBS = ("houses", "attributes")
 # clue kinds and how often they are drawn
 _KINDS = ("at", "not_at", "same", "not_same", "left", "before", "next", "gap")
 _WEIGHTS = (1, 1, 3, 1, 2, 1, 2, 1)
@@ -62,6 +62,13 @@ _WEIGHTS = (1, 1, 3, 1, 2, 1, 2, 1)
 # start) and at most 6 digits (int() refuses huge digit strings)
 _HOUSE = re.compile(r"\bhouse[ \t]*(?:#[ \t]*)?(\d{1,6})(?!\d)")
 _LEADING_NUMBER = re.compile(r"^[ \t|*(\[#]*(\d{1,6})\b", re.MULTILINE)
+
+
+class ZebraKnobs(Knobs):
+    """Override the difficulty table's size (None: the table's)."""
+
+    houses: int | None = Field(None, ge=2, le=MAX_HOUSES)
+    attributes: int | None = Field(None, ge=2, le=MAX_ATTRIBUTES)
 
 
 class Zebra(PuzzleFamily):
@@ -74,14 +81,14 @@ class Zebra(PuzzleFamily):
     )
     min_difficulty = 1
     max_difficulty = max(LEVELS)
+    Knobs = ZebraKnobs
 
     def generate(self, difficulty: int, rng: random.Random, **params: Any) -> dict[str, Any]:
-        check_knobs("zebra", params, _KNOBS)
+        knobs = self.knobs(params)
         if isinstance(difficulty, bool) or not isinstance(difficulty, int) or difficulty not in LEVELS:
             raise ValueError(f"zebra: difficulty must be an integer in 1..{max(LEVELS)}, got {difficulty!r}")
         n, m = LEVELS[difficulty]
-        n = int_knob("zebra", "houses", params.get("houses", n), 2, MAX_HOUSES)
-        m = int_knob("zebra", "attributes", params.get("attributes", m), 2, MAX_ATTRIBUTES)
+        n, m = knobs.houses or n, knobs.attributes or m
 
         keys = ["name", *rng.sample(sorted(k for k in ATTRIBUTES if k != "name"), m - 1)]
         # grid[a][h] = value index (into values[a]) of attribute a in house h

@@ -27,10 +27,16 @@ class Feedback:
     success: float
 
 
-class Options(BaseModel):
-    """A scheduler's recipe options (`train.scheduler.*`); subclasses add fields."""
+# a per-distribution window is a row of this many floats, allocated when first fed (800 KB at most)
+MAX_WINDOW = 100_000
 
-    model_config = ConfigDict(extra="forbid")
+
+class Options(BaseModel):
+    """A scheduler's recipe options (`train.scheduler.*`); subclasses add fields. Strict, so
+    `window: true` or `window: 1e12` is refused at recipe load instead of training with 1 or
+    failing to allocate; NaN and infinities are refused too."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Scheduler:

@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import Field
 
 from dumpcli.schedulers._common import MAGNITUDE_CAP, base_state, check_state, feedback_arrays, group_sums
-from dumpcli.schedulers.base import Feedback, Options, Scheduler, softmax
+from dumpcli.schedulers.base import MAX_WINDOW, Feedback, Options, Scheduler, softmax
 
 _W_FLOOR = -1000.0
 _QUANTILES = (0.2, 0.8)
@@ -49,7 +49,9 @@ class Exp3Options(Options):
     )
     beta: float = Field(0.0, ge=0, description="Exp3.S optimism: beta / p_d added to every arm's reward")
     alpha: float = Field(1e-3, ge=0, le=1, description="Exp3.S weight sharing (tracks a changing best arm)")
-    history: int = Field(1000, gt=1, description="recent learning-progress values used for the rescaling")
+    history: int = Field(
+        1000, gt=1, le=MAX_WINDOW, description="recent learning-progress values used for the rescaling"
+    )
     signal: Literal["success", "reward"] = Field("success", description="quantity whose progress is rewarded")
 
 

@@ -20,11 +20,13 @@ import numpy as np
 from pydantic import Field
 
 from dumpcli.schedulers._common import SlidingWindows, base_state, check_state, feedback_arrays
-from dumpcli.schedulers.base import Feedback, Options, Scheduler
+from dumpcli.schedulers.base import MAX_WINDOW, Feedback, Options, Scheduler
 
 
 class LearnabilityOptions(Options):
-    window: int = Field(128, gt=0, description="recent responses per distribution in the success rate")
+    window: int = Field(
+        128, gt=0, le=MAX_WINDOW, description="recent responses per distribution in the success rate"
+    )
     epsilon: float = Field(0.05, ge=0, le=1, description="probability mass spread uniformly")
 
 

@@ -58,10 +58,12 @@ def check_options(name: str, options: dict[str, Any]) -> list[str]:
     try:
         get_class(name).Options(**options)
     except ValidationError as e:
-        return [
-            f"{'.'.join(str(p) for p in err['loc'])}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}"
-            for err in e.errors()
-        ]
+        out = []
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            out.append(f"{loc}: {msg}" if loc else msg)  # a check across options has no key
+        return out
     return []
 
 

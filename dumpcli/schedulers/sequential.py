@@ -17,11 +17,13 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from dumpcli.schedulers._common import SlidingWindows, base_state, check_state, feedback_arrays
-from dumpcli.schedulers.base import Feedback, Options, Scheduler
+from dumpcli.schedulers.base import MAX_WINDOW, Feedback, Options, Scheduler
 
 
 class SequentialOptions(Options):
-    window: int = Field(64, gt=0, description="recent responses of the current stage that decide advancing")
+    window: int = Field(
+        64, gt=0, le=MAX_WINDOW, description="recent responses of the current stage that decide advancing"
+    )
     threshold: float = Field(0.8, gt=0, le=1, description="success rate needed to advance")
     min_samples: int = Field(64, gt=0, description="responses needed in the window before advancing")
     mix: float = Field(0.0, ge=0, lt=1, description="probability spread over the mastered stages")

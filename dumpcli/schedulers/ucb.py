@@ -24,11 +24,13 @@ import numpy as np
 from pydantic import Field
 
 from dumpcli.schedulers._common import MAGNITUDE_CAP, SlidingWindows, base_state, check_state, feedback_arrays
-from dumpcli.schedulers.base import Feedback, Options, Scheduler, softmax
+from dumpcli.schedulers.base import MAX_WINDOW, Feedback, Options, Scheduler, softmax
 
 
 class UCBOptions(Options):
-    window: int = Field(300, gt=0, description="responses per distribution in the |advantage| window")
+    window: int = Field(
+        300, gt=0, le=MAX_WINDOW, description="responses per distribution in the |advantage| window"
+    )
     exploration: float = Field(1.0, ge=0, description="weight of the UCB exploration bonus")
     temperature: float = Field(0.1, gt=0, description="softmax temperature over the scores")
 

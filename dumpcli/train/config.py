@@ -9,24 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dumpcli.grpo import GRPO_DEFAULTS  # with the recipe's check of train.grpo
 from dumpcli.recipe import Recipe
 
-# Defaults that make sense on any machine; anything in `train.grpo` wins.
-GRPO_DEFAULTS: dict[str, Any] = {
-    "num_generations": 8,
-    "per_device_train_batch_size": 16,
-    "learning_rate": 1e-6,
-    "max_steps": 200,
-    "max_completion_length": 256,
-    "temperature": 1.0,
-    "beta": 0.0,
-    "logging_steps": 1,
-    "report_to": "none",
-    "disable_tqdm": True,
-    "log_completions": False,
-    "dataloader_num_workers": 0,
-    "save_only_model": False,
-}
+__all__ = ["GRPO_DEFAULTS", "grpo_config_kwargs", "max_steps", "train_seed"]
 
 
 def train_seed(recipe: Recipe) -> int:

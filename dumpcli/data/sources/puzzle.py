@@ -33,6 +33,22 @@ class Spec(SourceSpecBase):
     def verifier_name(self) -> str:
         return self.verifier or self.puzzle
 
+    def problems(self) -> list[tuple[str, str]]:
+        """(YAML path under the source, problem) for difficulties out of the family's range and
+        bad generator knobs: checked when the recipe is loaded, before anything is generated."""
+        from dumpcli.puzzles import registry
+
+        family = registry.get_family(self.puzzle)
+        lo, hi = family.min_difficulty, family.max_difficulty
+        out = []
+        bad = [d for d in self.difficulties if not lo <= d <= hi]
+        if bad:
+            out.append((".difficulties", f"{bad} outside {self.puzzle}'s range {lo}..{hi}"))
+        out.extend(
+            (f".params.{knob}" if knob else ".params", msg) for knob, msg in family.check_params(self.params)
+        )
+        return out
+
     def build(self, index: int, recipe: Any) -> PuzzleSource:
         return PuzzleSource(self, index, recipe)
 
@@ -61,14 +77,8 @@ class PuzzleSource(Source):
 
         spec = self.spec
         family = registry.get_family(spec.puzzle)
-        lo, hi = family.min_difficulty, family.max_difficulty
-        bad = [d for d in spec.difficulties if not lo <= d <= hi]
-        if bad:
-            raise self.recipe_error(".difficulties", f"{bad} outside {spec.puzzle}'s range {lo}..{hi}")
-        try:
-            inspect.signature(family.generate).bind(lo, random.Random(0), **spec.params)
-        except TypeError as e:
-            raise self.recipe_error(".params", str(e)) from None
+        for path, message in spec.problems():
+            raise self.recipe_error(path, message)
 
         def draws(d: int) -> Any:
             rng = random.Random(stable_seed(self.recipe.seed, spec.name, d))

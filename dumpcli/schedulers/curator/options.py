@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from dumpcli.schedulers.selector import SelectorOptions
 
 # options that fix the shape of the network or the meaning of the state; a resumed run must keep them
 STRUCTURAL = ("encoder", "n_features", "ngram_max", "embed_dim", "hidden", "meta_buckets", "proposal")
+MAX_PARAMETERS = 2**27  # of the curator's net (512 MB in float32, 4x that with Adam's state)
 
 
 class CuratorOptions(SelectorOptions):
@@ -27,8 +29,24 @@ class CuratorOptions(SelectorOptions):
     ngram_max: int = Field(2, ge=1, le=4, description="word n-grams of orders 1..ngram_max")
     embed_dim: int = Field(32, ge=1, description="embedding size (text, source, difficulty)")
     hidden: int = Field(64, ge=1, description="hidden units of the MLP")
-    meta_buckets: int = Field(256, ge=1, description="hashing buckets for source and difficulty")
+    meta_buckets: int = Field(256, ge=1, le=2**20, description="hashing buckets for source and difficulty")
     feature_cache: int = Field(20000, ge=1, description="problems whose features are cached")
     encoder_batch_size: int = Field(32, ge=1)
     encoder_max_length: int = Field(512, ge=8)
-    encoder_device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1', ...")
+    encoder_device: str = Field(
+        "auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="'auto', 'cpu', 'cuda', 'cuda:1', ..."
+    )
+
+    @model_validator(mode="after")
+    def _net_fits(self) -> CuratorOptions:
+        """parameters = (n_features [hashed only] + 2 meta_buckets) embed_dim + (3 embed_dim + 4) hidden + 1"""
+        table = self.n_features if self.encoder == "hashed" else 0
+        count = (table + 2 * self.meta_buckets) * self.embed_dim + (3 * self.embed_dim + 4) * self.hidden + 1
+        if count > MAX_PARAMETERS:
+            raise PydanticCustomError(
+                "too_large",
+                "the curator's net would have {count} parameters, at most {limit}: "
+                "lower n_features, embed_dim, hidden or meta_buckets",
+                {"count": f"{count:,}", "limit": f"{MAX_PARAMETERS:,}"},
+            )
+        return self
