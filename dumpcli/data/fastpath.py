@@ -1,16 +1,15 @@
-"""Column-wise reading of clean JSONL files: pyarrow parses, pyarrow.compute validates and tags.
+"""Column-wise reading of clean JSONL files: pyarrow parses, pyarrow.compute and numpy check and tag.
 
 The record-by-record path (ingest.stage_records) costs Python time per record; a clean file
 (every record valid) does not need it. This path reads the file in byte ranges on line bounds;
-for each range pyarrow's JSON reader parses the records and its CSV reader (one column, a
-delimiter that JSON text cannot contain raw) gives the lines themselves for `meta`. Fields are
-taken as columns, checked with `pyarrow.compute`, difficulty rules run once per distinct value,
-and whole batches are staged.
+pyarrow's JSON reader parses each range, fields are taken as columns and checked column-wise,
+difficulty rules run once per distinct value, and whole batches are staged.
 
 It gives up (returns None, having staged nothing) on anything it does not decide exactly as the
-record path would: a parse error, a record that would be rejected, a chat prompt, a missing or
-null field, a type it does not map one to one (floats), a dotted path through a list. The caller
-then reads the file record by record, which reports the first bad record with its line.
+record path would: a parse error, a line that is not one JSON object, a record that would be
+rejected, a chat prompt, a missing or null field, a type it does not map one to one (floats), a
+dotted path through a list. The caller then reads the file record by record, which reports the
+first bad record with its line.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import orjson
 
 from dumpcli.data.fields import Reject, compile_difficulty
 from dumpcli.data.ingest import FileJob, strip_answer_prefix
-from dumpcli.data.readers import chunk_bounds
+from dumpcli.data.readers import BOM, chunk_bounds
 from dumpcli.data.staging import Dists, Stage
 
 RANGE_BYTES = 16 << 20  # bytes parsed at a time (memory stays bounded for any file size)
@@ -99,16 +98,32 @@ def _difficulties(job: FileJob, table: Any) -> tuple[np.ndarray, list[str]]:
         raise GiveUp(r.message) from None
 
 
-def _prompts(job: FileJob, table: Any) -> tuple[Any, list[str]]:
+def _ends(col: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first byte, last byte, length in bytes) of each string of a column; -1 for an empty one."""
+    offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset : col.offset + len(col) + 1]
+    data = np.frombuffer(col.buffers()[2] or b"\0", np.uint8)
+    sizes = np.diff(offsets)
+    first = np.where(sizes > 0, data[np.minimum(offsets[:-1], len(data) - 1)], -1)
+    last = np.where(sizes > 0, data[np.maximum(offsets[1:] - 1, 0)], -1)
+    return first, last, sizes
+
+
+def _printable(byte: np.ndarray) -> np.ndarray:
+    return (byte >= 0x21) & (byte <= 0x7E)  # ASCII, not a space: no string method strips it
+
+
+def _prompts(job: FileJob, table: Any) -> Any:
     import pyarrow as pa
 
     col = _column(table, job.source.fields.prompt)
     if not pa.types.is_string(col.type):
         raise GiveUp("prompt: not text")  # chat prompts and wrong types: record by record
-    texts = col.to_pylist()
-    if any(not t or t.isspace() for t in texts):  # str.isspace: exactly the record path's rule
-        raise GiveUp("prompt: empty")
-    return col, texts
+    first, _, _ = _ends(col)
+    for i in np.flatnonzero(~_printable(first)).tolist():  # may be blank: the record path's rule
+        text = col[i].as_py()
+        if not text or text.isspace():
+            raise GiveUp("prompt: empty")
+    return col
 
 
 def _answers(job: FileJob, table: Any, parse_answer: Any) -> Any:
@@ -127,56 +142,54 @@ def _answers(job: FileJob, table: Any, parse_answer: Any) -> Any:
         raise GiveUp(strip_answer_prefix(e)) from None
 
 
-_BLANKS = " \t\n\r\x0b\x0c"  # what bytes.strip() removes
-
-
-def _lines(buf: Any, first: bool) -> Any:
-    """The non-blank lines of a byte range as a string column, each exactly what the record path
-    reads (no BOM, stripped like bytes.strip()): the buffer cut at its newlines without a copy,
-    then one `ascii_trim` pass. Bytes that are not UTF-8: GiveUp."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    data = np.frombuffer(buf, dtype=np.uint8)
-    begin = 3 if first and bytes(data[:3]) == b"\xef\xbb\xbf" else 0
-    offsets = np.concatenate([[begin], np.flatnonzero(data == 10) + 1, [len(data)]]).astype(np.int32)
-    if offsets[-1] == offsets[-2]:
-        offsets = offsets[:-1]  # the range ends with a newline
-    raw = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), buf)
-    lines = pc.ascii_trim(raw, _BLANKS)
-    sizes = np.diff(np.frombuffer(lines.buffers()[1], np.int32)[lines.offset : lines.offset + len(lines) + 1])
-    if (sizes == 0).any():
-        lines = lines.filter(pa.array(sizes > 0))
-    try:
-        lines.validate(full=True)  # UTF-8: the record path rejects a line that is not
-    except pa.ArrowInvalid as e:
-        raise GiveUp(str(e)) from None
-    return lines
-
-
 def _exact_answers(col: Any) -> Any:
     """`exact`'s parse_answer + orjson.dumps for string answers. parse_answer leaves a text alone
     when it starts and ends with a printable ASCII character other than a quote and is not too
-    long (one regex over the column finds the others); those rows are only JSON-encoded."""
+    long (numpy on the first and last bytes finds the others); those rows are only JSON-encoded."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     from dumpcli.puzzles.exact import MAX_REFERENCE, ExactMatch
 
-    odd = pc.or_(
-        pc.match_substring_regex(col, r'^[^!-~]|[^!-~]$|^"|^$'),
-        pc.greater(pc.utf8_length(col), MAX_REFERENCE),
-    )
+    first, last, sizes = _ends(col)
+    odd = ~_printable(first) | ~_printable(last) | (first == ord('"')) | (sizes > MAX_REFERENCE)
     texts = col.to_pylist()
     dumps = orjson.dumps
     encoded = [dumps(t) for t in texts]
     parse = ExactMatch().parse_answer
     try:
-        for i in np.flatnonzero(odd.to_numpy(zero_copy_only=False)).tolist():
+        for i in np.flatnonzero(odd).tolist():
             encoded[i] = dumps(parse(texts[i]))
     except (ValueError, TypeError) as e:
         raise GiveUp(strip_answer_prefix(e)) from None
     return pa.array(encoded, pa.binary()).cast(pa.string())
+
+
+def _line_numbers(raw: bytes, records: int, first: bool) -> np.ndarray:
+    """The line number (from 1, in this range) of each record, as the record path counts lines;
+    GiveUp unless every non-blank line is valid UTF-8 holding one JSON object (`{...}`) and there
+    are as many of them as records (pyarrow's reader also takes two objects on one line, or one
+    object over several lines, where the record path rejects the line)."""
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GiveUp("not UTF-8") from None
+    text = raw[3:] if first and raw.startswith(BOM) else raw
+    lines = text.count(b"\n") + (not text.endswith(b"\n"))
+    if (
+        records == lines
+        and text.startswith(b"{")
+        and text.endswith((b"}\n", b"}"))
+        and text.count(b"}\n{") == lines - 1
+    ):  # the usual file: `{...}` on every line
+        return np.arange(1, records + 1)
+    stripped = [line.strip() for line in text.split(b"\n")]  # blank lines, CRLF, spaces
+    numbers = [k for k, line in enumerate(stripped, 1) if line]
+    if len(numbers) != records or not all(
+        stripped[k - 1][:1] == b"{" and stripped[k - 1][-1:] == b"}" for k in numbers
+    ):
+        raise GiveUp("lines and records do not match")
+    return np.asarray(numbers)
 
 
 def _only(table: Any, job: FileJob) -> Any:
@@ -198,6 +211,7 @@ def _only(table: Any, job: FileJob) -> Any:
 def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int | None:
     """Stage a clean JSONL file column-wise; the number of records, or None (nothing staged)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.json as paj
 
     path = Path(job.path)
@@ -208,31 +222,36 @@ def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int 
     saved = copy.deepcopy(dists)
     i, name = job.source_index, job.source.name
     total = 0
+    lines_before = 0
     parse = None
     try:
         with open(path, "rb") as f:
             for start, end in chunk_bounds(path, RANGE_BYTES):
                 f.seek(start)
-                buf = pa.py_buffer(f.read(end - start))
+                raw = f.read(end - start)
                 try:
                     table = paj.read_json(
-                        pa.BufferReader(buf),
+                        pa.BufferReader(raw),
                         read_options=paj.ReadOptions(use_threads=True),
                         parse_options=parse,
                     )
-                    lines = _lines(buf, first=start == 0)
                 except (pa.ArrowException, ValueError) as e:
                     raise GiveUp(str(e)) from None
-                if len(lines) != table.num_rows or not table.num_rows:
-                    raise GiveUp("lines and records do not match")
+                if not table.num_rows:
+                    raise GiveUp("no records")
+                lines = _line_numbers(raw, table.num_rows, start == 0) + lines_before
+                lines_before += raw.count(b"\n")
                 if parse is None:  # later ranges: build only the columns used, with these types
                     parse = _only(table, job)
                 rows, labels = _difficulties(job, table)
                 dist_map = np.asarray([dists.get(i, name, d) for d in labels], np.int32)
-                questions, texts = _prompts(job, table)
+                questions = _prompts(job, table)
                 answers = _answers(job, table, verifier.parse_answer)
                 difficulty = pa.array(labels, pa.string()).take(pa.array(rows))
-                stage.add_batch(i, job.group, dist_map[rows], questions, texts, difficulty, answers, lines)
+                meta = pc.binary_join_element_wise(
+                    job.provenance, pc.cast(pa.array(lines), pa.string()), "}", ""
+                )
+                stage.add_batch(i, job.group, dist_map[rows], questions, difficulty, answers, meta)
                 total += table.num_rows
     except GiveUp:
         stage.rollback(mark)

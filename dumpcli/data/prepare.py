@@ -59,7 +59,8 @@ from dumpcli.data.fields import (
     Reject,
     compile_difficulty,
     natural_key,
-    normalise,
+    question_id,
+    source_seed,
     stable_seed,
 )
 from dumpcli.data.readers import chunk_bounds, count_parquet_rows, iter_jsonl
@@ -301,6 +302,17 @@ def plan(recipe: Recipe) -> list[tuple[int, Plan]]:
     return [(i, s.build(i, recipe).plan()) for i, s in enumerate(recipe.data.sources)]
 
 
+def _provenance(item: Input) -> str:
+    """The start of each row's `meta`: where the record came from, as the manifest's inputs name
+    it (`{"file":"data/a.jsonl","line":12}`; Parquet, CSV and `hf` rows count from 0, as
+    `datasets` does). The record itself is not copied: the input file still holds it."""
+    if item.kind == "hf":
+        where = {"dataset": item.recorded, "split": item.identity.get("split_name")}
+    else:
+        where = {"file": item.recorded}
+    return orjson.dumps(where).decode()[:-1] + (',"line":' if item.kind == "jsonl" else ',"row":')
+
+
 def _where(recipe: Recipe) -> str:
     return str(recipe._source_file) if recipe._source_file else "recipe"
 
@@ -525,6 +537,7 @@ class _Build:
             template=self.recipe.data.prompt_template,
             verifiers=self.verifiers,
             dist_keys=list(self.recipe.data.distribution),
+            provenance=_provenance(item),
         )
 
     def _read_input(self, stage: Stage, item: Input, progress: Progress, pool: Any) -> None:
@@ -576,24 +589,27 @@ class _Build:
         rows, line numbers, distributions and the first error are those of a sequential read."""
         i, name = job.source_index, job.source.name
         stage.close()
-        jobs = [
-            replace(
-                job,
-                start=a,
-                end=b,
-                part=str(stage.directory / f".chunk-{tag}-{k}.arrow"),
-                rejects=str(stage.directory / f".rejects-{k}.jsonl"),
-            )  # fmt: skip
-            for k, (a, b) in enumerate(chunk_bounds(Path(job.path), ingest.CHUNK_BYTES))
-        ]
+        futures = []
+        lines_before = 0  # each worker numbers the lines of its chunk from there
+        with open(job.path, "rb") as f:
+            for k, (a, b) in enumerate(chunk_bounds(Path(job.path), ingest.CHUNK_BYTES)):
+                chunk = replace(
+                    job,
+                    start=a,
+                    end=b,
+                    lines_before=lines_before,
+                    part=str(stage.directory / f".chunk-{tag}-{k}.arrow"),
+                    rejects=str(stage.directory / f".rejects-{k}.jsonl"),
+                )  # fmt: skip
+                futures.append((chunk, pool.submit(ingest.read_chunk, chunk)))
+                lines_before += f.read(b - a).count(b"\n")
         records = 0
-        line_offset = 0
-        results = pool.map(ingest.read_chunk, jobs)
-        for chunk, res in zip(jobs, results, strict=True):
+        for chunk, future in futures:
+            res = future.result()
             dist_map = np.array([self.dists.get(i, name, d) for d in res["difficulties"]], dtype=np.int32)
             if res["first_error"] is not None:
                 line, message = res["first_error"]
-                raise DataError(f"{job.label}:{line_offset + line}: {message}")
+                raise DataError(f"{job.label}:{line}: {message}")
             stage.append_part(res, dist_map, i, job.group)
             for reason, n in res["reasons"].items():
                 self.reasons[reason] += n
@@ -603,13 +619,9 @@ class _Build:
             if self.skip_invalid:
                 assert self._rejects is not None
                 with open(chunk.rejects, "rb") as f:
-                    for line_bytes in f:
-                        row = orjson.loads(line_bytes)
-                        row["line"] += line_offset
-                        self._rejects.write(orjson.dumps(row) + b"\n")
+                    shutil.copyfileobj(f, self._rejects)
                 os.unlink(chunk.rejects)
             records += res["records"]
-            line_offset += res["lines"]
             advance(chunk.end - chunk.start)  # type: ignore[operator]
         return records
 
@@ -638,11 +650,12 @@ class _Build:
         task = progress.add_task(f"{src.name}: {item.label}", total=sum(lv.train + lv.test for lv in levels))
         made_total = 0
         repeats_total = 0
+        seed = source_seed(src.name)
         for level in levels:
             d = level.difficulty
             per = level.train + level.test
             dist = self.dists.get(i, src.name, d)
-            seen: set[bytes] = set()
+            seen: set[int] = set()
             repeats = 0
             max_repeats = max(100, per)
             context = level.context
@@ -660,7 +673,7 @@ class _Build:
                 question = puzzle.get("question") if isinstance(puzzle, dict) else None
                 if not isinstance(question, str) or not question.strip() or "answer" not in puzzle:
                     raise DataError(f"{context}: the generator returned no question text or no answer")
-                digest = hashlib.sha256(f"{src.name}\0{normalise(question)}".encode()).digest()[:8]
+                digest = question_id(question, seed)
                 if digest in seen:
                     repeats += 1
                     if repeats > max_repeats:
@@ -679,7 +692,7 @@ class _Build:
                     ) from None
                 meta = orjson.dumps(
                     {k: v for k, v in puzzle.items() if k not in ("question", "answer")}, default=str
-                )
+                ).decode()
                 group = TEST if len(seen) <= level.test else TRAIN
                 stage.add(i, dist, group, question, question, d, answer, meta)
                 progress.advance(task)
@@ -693,13 +706,8 @@ class _Build:
 
     def _decide(self, stage: Stage) -> dict[str, Any]:
         n = stage.rows
-        ids = np.frombuffer(bytes(stage.id8), dtype=np.uint64) if n else np.zeros(0, np.uint64)
-        if not n:
-            qhash = np.zeros(0, np.int64)
-        elif stage.cross_source:
-            qhash = np.frombuffer(stage.qhash, dtype=np.int64)
-        else:
-            qhash = np.frombuffer(bytes(stage.id8), dtype=np.int64)
+        ids = np.frombuffer(stage.ids, dtype=np.uint64) if n else np.zeros(0, np.uint64)
+        qhash = np.frombuffer(stage.qhash, dtype=np.uint64) if n and stage.cross_source else ids
         dist = np.frombuffer(stage.dist, dtype=np.int32) if n else np.zeros(0, np.int32)
         src = np.frombuffer(stage.src, dtype=np.int16) if n else np.zeros(0, np.int16)
         group = np.frombuffer(stage.group, dtype=np.int8) if n else np.zeros(0, np.int8)
