@@ -145,51 +145,81 @@ def _answers(job: FileJob, table: Any, parse_answer: Any) -> Any:
 def _exact_answers(col: Any) -> Any:
     """`exact`'s parse_answer + orjson.dumps for string answers. parse_answer leaves a text alone
     when it starts and ends with a printable ASCII character other than a quote and is not too
-    long (numpy on the first and last bytes finds the others); those rows are only JSON-encoded."""
+    long (numpy on the first and last bytes finds the others): those rows are only JSON-encoded,
+    column-wise (`json_strings`); the others go through parse_answer one by one."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from dumpcli.puzzles.exact import MAX_REFERENCE, ExactMatch
 
     first, last, sizes = _ends(col)
     odd = ~_printable(first) | ~_printable(last) | (first == ord('"')) | (sizes > MAX_REFERENCE)
-    texts = col.to_pylist()
-    dumps = orjson.dumps
-    encoded = [dumps(t) for t in texts]
+    encoded = json_strings(col)
+    if encoded is None:  # a control character JSON writes as \u00XX: row by row
+        encoded = pa.array([orjson.dumps(t) for t in col.to_pylist()], pa.binary()).cast(pa.string())
+    rows = np.flatnonzero(odd)
+    if not len(rows):
+        return encoded
     parse = ExactMatch().parse_answer
     try:
-        for i in np.flatnonzero(odd).tolist():
-            encoded[i] = dumps(parse(texts[i]))
+        fixed = [orjson.dumps(parse(t)) for t in col.take(rows).to_pylist()]
     except (ValueError, TypeError) as e:
         raise GiveUp(strip_answer_prefix(e)) from None
-    return pa.array(encoded, pa.binary()).cast(pa.string())
+    return pc.replace_with_mask(encoded, pa.array(odd), pa.array(fixed, pa.binary()).cast(pa.string()))
 
 
-def _line_numbers(raw: bytes, records: int, first: bool) -> np.ndarray:
-    """The line number (from 1, in this range) of each record, as the record path counts lines;
-    GiveUp unless every non-blank line is valid UTF-8 holding one JSON object (`{...}`) and there
-    are as many of them as records (pyarrow's reader also takes two objects on one line, or one
-    object over several lines, where the record path rejects the line)."""
+_JSON_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def json_strings(col: Any) -> Any:
+    """`orjson.dumps` of every string of a column, column-wise: each character JSON escapes that
+    occurs is replaced in one pass (the backslash first), then the quotes are added. None if a
+    control character other than those occurs (orjson writes it as \\u00XX)."""
+    import pyarrow.compute as pc
+
+    offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset : col.offset + len(col) + 1]
+    data = np.frombuffer(col.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    found = set(np.unique(data[(data < 0x20) | (data == ord('"')) | (data == ord("\\"))]).tolist())
+    if found - {ord(c) for c in _JSON_ESCAPES}:
+        return None
+    for char, escaped in _JSON_ESCAPES.items():
+        if ord(char) in found:
+            col = pc.replace_substring(col, char, escaped)
+    return pc.binary_join_element_wise('"', col, '"', "")
+
+
+def _line_numbers(raw: bytes, records: int, first: bool) -> tuple[np.ndarray, int]:
+    """(the line number, from 1 in this range, of each record as the record path counts lines;
+    the newlines in the range). GiveUp unless every non-blank line is valid UTF-8 holding one
+    JSON object (`{...}`) and there are as many of them as records (pyarrow's reader also takes
+    two objects on one line, or one object over several lines, where the record path rejects)."""
     if not raw.isascii():
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError:
             raise GiveUp("not UTF-8") from None
-    text = raw[3:] if first and raw.startswith(BOM) else raw
-    lines = text.count(b"\n") + (not text.endswith(b"\n"))
+    data = np.frombuffer(raw, np.uint8)
+    newlines = np.flatnonzero(data == 10)
+    begin = len(BOM) if first and raw.startswith(BOM) else 0
+    starts = np.concatenate([[begin], newlines + 1])
+    ends = np.append(newlines, len(data))
+    if raw.endswith(b"\n"):  # nothing after the last newline
+        starts, ends = starts[:-1], ends[:-1]
     if (
-        records == lines
-        and text.startswith(b"{")
-        and text.endswith((b"}\n", b"}"))
-        and text.count(b"}\n{") == lines - 1
+        len(starts) == records
+        and (ends > starts).all()
+        and (data[starts] == ord("{")).all()
+        and (data[ends - 1] == ord("}")).all()
     ):  # the usual file: `{...}` on every line
-        return np.arange(1, records + 1)
+        return np.arange(1, records + 1), len(newlines)
+    text = raw[begin:]
     stripped = [line.strip() for line in text.split(b"\n")]  # blank lines, CRLF, spaces
     numbers = [k for k, line in enumerate(stripped, 1) if line]
     if len(numbers) != records or not all(
         stripped[k - 1][:1] == b"{" and stripped[k - 1][-1:] == b"}" for k in numbers
     ):
         raise GiveUp("lines and records do not match")
-    return np.asarray(numbers)
+    return np.asarray(numbers), len(newlines)
 
 
 def _only(table: Any, job: FileJob) -> Any:
@@ -232,15 +262,16 @@ def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int 
                 try:
                     table = paj.read_json(
                         pa.BufferReader(raw),
-                        read_options=paj.ReadOptions(use_threads=True),
+                        read_options=paj.ReadOptions(use_threads=True, block_size=len(raw) + 1),
                         parse_options=parse,
                     )
                 except (pa.ArrowException, ValueError) as e:
                     raise GiveUp(str(e)) from None
                 if not table.num_rows:
                     raise GiveUp("no records")
-                lines = _line_numbers(raw, table.num_rows, start == 0) + lines_before
-                lines_before += raw.count(b"\n")
+                lines, newlines = _line_numbers(raw, table.num_rows, start == 0)
+                lines += lines_before
+                lines_before += newlines
                 if parse is None:  # later ranges: build only the columns used, with these types
                     parse = _only(table, job)
                 rows, labels = _difficulties(job, table)

@@ -292,10 +292,10 @@ def question_id(text: str, seed: int) -> int:
 def question_ids(column: Any, seeds: list[int]) -> list[Any]:
     """`question_id` of every text of an Arrow string column, for each seed: uint64 arrays.
 
-    For an all-ASCII column, Arrow lowercases it and numpy finds the rows that need more than
-    lowercasing (a control character such as a tab or newline, two spaces in a row, a space at
-    either end); only those go through `normalise`; the others are hashed straight from Arrow's
-    buffer, with no Python string or bytes per row (tested equal to `question_id`)."""
+    Arrow lowercases the column and numpy finds the rows that need more than ASCII lowercasing
+    (a character that is not printable ASCII, such as a tab, a newline or an accent; two spaces
+    in a row; a space at either end); only those go through `normalise`. The others are hashed
+    straight from Arrow's buffer, with no Python string per row (tested equal to `question_id`)."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -303,29 +303,25 @@ def question_ids(column: Any, seeds: list[int]) -> list[Any]:
     out = [np.empty(n, np.uint64) for _ in seeds]
     if n == 0:
         return out
-    if not pc.all(pc.string_is_ascii(column)).as_py():
-        texts = [normalise(t).encode() for t in column.to_pylist()]
-        for ids, seed in zip(out, seeds, strict=True):
-            ids[:] = [xxh3_64_intdigest(t, seed) for t in texts]
-        return out
     low = pc.ascii_lower(column)
     offsets = np.frombuffer(low.buffers()[1], dtype=np.int32)[low.offset : low.offset + n + 1]
     data = np.frombuffer(low.buffers()[2] or b"", dtype=np.uint8)
     slow = ~pc.ascii_is_printable(low).to_numpy(zero_copy_only=False)
     space = data == 32
-    pairs = np.flatnonzero(space[1:] & space[:-1])
-    slow[np.searchsorted(offsets, pairs, side="right") - 1] = True
-    nonempty = offsets[1:] > offsets[:-1]
+    double = space[1:] & space[:-1]
+    if double.any():
+        slow[np.searchsorted(offsets, np.flatnonzero(double), side="right") - 1] = True
     if len(data):
+        nonempty = offsets[1:] > offsets[:-1]
         slow |= nonempty & (space[np.minimum(offsets[:-1], len(data) - 1)] | space[offsets[1:] - 1])
+    rows = np.flatnonzero(slow).tolist()
+    texts = [normalise(t).encode() for t in column.take(rows).to_pylist()] if rows else []
     view = memoryview(data)
     bounds = offsets.tolist()
     for ids, seed in zip(out, seeds, strict=True):
-        ids[:] = [xxh3_64_intdigest(view[a:b], seed) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    rows = np.flatnonzero(slow).tolist()
-    if rows:
-        texts = [normalise(column[i].as_py()).encode() for i in rows]
-        for ids, seed in zip(out, seeds, strict=True):
+        if len(rows) < n:
+            ids[:] = [xxh3_64_intdigest(view[a:b], seed) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        if rows:
             ids[rows] = [xxh3_64_intdigest(t, seed) for t in texts]
     return out
 

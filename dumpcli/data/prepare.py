@@ -33,7 +33,6 @@ import datetime as _dt
 import errno
 import gc
 import hashlib
-import importlib
 import os
 import random
 import secrets
@@ -496,8 +495,6 @@ class _Build:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-hash") as hasher,
         ):
             digests = [hasher.submit(xxh3_file, item.path) if item.path else None for item in self.inputs]
-            if pool is not None:  # this process mostly waits for the workers: import `datasets` meanwhile
-                hasher.submit(importlib.import_module, "datasets")
             try:
                 for item in self.inputs:
                     self._read_input(stage, item, progress, pool if item in big else None)
@@ -757,12 +754,17 @@ class _Build:
         """The staged parts already hold every accepted row in its final form (Arrow IPC
         stream files that `datasets.Dataset.from_file` memory-maps); a split is the list of its
         rows (`SPLIT.idx.npy`), so nothing is copied a second time. `load_split` opens them;
-        they are opened here once as a check."""
+        here pyarrow reads them through once as a check."""
+        import pyarrow as pa
+
         parts = [p.name for p in stage.parts]
         for split in SPLITS:
             np.save(tmp / f"{split}.idx.npy", plan[f"{split}_idx"].astype(np.int64))
         write_json(tmp / PARTS, {"parts": parts, "rows": stage.rows})
-        n = _open_rows(tmp).num_rows
+        n = 0
+        for part in parts:
+            with pa.memory_map(str(tmp / part)) as source:
+                n += sum(batch.num_rows for batch in pa.ipc.open_stream(source))
         if n != stage.rows:
             raise DataError(f"internal error: the data has {n} rows, expected {stage.rows}")
 
