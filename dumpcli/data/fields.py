@@ -320,7 +320,9 @@ def question_ids(column: Any, seeds: list[int]) -> list[Any]:
     bounds = offsets.tolist()
     for ids, seed in zip(out, seeds, strict=True):
         if len(rows) < n:
-            ids[:] = [xxh3_64_intdigest(view[a:b], seed) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            ids[:] = [
+                xxh3_64_intdigest(view[a:b], seed) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
         if rows:
             ids[rows] = [xxh3_64_intdigest(t, seed) for t in texts]
     return out
