@@ -612,9 +612,24 @@ def test_column_wise_prompts_equal_the_template(name, tmp_path):
     """Prompts are built column-wise when the template allows; always the same as render()."""
     from dumpcli.data.staging import MESSAGES, render_prompts
 
-    questions = ["What is 1 + 1?", "  spaced  out\n", "ünïcödé ✓"]
-    built = render_prompts(name, pa.array(questions), pa.nulls(len(questions), MESSAGES)).to_pylist()
-    assert built == [templates.render(name, q) for q in questions]
+    questions = ["What is 1 + 1?", "  spaced  out\n", "ünïcödé ✓", "short", "", "x" * 13]
+    column = pa.array(["skipped", *questions])[1:]  # an offset into Arrow's buffers
+    built = render_prompts(name, column, pa.nulls(len(questions), MESSAGES))
+    built.validate(full=True)
+    assert built.to_pylist() == [templates.render(name, q) for q in questions]
     chat = [{"role": "user", "content": "hi"}]
     mixed = render_prompts(name, pa.array(["Q", None]), pa.array([None, chat], MESSAGES)).to_pylist()
     assert mixed == [templates.render(name, "Q"), chat]
+
+
+def test_the_template_text_is_stored_once_per_batch(write_recipe, write_jsonl):
+    """A 700-byte system prompt in every row is not 700 bytes a row on disk (string views)."""
+    from dumpcli.data.prepare import data_location
+
+    write_jsonl("data/x.jsonl", [rec(i) for i in range(2000)])
+    path = write_recipe({"sources": [kk_source()], "prompt_template": "think_answer"})
+    run(path)
+    system = templates.render("think_answer", "")[0]["content"]
+    stored = sum(p.stat().st_size for p in data_location(load_recipe(path)).glob("*.arrow"))
+    assert len(system) > 600 and stored < 2000 * 250  # ~150 bytes a row: id, question, answer, ...
+    assert all(r["prompt"][0]["content"] == system for r in rows(path, "train"))
