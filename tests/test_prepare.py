@@ -620,16 +620,3 @@ def test_column_wise_prompts_equal_the_template(name, tmp_path):
     chat = [{"role": "user", "content": "hi"}]
     mixed = render_prompts(name, pa.array(["Q", None]), pa.array([None, chat], MESSAGES)).to_pylist()
     assert mixed == [templates.render(name, "Q"), chat]
-
-
-def test_the_template_text_is_stored_once_per_batch(write_recipe, write_jsonl):
-    """A 700-byte system prompt in every row is not 700 bytes a row on disk (string views)."""
-    from dumpcli.data.prepare import data_location
-
-    write_jsonl("data/x.jsonl", [rec(i) for i in range(2000)])
-    path = write_recipe({"sources": [kk_source()], "prompt_template": "think_answer"})
-    run(path)
-    system = templates.render("think_answer", "")[0]["content"]
-    stored = sum(p.stat().st_size for p in data_location(load_recipe(path)).glob("*.arrow"))
-    assert len(system) > 600 and stored < 2000 * 250  # ~150 bytes a row: id, question, answer, ...
-    assert all(r["prompt"][0]["content"] == system for r in rows(path, "train"))

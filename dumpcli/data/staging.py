@@ -24,10 +24,7 @@ BATCH = 8192
 _FADVISE = hasattr(os, "posix_fadvise")
 from dumpcli.data.sources.base import TEST, TO_SPLIT, TRAIN  # noqa: E402,F401 - split groups of staged rows
 
-# prompt texts as string views: the template's fixed texts (a system prompt of ~700 bytes) are
-# stored once per batch and every row points at them, instead of one copy per row
-TEXT = pa.string_view()
-MESSAGES = pa.list_(pa.struct([("role", TEXT), ("content", TEXT)]))
+MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 # the prepared rows (the data contract shared with train / eval)
 SCHEMA = pa.schema(
     [
@@ -303,39 +300,22 @@ class Stage:
 
 def render_prompts(template: str, questions: pa.Array, messages: pa.Array, shape: Any = None) -> pa.Array:
     """The prompt column: question texts rendered with the template (column-wise when the
-    template allows: no Python dict per row, the template's own texts not copied per row), chat
-    prompts kept as they are."""
+    template allows: no Python dict per row), chat prompts kept as they are."""
     n = len(questions)
     shape = shape if shape is not None else _template_shape(template)
-    if shape is not None and messages.null_count == n and not questions.null_count:
+    if shape is not None and messages.null_count == n:
         roles, contents, slot = shape
-        fixed = [pa.array([text], TEXT) for text in contents]
-        fixed[slot] = questions.cast(TEXT)
-        struct = pa.StructArray.from_arrays(
-            [_interleave([pa.array([r], TEXT) for r in roles], n), _interleave(fixed, n)],
-            names=["role", "content"],
-        )
         m = len(roles)
+        pattern = np.tile(np.arange(m, dtype=np.int64), n)
+        role_col = pa.array(roles, pa.string()).take(pa.array(pattern))
+        pattern[slot::m] = m + np.arange(n, dtype=np.int64)
+        base = pa.concat_arrays([pa.array(contents, pa.string()), questions])
+        struct = pa.StructArray.from_arrays(
+            [role_col, base.take(pa.array(pattern))], names=["role", "content"]
+        )
         return pa.ListArray.from_arrays(pa.array(np.arange(0, (n + 1) * m, m, dtype=np.int32)), struct)
     rows = [
         templates.render(template, q) if q is not None else msgs
         for q, msgs in zip(questions.to_pylist(), messages.to_pylist(), strict=True)
     ]
     return pa.array(rows, MESSAGES)
-
-
-def _interleave(columns: list[pa.Array], n: int) -> pa.Array:
-    """A string-view array of n * len(columns) texts, text k * len(columns) + j being
-    columns[j][k] (a column of one text repeats it): the 16-byte views are copied, not the text."""
-    views = np.empty((n, len(columns), 16), np.uint8)
-    data: list[pa.Buffer] = []
-    for j, col in enumerate(columns):
-        buffers = col.buffers()  # validity, views, then the buffers the views point into
-        own = np.frombuffer(buffers[1], np.uint8).reshape(-1, 16)[col.offset : col.offset + len(col)]
-        if data:  # texts longer than 12 bytes name their buffer (int32 at byte 8): shift past earlier ones
-            own = own.copy()
-            long = own[:, :4].view(np.int32)[:, 0] > 12
-            own[long, 8:12] = (own[long, 8:12].view(np.int32) + len(data)).view(np.uint8)
-        views[:, j] = own
-        data += buffers[2:]
-    return pa.Array.from_buffers(TEXT, n * len(columns), [None, pa.py_buffer(views), *data])
