@@ -11,7 +11,7 @@ Two ways to get the records into a `Dataset`, on the benchmark's file (`quiz`,
   keeps no line numbers and stops at the first bad line); the map is vectorised over Arrow
   batches with dumpcli's column helpers (the same ids, prompts and answer encoding as prepare).
 
-Both then: keep the rows with no reject reason, dedup by id (first kept), split, save_to_disk.
+Both then: filter on the reject reason, dedup by id (first kept), split, save_to_disk.
 
 Usage: python benchmarks/prepare_datasets_pipeline.py {generator,arrow} FILE.jsonl WORK_DIR
        (WORK_DIR is emptied first; the rows written are counted and printed)
@@ -72,7 +72,6 @@ def validate_lines(batch: dict) -> dict:
         for key, value in zip(out, row, strict=True):
             out[key].append(value)
     out["source"] = [SOURCE] * len(batch["raw"])
-    out["distribution"] = [None if d is None else f"{SOURCE}/{d}" for d in out["difficulty"]]
     return out
 
 
@@ -128,16 +127,13 @@ def main() -> None:
         )
     times["map"] = time.perf_counter() - t
     t = time.perf_counter()
-    # the filter: rows with no reject reason (a mask over the map's output; `Dataset.filter`
-    # would give an indices mapping, through which every column read goes row by row)
-    table = ds.data
-    accepted = np.flatnonzero(pc.is_null(table.column("reason")).to_numpy(zero_copy_only=False))
+    ok = ds.with_format("arrow").filter(lambda t: pc.is_null(t["reason"]), batched=True, batch_size=8192)
     times["filter"] = time.perf_counter() - t
     t = time.perf_counter()
-    ids = table.column("id").take(accepted).to_numpy(zero_copy_only=False)
+    ids = ok.data.column("id").to_numpy() if ok._indices is None else np.asarray(ok["id"])
     _, first = np.unique(ids, return_index=True)
-    kept = accepted[np.sort(first)]
-    dist = table.column("distribution").take(kept).to_numpy(zero_copy_only=False)
+    kept = np.sort(first)
+    dist = np.asarray(ok.with_format(None).select_columns(["distribution"])["distribution"])[kept]
     test = []
     for name in sorted(set(dist.tolist())):  # seeded, exactly round(fraction * n) per distribution
         rows = np.flatnonzero(dist == name)
@@ -145,15 +141,14 @@ def main() -> None:
         test.extend(rows[random.Random(stable_seed(SEED, "split", SOURCE, name)).sample(range(len(rows)), k)])
     is_test = np.zeros(len(kept), bool)
     is_test[test] = True
-    final = ds.with_format(None).remove_columns(["reason"])
-    splits = datasets.DatasetDict(train=final.select(kept[~is_test]), test=final.select(kept[is_test]))
+    splits = datasets.DatasetDict(train=ok.select(kept[~is_test]), test=ok.select(kept[is_test]))
     times["dedup+split"] = time.perf_counter() - t
     t = time.perf_counter()
-    splits.save_to_disk(str(work / "final"))
+    splits.with_format(None).save_to_disk(str(work / "final"))
     times["save_to_disk"] = time.perf_counter() - t
     saved = datasets.load_from_disk(str(work / "final"))
     print(
-        f"{mode}: train {saved['train'].num_rows} test {saved['test'].num_rows} rejected {len(ds) - len(accepted)}; "
+        f"{mode}: train {saved['train'].num_rows} test {saved['test'].num_rows} rejected {len(ds) - len(ok)}; "
         + " ".join(f"{k} {v:.1f}s" for k, v in times.items())
         + f"; total {time.perf_counter() - t0:.1f}s"
     )

@@ -225,6 +225,11 @@ class Stage:
             self._sink = open(path, "wb")  # noqa: SIM115 - closed in close()
             self._writer = pa.ipc.new_stream(self._sink, SCHEMA)
         self._writer.write_batch(batch)
+        if _FADVISE and batch.num_rows >= 4096:
+            # start writing back now: left to the kernel, writeback of a GB-sized output begins
+            # only past the dirty threshold, and the writer is then throttled (seconds per GB)
+            self._sink.flush()
+            os.posix_fadvise(self._sink.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
     def add_batch(
         self,
@@ -291,15 +296,6 @@ class Stage:
         self.src.frombytes(np.full(n, src, dtype=np.int16).tobytes())
         self.group.frombytes(np.full(n, group, dtype=np.int8).tobytes())
         self.rows += n
-
-
-def write_back(sink: Any) -> None:
-    """Start writing a file's written pages to disk now: left to the kernel, writeback of a
-    GB-sized output begins only past the dirty threshold, and the writer is then throttled
-    (seconds per GB)."""
-    if _FADVISE:
-        sink.flush()
-        os.posix_fadvise(sink.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def render_prompts(template: str, questions: pa.Array, messages: pa.Array, shape: Any = None) -> pa.Array:
