@@ -14,6 +14,7 @@ first bad record with its line.
 
 from __future__ import annotations
 
+import codecs
 import copy
 from pathlib import Path
 from typing import Any
@@ -188,22 +189,22 @@ def json_strings(col: Any) -> Any:
     return pc.binary_join_element_wise('"', col, '"', "")
 
 
-def _line_numbers(raw: bytes, records: int, first: bool) -> tuple[np.ndarray, int]:
+def _line_numbers(raw: memoryview, records: int, first: bool) -> tuple[np.ndarray, int]:
     """(the line number, from 1 in this range, of each record as the record path counts lines;
     the newlines in the range). GiveUp unless every non-blank line is valid UTF-8 holding one
     JSON object (`{...}`) and there are as many of them as records (pyarrow's reader also takes
     two objects on one line, or one object over several lines, where the record path rejects)."""
-    if not raw.isascii():
+    data = np.frombuffer(raw, np.uint8)
+    if data.max() >= 0x80:
         try:
-            raw.decode("utf-8")
+            codecs.utf_8_decode(raw, "strict", True)
         except UnicodeDecodeError:
             raise GiveUp("not UTF-8") from None
-    data = np.frombuffer(raw, np.uint8)
     newlines = np.flatnonzero(data == 10)
-    begin = len(BOM) if first and raw.startswith(BOM) else 0
+    begin = len(BOM) if first and bytes(raw[: len(BOM)]) == BOM else 0
     starts = np.concatenate([[begin], newlines + 1])
     ends = np.append(newlines, len(data))
-    if raw.endswith(b"\n"):  # nothing after the last newline
+    if data[-1] == 10:  # nothing after the last newline
         starts, ends = starts[:-1], ends[:-1]
     if (
         len(starts) == records
@@ -212,8 +213,7 @@ def _line_numbers(raw: bytes, records: int, first: bool) -> tuple[np.ndarray, in
         and (data[ends - 1] == ord("}")).all()
     ):  # the usual file: `{...}` on every line
         return np.arange(1, records + 1), len(newlines)
-    text = raw[begin:]
-    stripped = [line.strip() for line in text.split(b"\n")]  # blank lines, CRLF, spaces
+    stripped = [line.strip() for line in bytes(raw[begin:]).split(b"\n")]  # blank lines, CRLF, spaces
     numbers = [k for k, line in enumerate(stripped, 1) if line]
     if len(numbers) != records or not all(
         stripped[k - 1][:1] == b"{" and stripped[k - 1][-1:] == b"}" for k in numbers
@@ -254,11 +254,18 @@ def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int 
     total = 0
     lines_before = 0
     parse = None
+    bounds = chunk_bounds(path, RANGE_BYTES)
+    buffer = memoryview(bytearray(max(b - a for a, b in bounds)))  # one buffer for every range
     try:
-        with open(path, "rb") as f:
-            for start, end in chunk_bounds(path, RANGE_BYTES):
+        with open(path, "rb", buffering=0) as f:
+            for start, end in bounds:
                 f.seek(start)
-                raw = f.read(end - start)
+                raw = buffer[: end - start]
+                got = 0
+                while got < len(raw) and (n := f.readinto(raw[got:])):
+                    got += n
+                if got != len(raw):
+                    raise GiveUp("the file changed while it was read")
                 try:
                     table = paj.read_json(
                         pa.BufferReader(raw),
