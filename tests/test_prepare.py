@@ -597,6 +597,20 @@ def test_ensure_prepared_and_loaders(write_recipe, write_jsonl, tmp_path):
         load_split(recipe, "dev")  # type: ignore[arg-type]
 
 
+def test_split_column_reads_what_the_rows_hold(write_recipe, write_jsonl):
+    """split_column reads a column with Arrow; the same values, in the same order, as the rows."""
+    from dumpcli.data.prepare import split_column
+
+    write_jsonl("data/x.jsonl", [rec(i % 30, depth=2 + i % 3) for i in range(60)])
+    path = write_recipe({"sources": [kk_source(test_fraction=0.3)]})
+    run(path)
+    for split in ("train", "test"):
+        dataset = load_split(load_recipe(path), split)
+        for name in ("id", "distribution", "answer"):
+            assert split_column(dataset, name) == [r[name] for r in dataset.to_list()]
+    assert split_column([{"id": "a"}, {"id": "b"}], "id") == ["a", "b"]  # plain rows
+
+
 def test_noop_with_inputs_outside_the_recipe_folder(write_recipe, write_jsonl, tmp_path):
     write_jsonl("data/x.jsonl", [rec(1)])
     path = write_recipe({"sources": [kk_source(files=["../data/*.jsonl"])]}, name="recipes/r.yaml")

@@ -164,7 +164,7 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
 
     from trl import GRPOConfig
 
-    from dumpcli.data.prepare import ensure_prepared, load_split
+    from dumpcli.data.prepare import ensure_prepared, load_split, split_column
     from dumpcli.puzzles.rewards import RewardFunction
     from dumpcli.schedulers import registry as schedulers
     from dumpcli.train.curriculum import Curriculum, truncate_log
@@ -209,7 +209,7 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
     log_path = out / "curriculum.jsonl"
     curriculum = Curriculum(
         scheduler,
-        train_ds["distribution"],
+        split_column(train_ds, "distribution"),
         seed=train_seed(recipe),
         log_path=log_path if main_process else None,
         candidate_fn=_candidate_fn(train_ds) if getattr(scheduler, "problem_level", False) else None,
