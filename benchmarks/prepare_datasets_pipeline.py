@@ -11,7 +11,7 @@ Two ways to get the records into a `Dataset`, on the benchmark's file (`quiz`,
   keeps no line numbers and stops at the first bad line); the map is vectorised over Arrow
   batches with dumpcli's column helpers (the same ids, prompts and answer encoding as prepare).
 
-Both then: filter on the reject reason, dedup by id (first kept), split, save_to_disk.
+Both then: keep the rows with no reject reason, dedup by id (first kept), split, save_to_disk.
 
 Usage: python benchmarks/prepare_datasets_pipeline.py {generator,arrow} FILE.jsonl WORK_DIR
        (WORK_DIR is emptied first; the rows written are counted and printed)
@@ -72,6 +72,7 @@ def validate_lines(batch: dict) -> dict:
         for key, value in zip(out, row, strict=True):
             out[key].append(value)
     out["source"] = [SOURCE] * len(batch["raw"])
+    out["distribution"] = [None if d is None else f"{SOURCE}/{d}" for d in out["difficulty"]]
     return out
 
 
@@ -85,7 +86,9 @@ def validate_table(table: pa.Table) -> pa.Table:
     reason = pc.if_else(
         pc.fill_null(blank, True),
         f"field '{PROMPT}': expected a non-empty string",
-        pc.if_else(pc.is_null(depth), "field 'extra_info.depth': expected a number", pa.scalar(None, pa.string())),
+        pc.if_else(
+            pc.is_null(depth), "field 'extra_info.depth': expected a number", pa.scalar(None, pa.string())
+        ),
     )
     question = pc.fill_null(question, "")
     [ids] = question_ids(question, [source_seed(SOURCE)])
@@ -127,13 +130,16 @@ def main() -> None:
         )
     times["map"] = time.perf_counter() - t
     t = time.perf_counter()
-    ok = ds.with_format("arrow").filter(lambda t: pc.is_null(t["reason"]), batched=True, batch_size=8192)
+    # the filter: rows with no reject reason (a mask over the map's output; `Dataset.filter`
+    # would give an indices mapping, through which every column read goes row by row)
+    table = ds.data
+    accepted = np.flatnonzero(pc.is_null(table.column("reason")).to_numpy(zero_copy_only=False))
     times["filter"] = time.perf_counter() - t
     t = time.perf_counter()
-    ids = ok.data.column("id").to_numpy() if ok._indices is None else np.asarray(ok["id"])
+    ids = table.column("id").take(accepted).to_numpy(zero_copy_only=False)
     _, first = np.unique(ids, return_index=True)
-    kept = np.sort(first)
-    dist = np.asarray(ok.with_format(None).select_columns(["distribution"])["distribution"])[kept]
+    kept = accepted[np.sort(first)]
+    dist = table.column("distribution").take(kept).to_numpy(zero_copy_only=False)
     test = []
     for name in sorted(set(dist.tolist())):  # seeded, exactly round(fraction * n) per distribution
         rows = np.flatnonzero(dist == name)
@@ -141,14 +147,15 @@ def main() -> None:
         test.extend(rows[random.Random(stable_seed(SEED, "split", SOURCE, name)).sample(range(len(rows)), k)])
     is_test = np.zeros(len(kept), bool)
     is_test[test] = True
-    splits = datasets.DatasetDict(train=ok.select(kept[~is_test]), test=ok.select(kept[is_test]))
+    final = ds.with_format(None).remove_columns(["reason"])
+    splits = datasets.DatasetDict(train=final.select(kept[~is_test]), test=final.select(kept[is_test]))
     times["dedup+split"] = time.perf_counter() - t
     t = time.perf_counter()
-    splits.with_format(None).save_to_disk(str(work / "final"))
+    splits.save_to_disk(str(work / "final"))
     times["save_to_disk"] = time.perf_counter() - t
     saved = datasets.load_from_disk(str(work / "final"))
     print(
-        f"{mode}: train {saved['train'].num_rows} test {saved['test'].num_rows} rejected {len(ds) - len(ok)}; "
+        f"{mode}: train {saved['train'].num_rows} test {saved['test'].num_rows} rejected {len(ds) - len(accepted)}; "
         + " ".join(f"{k} {v:.1f}s" for k, v in times.items())
         + f"; total {time.perf_counter() - t0:.1f}s"
     )
