@@ -52,9 +52,17 @@ def make_batches(k: int, n_batches: int, layout: str, seed: int) -> tuple[list[s
     return names, batches
 
 
+# options a scheduler cannot run without (a mixture, a step budget)
+REQUIRED = {
+    "weights": {"weights": {"src/1*": 2.0, "src/2": 3.0, "*": 1.0}},
+    "schedule": {"schedule": "gaussian", "total_steps": 1000},
+}
+
+
 def bench(name: str, k: int, layout: str, warmup: int, reps: int) -> tuple[float, float, float]:
     names, batches = make_batches(k, warmup + reps, layout, seed=k)
-    sched = registry.build(name, names, seed=0, sizes=list(range(1, k + 1)))
+    options = REQUIRED.get(name, {})
+    sched = registry.build(name, names, seed=0, sizes=list(range(1, k + 1)), **options)
     for fb in batches[:warmup]:
         sched.update(fb)
         sched.probabilities()
@@ -106,7 +114,10 @@ def machine() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--schedulers", default="uniform,proportional,ucb,sequential,sec,learnability,exp3")
+    ap.add_argument(
+        "--schedulers",
+        default="uniform,proportional,ucb,sequential,sec,learnability,exp3,weights,schedule,pools",
+    )
     ap.add_argument("--k", default="10,1000,100000", help="comma-separated numbers of distributions")
     ap.add_argument("--layouts", default="groups,items")
     ap.add_argument("--warmup", type=int, default=5)

@@ -1,4 +1,4 @@
-"""Step time of `dump train` with `ucb` (and `curator`) vs `uniform`, same recipe, same process.
+"""Step time of `dump train` with each curriculum method vs `uniform`, same recipe, same process.
 
 Runs are interleaved (uniform, ucb, uniform, ucb, ...) so machine noise hits both alike, and the
 per-step times are wall-clock per optimizer step from the trainer's own log (generation, scoring,
@@ -7,7 +7,11 @@ steps (warm-up of allocators and caches). Reports the median step time of each a
 uniform.
 
     python benchmarks/train_overhead.py [--recipe recipes/quickstart.yaml] [--steps 20] [--rounds 2]
-        [--schedulers uniform,ucb,curator]
+        [--schedulers uniform,ucb,curator,weights,schedule,pools,thompson,ucb-ds]
+
+A name is a scheduler with its default options, or one of VARIANTS (a scheduler that needs options,
+or a scheduler with dynamic sampling), or a variant of the recipe's `compare.variants`. For dynamic
+sampling the cost is mostly extra generation: the generation rounds per step are reported too.
 """
 
 from __future__ import annotations
@@ -24,6 +28,28 @@ from rich.console import Console
 
 from dumpcli.recipe import load_recipe
 from dumpcli.train.run import train
+
+# methods that need settings to run: a uniform hand mixture, and UCB with DAPO's dynamic sampling
+VARIANTS = {
+    "weights": ['train.scheduler={name: weights, weights: {"*": 1}}'],
+    "ucb-ds": ["train.scheduler={name: ucb}", "train.filter={zero_variance: drop, max_rounds: 4}"],
+}
+
+
+def overrides_for(recipe_path: str, name: str) -> list[str]:
+    variants = load_recipe(recipe_path).compare.variants
+    if name in variants:
+        v = variants[name]
+        out = [f"train.scheduler={orjson.dumps(v.scheduler.model_dump()).decode()}"]
+        if v.filter is not None:
+            out.append(f"train.filter={orjson.dumps(v.filter.model_dump(mode='json')).decode()}")
+        return out
+    return VARIANTS.get(name, [f"train.scheduler={{name: {name}}}"])
+
+
+def generation_rounds(run_dir: Path, skip: int) -> list[float]:
+    lines = [orjson.loads(x) for x in (run_dir / "train_log.jsonl").read_bytes().splitlines()]
+    return [x.get("filter/rounds", 1.0) for x in lines if "loss" in x and x["step"] > skip + 1]
 
 
 def curriculum_seconds(run_dir: Path, skip: int) -> list[float]:
@@ -55,13 +81,14 @@ def main() -> None:
     names = args.schedulers.split(",")
     times: dict[str, list[float]] = {name: [] for name in names}
     own: dict[str, list[float]] = {name: [] for name in names}
+    rounds: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(args.rounds):
         for name in names:
             out = work / f"{name}-{round_}"
             recipe = load_recipe(
                 args.recipe,
                 [
-                    f"train.scheduler={{name: {name}}}",
+                    *overrides_for(args.recipe, name),
                     f"train.grpo.max_steps={args.steps}",
                     "train.eval_every=0",
                     f"output_dir={out}",
@@ -74,13 +101,15 @@ def main() -> None:
             train(recipe, console=console)
             times[name].extend(step_times(out, args.skip))
             own[name].extend(curriculum_seconds(out, args.skip))
+            rounds[name].extend(generation_rounds(out, args.skip))
     med = {k: statistics.median(v) for k, v in times.items()}
     console.print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     for k, v in times.items():
         share = statistics.mean(own[k]) / statistics.mean(v)
         console.print(
             f"{k:8s} median step {med[k] * 1000:.1f} ms over {len(v)} steps; curriculum work "
-            f"{statistics.mean(own[k]) * 1000:.1f} ms/step = {share:.1%} of the step"
+            f"{statistics.mean(own[k]) * 1000:.1f} ms/step = {share:.2%} of the step; "
+            f"{statistics.mean(rounds[k]):.2f} generation rounds/step"
         )
     for k in names[1:]:
         console.print(f"ratio {k} / {names[0]} = {med[k] / med[names[0]]:.3f}")

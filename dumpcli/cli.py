@@ -35,7 +35,9 @@ app = typer.Typer(
 puzzles_app = typer.Typer(help="Logic-puzzle families: list, generate, verify.", no_args_is_help=True)
 app.add_typer(puzzles_app, name="puzzles")
 
-console = Console(stderr=False)
+# Under torchrun / accelerate launch every rank runs the command: only global rank 0 prints
+# (errors still go to stderr from every rank, so a rank that fails says why).
+console = Console(stderr=False, quiet=os.environ.get("RANK", "0") != "0")
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,8 +101,11 @@ def prepare(
 ) -> None:
     """Ingest files and puzzle generators, validate, tag, split, dedup; write OUTPUT/data and manifest.json."""
     from dumpcli.data.prepare import prepare as run_prepare
+    from dumpcli.io import own_folder
 
-    run_prepare(_load(recipe, set_), skip_invalid=skip_invalid, force=force, console=console)
+    loaded = _load(recipe, set_)
+    with own_folder(loaded.output_path, "dump prepare"):  # a second prepare or train on it stops
+        run_prepare(loaded, skip_invalid=skip_invalid, force=force, console=console)
 
 
 @app.command()
@@ -119,9 +124,10 @@ def train(
     """GRPO (TRL) with a curriculum scheduler choosing the distribution of every prompt."""
     from dumpcli.train.run import train as run_train
 
+    # --scheduler first, so that --set can give the new scheduler its options
     extra = _scheduler_override(recipe, scheduler)
     # a dry run checks a recipe away from its data: missing input files are reported, not fatal
-    loaded = _load(recipe, set_, extra, check_files=not dry_run)
+    loaded = _load(recipe, [*extra, *(set_ or [])], check_files=not dry_run)
     run_train(loaded, resume=resume, dry_run=dry_run, console=console)
 
 

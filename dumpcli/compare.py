@@ -49,16 +49,25 @@ def scheduler_options(recipe: Recipe, name: str) -> tuple[dict[str, Any], list[s
     other scheduler starts from its own (paper) defaults, as `dump train --scheduler X` does.
     (UCB's `window: 300` is not sequential's window of 64 or learnability's 128.)"""
     options = recipe.train.scheduler.options()
+    if name in recipe.compare.variants:
+        return recipe.compare.variants[name].scheduler.options(), []
     if name == recipe.train.scheduler.name:
         return options, []
     return {}, sorted(options)
 
 
 def run_recipe(recipe: Recipe, scheduler: str, seed: int, every: int) -> Recipe:
-    """The recipe of one (scheduler, seed) run: same everything else, its own output dir."""
+    """The recipe of one (scheduler, seed) run: same everything else, its own output dir.
+    `scheduler` is a scheduler's name or a variant of the recipe's `compare.variants`."""
     options, _ = scheduler_options(recipe, scheduler)
     r = recipe.model_copy(deep=True)  # keeps _base_dir / _source_file
-    r.train.scheduler = SchedulerSpec(name=scheduler, **options)
+    variant = recipe.compare.variants.get(scheduler)
+    if variant is not None:
+        r.train.scheduler = variant.scheduler.model_copy(deep=True)
+        if variant.filter is not None:
+            r.train.filter = variant.filter.model_copy(deep=True)
+    else:
+        r.train.scheduler = SchedulerSpec(name=scheduler, **options)
     r.train.seed = seed
     r.train.eval_every = every
     r.output_dir = str(compare_dir(recipe) / f"{scheduler}-seed{seed}")
@@ -292,16 +301,20 @@ def below_start(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _check_args(schedulers: list[str], seeds: list[int]) -> None:
+def _check_args(schedulers: list[str], seeds: list[int], variants: list[str]) -> None:
     from dumpcli.schedulers.registry import names
 
     if not schedulers:
         raise DumpError("--schedulers: give at least one scheduler, e.g. uniform,ucb")
     if not seeds:
         raise DumpError("--seeds: give at least one seed, e.g. 0,1,2")
-    unknown = [s for s in schedulers if s not in names()]
+    known = [*names(), *(v for v in variants if v not in names())]
+    unknown = [s for s in schedulers if s not in known]
     if unknown:
-        raise DumpError(f"--schedulers: unknown {', '.join(unknown)} (available: {', '.join(names())})")
+        raise DumpError(
+            f"--schedulers: unknown {', '.join(unknown)} (available: {', '.join(known)}; "
+            "or name a variant in the recipe's compare.variants)"
+        )
     for what, items in (("--schedulers", schedulers), ("--seeds", seeds)):
         repeated = sorted({str(x) for x in items if items.count(x) > 1})
         if repeated:
@@ -366,7 +379,7 @@ def compare(
 
     `jobs` > 1 trains that many runs at once, each in its own process with its share of the
     cores as torch threads (`threads_per_job`)."""
-    _check_args(schedulers, seeds)
+    _check_args(schedulers, seeds, list(recipe.compare.variants))
     if jobs < 1:
         raise DumpError(f"--jobs {jobs}: expected 1 or more")
     max_steps = budget(recipe)

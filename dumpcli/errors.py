@@ -13,6 +13,13 @@ class DataError(DumpError):
     exit_code = 1
 
 
+class RunFolderError(DumpError):
+    """A run folder this command must not write into now: another dumpcli process owns it, or a
+    file in it is a symbolic link that a write would follow out of the folder. Nothing ran."""
+
+    exit_code = 2
+
+
 class NotBuiltError(DumpError):
     """A command that exists in the design but is not implemented yet."""
 

@@ -153,10 +153,12 @@ def render_prompts(tokenizer: Any, rows: Sequence[dict]) -> list[str]:
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if eos is None:
-        eos = tokenizer.eos_token_id
-    ids = [eos] if isinstance(eos, int) else list(eos or [])
+    """What ends a completion, as in TRL's GRPOTrainer: the generation config's EOS ids (which
+    `load_pretrained` extends with the chat template's end of turn) and the tokenizer's EOS."""
+    from dumpcli.train.model import stop_token_ids
+
+    declared = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = stop_token_ids(declared, tokenizer)
     if not ids:
         raise DumpError("the tokenizer has no EOS token: generation would never stop")
     return ids
@@ -261,21 +263,49 @@ def vllm_engine(path: str | Path, seed: int) -> Any:
     return vllm.LLM(model=str(path), tokenizer=str(path), seed=seed)
 
 
+def release_vllm(llm: Any) -> None:
+    """Free a vLLM engine before the next checkpoint's is built (GPU memory for weights and KV
+    cache). Dropping the last reference is not enough on every vLLM version: shut the engine
+    down explicitly (`LLM.shutdown()` where it exists, else the V1 engine-core process), tear
+    down vLLM's model-parallel groups, and return the cached CUDA blocks."""
+    import contextlib
+
+    import torch
+
+    shutdown = getattr(llm, "shutdown", None)
+    if not callable(shutdown):
+        shutdown = getattr(getattr(getattr(llm, "llm_engine", None), "engine_core", None), "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+    # best effort: these moved between vLLM versions and are absent when nothing was set up
+    with contextlib.suppress(Exception):
+        from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+
+        destroy_model_parallel()
+        destroy_distributed_environment()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def vllm_sampler(llm: Any, tokenizer: Any, spec: EvalSpec, seed: int) -> Sampler:
     """vLLM generation with an engine from `vllm_engine`. Prompts go in as token ids from
     our tokenizer (no second BOS from vLLM's own tokenisation), the same ids the HF path uses;
     greedy asks for one sample per prompt and repeats it, as the HF path does."""
     import vllm
 
+    from dumpcli.train.model import stop_token_ids
+
     sampling = spec.temperature > 0
+    eos = set(stop_token_ids(None, tokenizer))  # also the chat template's end of turn, as the HF path
     params = vllm.SamplingParams(
         n=spec.n if sampling else 1,
         temperature=spec.temperature,
         top_p=spec.top_p if sampling else 1.0,
         max_tokens=spec.max_new_tokens,
         seed=seed,
+        stop_token_ids=sorted(eos),
     )
-    eos = {tokenizer.eos_token_id}
 
     def sample(prompts: list[str]) -> list[list[Sample]]:
         ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
@@ -403,12 +433,49 @@ def _test_rows(recipe: Recipe) -> tuple[list[dict], list[str]]:
     return _TEST_ROWS[key]
 
 
-def evaluate_during_training(recipe: Recipe, model: Any, tokenizer: Any) -> dict[str, Any]:
+def sharded(sampler: Sampler, rank: int, world: int, gather: Callable[[list], list]) -> Sampler:
+    """A sampler run by every rank of a launch on its contiguous share of the prompts, padded to
+    the same count (repeats of the last prompt, dropped after), then gathered in rank order, so
+    every rank gets every sample back.
+
+    The padding is what keeps the ranks in lockstep: under DeepSpeed ZeRO-3 or FSDP a `generate`
+    call is collective (`synced_gpus`: the ranks exchange a flag every token and, with sharded
+    weights, gather each layer), so every rank must make the same calls with the same batch
+    counts; equal shares of one sorted batching do. `gather` is accelerate's `gather_object`
+    (concatenates the ranks' lists)."""
+    if world == 1:
+        return sampler
+
+    def sample(prompts: list[str]) -> list[list[Sample]]:
+        share = -(-len(prompts) // world)
+        mine = prompts[rank * share : (rank + 1) * share]
+        real = len(mine)
+        padded = mine + [prompts[-1]] * (share - real) if prompts else []
+        out = sampler(padded)[:real] if padded else []
+        return gather(out)
+
+    return sample
+
+
+def evaluate_during_training(
+    recipe: Recipe,
+    model: Any,
+    tokenizer: Any,
+    rank: int = 0,
+    world: int = 1,
+    gather: Callable[[list], list] | None = None,
+) -> dict[str, Any]:
     """Evaluation from inside the trainer: eval mode, no grad, the training RNG left untouched
-    (so a run with evaluation draws the same samples as one without), then back to train mode."""
+    (so a run with evaluation draws the same samples as one without), then back to train mode.
+
+    With `world` > 1 every rank must call it (at the same step) with the generation-ready model
+    (TRL's `unwrap_model_for_generation`): each generates for its share of the test problems
+    (`sharded`) and every rank returns the same, complete result."""
     import torch
 
     rows, order = _test_rows(recipe)
+    if world > 1 and gather is None:
+        from accelerate.utils import gather_object as gather
     was_training = model.training
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     model.eval()
@@ -419,7 +486,7 @@ def evaluate_during_training(recipe: Recipe, model: Any, tokenizer: Any) -> dict
             return run_evaluation(
                 rows,
                 prompts,
-                lambda s: hf_sampler(model, tokenizer, s),
+                lambda s: sharded(hf_sampler(model, tokenizer, s), rank, world, gather or list),
                 recipe.eval,
                 recipe.train.reward.scheme,
                 order,
@@ -564,6 +631,7 @@ def evaluate_cli(
                 scheme,
                 order,
             )
+            release_vllm(llm)
             del llm
             gc.collect()
         else:

@@ -1,17 +1,27 @@
-"""Small file helpers: atomic writes (temp file + rename), hashing, and reading JSONL logs."""
+"""Small file helpers: atomic writes (temp file + rename), hashing, reading JSONL logs, and the
+run-folder guards (one owner per folder, no writes through symbolic links)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from dumpcli.errors import RunFolderError
+
+LOCK_FILE = ".dump.lock"  # flock'ed while a command owns the folder; left in place (waiters share its inode)
+OWNER_FILE = ".dump.owner.json"  # who owns it: pid, host, command, since (for the message a second one gets)
+_owned: dict[Path, int] = {}  # folders this process owns -> nesting depth (train -> prepare is one owner)
 
 
 @contextmanager
@@ -51,7 +61,8 @@ def _umask() -> int:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically (pretty, sorted keys: diff-friendly manifests and results)."""
+    """Write JSON atomically (pretty, sorted keys: diff-friendly manifests and results). The
+    rename replaces a symbolic link at `path` with the file; it never writes to the link's target."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(
             orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
@@ -63,10 +74,94 @@ def read_json(path: str | Path) -> Any:
 
 
 def append_jsonl(path: str | Path, obj: Any) -> None:
-    """Append one JSON line and flush (logs that survive a kill -9 up to the last line)."""
-    with open(path, "ab") as f:
+    """Append one JSON line and flush (logs that survive a kill -9 up to the last line). A log
+    that is a symbolic link is refused (O_NOFOLLOW), not appended to wherever it points."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            refuse_symlinks(Path(path).parent, [Path(path).name])
+        raise
+    with os.fdopen(fd, "ab") as f:
         f.write(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
         f.flush()
+
+
+def refuse_symlinks(folder: Path, names: Iterable[str]) -> None:
+    """Stop, before any work, if one of these files in `folder` is a symbolic link: appending to
+    or rewriting it would change a file outside the folder (a resume truncates its logs)."""
+    links = [folder / n for n in names if (folder / n).is_symlink()]
+    if links:
+        shown = "\n  ".join(f"{p} -> {os.readlink(p)}" for p in links)
+        raise RunFolderError(
+            f"{folder}: dumpcli writes only inside its run folder and will not write through a symbolic link:\n"
+            f"  {shown}\n"
+            "  replace each link with a copy of the file (cp --remove-destination TARGET LINK), or remove it"
+        )
+
+
+@contextmanager
+def own_folder(folder: str | Path, command: str) -> Iterator[None]:
+    """Hold `folder` for this process while the block runs: a second `dump train` or `dump
+    prepare` on it stops at once (RunFolderError, exit 2) instead of interleaving its logs and
+    checkpoints with ours.
+
+    An flock on OUTPUT/.dump.lock (filelock): the OS releases it when the process dies, so a
+    kill -9 leaves no stale lock. The owner's pid, host and command go to OUTPUT/.dump.owner.json
+    for the message. Re-entrant within a process. Under torchrun / accelerate launch only global
+    rank 0 locks (the launcher ends the other ranks when it fails). A folder that cannot be
+    created or written is not locked: the command reports that in its own words."""
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    key = folder.resolve()
+    if key in _owned or os.environ.get("RANK", "0") != "0":
+        _owned[key] = _owned.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            _owned[key] -= 1
+            if not _owned[key]:
+                del _owned[key]
+        return
+    refuse_symlinks(folder, [LOCK_FILE, OWNER_FILE])
+    lock = FileLock(str(folder / LOCK_FILE))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunFolderError(_busy(folder)) from None
+    except OSError:
+        yield  # not a writable folder: nothing to protect, the command says why
+        return
+    _owned[key] = 1
+    try:
+        write_json(
+            folder / OWNER_FILE,
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "command": command,
+                "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            },
+        )
+        yield
+    finally:
+        del _owned[key]
+        (folder / OWNER_FILE).unlink(missing_ok=True)
+        lock.release()
+
+
+def _busy(folder: Path) -> str:
+    try:
+        owner = read_json(folder / OWNER_FILE)
+        who = f"`{owner['command']}`, pid {owner['pid']} on {owner['host']}, since {owner['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        who = "pid not recorded yet"
+    return (
+        f"{folder} is in use by another dumpcli process ({who}); it holds {folder / LOCK_FILE}.\n"
+        "  wait for it to finish, or give this run another folder: --set output_dir=NEW_DIR"
+    )
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -121,11 +121,34 @@ class RewardSpec(Strict):
     scheme: Literal["dump", "binary", "partial"] = "dump"
 
 
+class FilterSpec(Strict):
+    """Dynamic sampling (see dumpcli/train/filters.py): drop groups of completions that teach nothing
+    (`zero_variance: drop`, DAPO) or whose success rate is outside `band`, and generate more rounds,
+    at most `max_rounds` generations per step, the first included."""
+
+    zero_variance: Literal["keep", "drop"] = "keep"
+    band: tuple[float, float] | None = None
+    max_rounds: int = Field(4, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _band_in_unit(self) -> FilterSpec:
+        if self.band is not None:
+            lo, hi = self.band
+            if not 0.0 <= lo <= hi <= 1.0:
+                raise ValueError(f"band must be [lo, hi] with 0 <= lo <= hi <= 1, got [{lo}, {hi}]")
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.zero_variance == "drop" or self.band is not None
+
+
 class TrainSpec(Strict):
     seed: int | None = None  # training seed (prompt draws, sampling); defaults to the recipe seed
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     reward: RewardSpec = Field(default_factory=RewardSpec)
     grpo: dict[str, Any] = Field(default_factory=dict)
+    filter: FilterSpec = Field(default_factory=FilterSpec)
     eval_every: int = Field(0, ge=0)
     save_steps: int = Field(0, ge=0)
 
@@ -173,6 +196,27 @@ class EvalSpec(Strict):
         return self
 
 
+class CompareVariant(Strict):
+    """A named run setting for `dump compare --schedulers NAME`: a scheduler with its options, and
+    optionally dynamic sampling (`train.filter`)."""
+
+    scheduler: SchedulerSpec
+    filter: FilterSpec | None = None
+
+
+class CompareSpec(Strict):
+    variants: dict[str, CompareVariant] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names(self) -> CompareSpec:
+        bad = [n for n in self.variants if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", n)]
+        if bad:
+            raise ValueError(
+                f"variant names are used as folder names: letters, digits, _ . + - only, got {bad}"
+            )
+        return self
+
+
 class Recipe(Strict):
     name: str = "run"
     seed: int = 0
@@ -182,6 +226,7 @@ class Recipe(Strict):
     warmup: WarmupSpec = Field(default_factory=WarmupSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
+    compare: CompareSpec = Field(default_factory=CompareSpec)
 
     # set by load_recipe: where relative paths resolve and what the file said
     _base_dir: Path = Path(".")
@@ -383,14 +428,15 @@ def _check_semantics(recipe: Recipe, origin: str, check_files: bool) -> None:
             f"data.prompt_template: unknown template {recipe.data.prompt_template!r} "
             f"(available: {', '.join(_template_names())})"
         )
-    sched = recipe.train.scheduler
-    if sched.name not in schedulers.names():
-        problems.append(
-            f"train.scheduler.name: unknown scheduler {sched.name!r} (available: {', '.join(schedulers.names())})"
-        )
-    else:
-        for msg in schedulers.check_options(sched.name, sched.options()):
-            problems.append(f"train.scheduler.{msg}")
+    checked = [("train.scheduler", recipe.train.scheduler)]
+    checked += [(f"compare.variants.{n}.scheduler", v.scheduler) for n, v in recipe.compare.variants.items()]
+    for where, sched in checked:
+        if sched.name not in schedulers.names():
+            problems.append(
+                f"{where}.name: unknown scheduler {sched.name!r} (available: {', '.join(schedulers.names())})"
+            )
+        else:
+            problems.extend(f"{where}.{msg}" for msg in schedulers.check_options(sched.name, sched.options()))
     problems.extend(_check_grpo_keys(recipe.train.grpo))
     if problems:
         raise RecipeError(f"{origin}: invalid recipe\n  " + "\n  ".join(problems))

@@ -96,3 +96,20 @@ def toy_family(monkeypatch: pytest.MonkeyPatch) -> type[ToyFamily]:
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Prepared data and warm starts go to a cache (DUMP_CACHE_DIR); each test gets its own."""
     monkeypatch.setenv("DUMP_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="session")
+def hf_chat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An HF model folder with a BPE tokenizer, a Qwen-style chat template and no pad token
+    (built once per session; tests copy it before changing anything in it)."""
+    from hf_folders import build_folder
+
+    return build_folder(tmp_path_factory.mktemp("hf") / "chat", chat_template=True)
+
+
+@pytest.fixture(scope="session")
+def hf_base_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same kind of folder without a chat template: a base model."""
+    from hf_folders import build_folder
+
+    return build_folder(tmp_path_factory.mktemp("hf") / "base", chat_template=False)

@@ -168,3 +168,64 @@ def test_other_schedulers_start_from_their_own_defaults(tmp_path: Path) -> None:
     assert scheduler_options(recipe, "ucb") == ({"window": 50}, [])
     for other in ("sequential", "learnability", "uniform"):
         assert scheduler_options(recipe, other) == ({}, ["window"])
+
+
+def test_variants_name_a_scheduler_with_options_and_a_filter(tmp_path: Path) -> None:
+    from dumpcli.compare import _check_args, run_recipe
+    from dumpcli.errors import DumpError
+    from dumpcli.recipe import RecipeError, load_recipe
+
+    raw = {
+        **RECIPE,
+        "compare": {
+            "variants": {
+                "mix": {"scheduler": {"name": "weights", "weights": {"*": 1}}},
+                "ucb-ds": {"scheduler": {"name": "ucb", "window": 7}, "filter": {"zero_variance": "drop"}},
+            }
+        },
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    recipe = load_recipe(path)
+    ds = run_recipe(recipe, "ucb-ds", 1, 5)
+    assert ds.train.scheduler.name == "ucb" and ds.train.scheduler.options() == {"window": 7}
+    assert ds.train.filter.zero_variance == "drop" and ds.train.seed == 1
+    assert ds.output_path.name == "ucb-ds-seed1"
+    mix = run_recipe(recipe, "mix", 0, 5)
+    assert mix.train.scheduler.name == "weights" and not mix.train.filter.active
+    assert not run_recipe(recipe, "ucb", 0, 5).train.filter.active  # a plain name keeps the recipe's filter
+    _check_args(["uniform", "mix", "ucb-ds"], [0], list(recipe.compare.variants))
+    with pytest.raises(DumpError, match="unknown nope"):
+        _check_args(["nope"], [0], list(recipe.compare.variants))
+    # a variant's scheduler options are checked at load, with their YAML path
+    raw["compare"]["variants"]["mix"]["scheduler"]["weights"] = {"*": 0}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(RecipeError, match=r"compare\.variants\.mix\.scheduler\.weights"):
+        load_recipe(path)
+
+
+def test_dry_run_shows_the_selector_its_proposal_and_the_filter(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from dumpcli.recipe import load_recipe
+    from dumpcli.train.dry_run import dry_run
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(RECIPE))
+    recipe = load_recipe(
+        path,
+        [
+            "train.scheduler={name: thompson, proposal: ucb, target: 0.4}",
+            "train.filter={zero_variance: drop, band: [0.1, 0.9], max_rounds: 3}",
+        ],
+    )
+    console = Console(record=True, width=200)
+    got = dry_run(recipe, console=console)
+    text = console.export_text()
+    assert got["scheduler"]["name"] == "thompson" and got["scheduler"]["options"]["target"] == 0.4
+    assert got["scheduler"]["drawn_by"] == "ucb"
+    assert got["filter"] == {"zero_variance": "drop", "band": [0.1, 0.9], "max_rounds": 3}
+    assert "distributions drawn by" in text and "drop groups whose rewards are all equal" in text
+    assert "at most 3 generation rounds" in text
+    schedule = dry_run(load_recipe(path, ["train.scheduler={name: schedule}"]), console=Console(quiet=True))
+    assert schedule["scheduler"]["drawn_by"] == "schedule"

@@ -16,8 +16,9 @@ from dumpcli.errors import DumpError
 from dumpcli.schedulers import registry
 from dumpcli.schedulers.base import Feedback
 from dumpcli.schedulers.curator import Candidate, Curator, importance_weighted, policy_improvement
-from dumpcli.schedulers.curator_features import difficulty_value, ngram_buckets, tokenize
+from dumpcli.schedulers.curator.features import difficulty_value, ngram_buckets, tokenize
 from dumpcli.schedulers.ucb import UCB
+from dumpcli.train.curriculum import build_curriculum
 
 DISTS = ["gen/1", "gen/2", "gen/3"]
 WORDS = [f"w{j}" for j in range(200)]
@@ -49,7 +50,7 @@ def pool_of(rng: np.random.Generator, size: int, dists: list[str] = DISTS) -> li
 
 
 def curator(**options) -> Curator:
-    return registry.build("curator", DISTS, seed=0, sizes=[10, 20, 30], **options)  # type: ignore[return-value]
+    return registry.build_selector("curator", DISTS, seed=0, sizes=[10, 20, 30], **options)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- policy improvement
@@ -153,7 +154,7 @@ def run_bandit(seed: int, table: str, rounds: int = 40) -> tuple[Curator, list[C
     bank = [problem(rng, f"p{i}", i % 5 == 0) for i in range(400)]
     good = np.array(["zebra" in c.text for c in bank])
     held_out = [problem(rng, f"h{i}", i % 2 == 0) for i in range(100)]  # never offered
-    cur = registry.build("curator", DISTS, seed=seed, sizes=[1, 1, 1], warmup_steps=2)
+    cur = registry.build_selector("curator", DISTS, seed=seed, sizes=[1, 1, 1], warmup_steps=2)
     metrics = []
     for _ in range(rounds):
         pool_idx = rng.integers(0, len(bank), size=128)
@@ -164,7 +165,7 @@ def run_bandit(seed: int, table: str, rounds: int = 40) -> tuple[Curator, list[C
         else:  # the control: improvement unrelated to the marker
             mean_u = np.full(len(idx), 0.3)
         u = mean_u + rng.normal(0.0, 0.3, size=len(idx))
-        metrics.append(cur.update_improvement([cands[i] for i in idx], q, u))
+        metrics.append(cur.update_curator([cands[i] for i in idx], q, u))
     return cur, bank, good, [held_out, metrics]  # type: ignore[return-value]
 
 
@@ -201,33 +202,37 @@ def test_warmup_is_uniform_but_trains():
         else:
             assert q.min() < 1 / 20 < q.max()  # the curator took over with what it learned in warm-up
         u = [1.0 if int(cands[i].problem_id[1:]) % 2 == 0 else -1.0 for i in idx]
-        metrics = cur.update_improvement([cands[i] for i in idx], q, u)
+        metrics = cur.update_curator([cands[i] for i in idx], q, u)
         assert metrics["curator/active"] == float(step >= 2)
         assert metrics["curator/loss"] >= 0.0 and metrics["curator/kl"] >= 0.0
     assert not np.array_equal(cur.scores(cands), before)
 
 
 def test_uniform_proposal_is_proportional_to_sizes():
-    cur = curator()
-    assert cur.probabilities().tolist() == pytest.approx([1 / 6, 2 / 6, 3 / 6])
-    assert cur.problem_level and cur.name == "curator"
-    cur.update([Feedback("gen/2", "p", 1.0, 0.5, 1.0)] * 3)
-    assert cur.stats()["gen/2"]["n"] == 3.0
-    with pytest.raises(ValueError, match="sizes"):
-        Curator(DISTS)
+    """The curriculum of `curator` draws its pool from `proportional` (uniform over problems)."""
+    rows = ["gen/1"] * 10 + ["gen/2"] * 20 + ["gen/3"] * 30
+    cur = build_curriculum("curator", {}, rows, DISTS, [10, 20, 30], seed=0, candidate_fn=lambda r: None)
+    assert cur.scheduler.name == "proportional" and cur.selector.name == "curator"
+    assert cur.scheduler.probabilities().tolist() == pytest.approx([1 / 6, 2 / 6, 3 / 6])
+    assert cur.learns_from_improvement and cur.name == "curator"
+    sel = curator()
+    sel.update([Feedback("gen/2", "p", 1.0, 0.5, 1.0)] * 3)
+    assert sel.stats()["gen/2"]["n"] == 3.0
     with pytest.raises(ValueError, match="unknown distribution 'zz'"):
-        cur.update([Feedback("zz", "p", 1.0, 0.5, 1.0)])
+        sel.update([Feedback("zz", "p", 1.0, 0.5, 1.0)])
 
 
-def test_scheduler_proposal_is_forwarded():
-    cur = curator(proposal="ucb", proposal_options={"window": 4, "temperature": 1.0})
+def test_scheduler_proposal_draws_the_pool():
+    options = {"proposal": "ucb", "proposal_options": {"window": 4, "temperature": 1.0}}
+    rows = ["gen/1", "gen/2", "gen/3"]
+    cur = build_curriculum("curator", options, rows, DISTS, [1, 1, 1], seed=0, candidate_fn=lambda r: None)
     ref = UCB(DISTS, window=4, temperature=1.0)
     batch = [Feedback("gen/1", "p", 1.0, 2.0, 1.0), Feedback("gen/3", "q", 0.0, -0.5, 0.0)]
-    cur.update(batch)
+    cur.observe(batch)
     ref.update(batch)
-    assert np.array_equal(cur.probabilities(), ref.probabilities())
-    st = cur.stats()["gen/1"]
-    assert st["proposal_mean_abs_adv"] == 2.0 and st["proposal_score"] == ref.stats()["gen/1"]["score"]
+    assert cur.scheduler.name == "ucb"
+    assert np.array_equal(cur.scheduler.probabilities(), ref.probabilities())
+    assert cur.scheduler.stats() == ref.stats()
 
 
 # ---------------------------------------------------------------------- determinism and state
@@ -238,7 +243,7 @@ def drive(cur: Curator, rng: np.random.Generator, cands: list[Candidate], rounds
     for _ in range(rounds):
         idx, q = cur.select(cands, 12, rng)
         u = rng.normal(size=12) + np.array([0.5 if "w1" in cands[i].text else 0.0 for i in idx])
-        metrics = cur.update_improvement([cands[i] for i in idx], q, u)
+        metrics = cur.update_curator([cands[i] for i in idx], q, u)
         cur.update(
             [
                 Feedback(cands[i].distribution, cands[i].problem_id, 1.0, float(a), 1.0)
@@ -263,7 +268,7 @@ def test_determinism_and_state_round_trip(proposal):
     fresh = curator(proposal=proposal, warmup_steps=1)
     fresh.load_state_dict(torch.load(buf, weights_only=True))
     assert np.array_equal(fresh.scores(cands), one.scores(cands))
-    assert fresh.stats() == one.stats() and np.array_equal(fresh.probabilities(), one.probabilities())
+    assert fresh.stats() == one.stats()
     # the restored copy follows exactly the same path (network, both optimisers, scale, counters)
     assert drive(one, np.random.default_rng(2), cands, 3) == drive(fresh, np.random.default_rng(2), cands, 3)
     a, b = one.state_dict(), fresh.state_dict()
@@ -278,7 +283,7 @@ def test_state_from_elsewhere_is_refused():
     cur = curator()
     state = cur.state_dict()
     with pytest.raises(ValueError, match="other distributions"):
-        registry.build("curator", ["gen/1", "gen/2", "x"], sizes=[1, 1, 1]).load_state_dict(state)
+        registry.build_selector("curator", ["gen/1", "gen/2", "x"], sizes=[1, 1, 1]).load_state_dict(state)
     with pytest.raises(ValueError, match="n_features=1024"):
         curator(n_features=1024).load_state_dict(state)
     with pytest.raises(ValueError, match="saved by scheduler 'curator'"):
@@ -297,7 +302,7 @@ def test_metrics_and_stats():
     cur = curator(warmup_steps=0)
     idx, q = cur.select(cands, 8, rng)
     sel = [cands[i] for i in idx]
-    metrics = cur.update_improvement(sel, q, np.linspace(-1, 1, 8))
+    metrics = cur.update_curator(sel, q, np.linspace(-1, 1, 8))
     assert metrics["curator/mean_u"] == pytest.approx(0.0, abs=1e-12)
     assert metrics["curator/entropy"] == pytest.approx(math.log(32))  # untrained: uniform
     assert metrics["curator/effective_pool"] == pytest.approx(1.0)
@@ -309,7 +314,7 @@ def test_metrics_and_stats():
     assert sum(st[d]["pool"] for d in DISTS) == 32
     assert all(st[d]["q_ratio"] == pytest.approx(1.0) for d in DISTS if st[d]["pool"])
     # one distinct problem drawn many times: nothing to compare, no step, no crash
-    single = cur.update_improvement([sel[0]] * 4, [q[0]] * 4, [1.0] * 4)
+    single = cur.update_curator([sel[0]] * 4, [q[0]] * 4, [1.0] * 4)
     assert single["curator/loss"] == 0.0 and single["curator/distinct"] == 1.0
 
 
@@ -324,9 +329,9 @@ def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown distribution 'kk/9'"):
         cur.select([*cands, Candidate("z", "t", "kk", "9", "kk/9")], 2, rng)
     with pytest.raises(ValueError, match="no selected problems"):
-        cur.update_improvement([], [], [])
+        cur.update_curator([], [], [])
     with pytest.raises(ValueError, match=r"u\[1\] is inf"):
-        cur.update_improvement(cands[:2], [0.5, 0.5], [0.0, float("inf")])
+        cur.update_curator(cands[:2], [0.5, 0.5], [0.0, float("inf")])
 
 
 # ------------------------------------------------------------------------------------ options
@@ -424,7 +429,7 @@ def test_hf_encoder_on_a_local_tiny_model(tmp_path):
     before = cur.scores(bank)
     for _ in range(5):
         idx, q = cur.select(bank, 16, rng)
-        cur.update_improvement([bank[i] for i in idx], q, [1.0 if i % 2 == 0 else 0.0 for i in idx])
+        cur.update_curator([bank[i] for i in idx], q, [1.0 if i % 2 == 0 else 0.0 for i in idx])
     after = cur.scores(bank)
     assert after[0::2].mean() - after[1::2].mean() > before[0::2].mean() - before[1::2].mean()
     buf = io.BytesIO()

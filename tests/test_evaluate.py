@@ -444,6 +444,7 @@ class FakeVLLM:
     def __init__(self, eos: int) -> None:
         self.eos = eos
         self.calls: list[tuple[list[Any], Any]] = []
+        self.events: list[tuple[str, str]] = []  # engines built and shut down, in order
         fake = self
 
         class SamplingParams:
@@ -453,6 +454,10 @@ class FakeVLLM:
         class LLM:
             def __init__(self, model: str, **kwargs: Any) -> None:
                 self.model = model
+                fake.events.append(("build", model))
+
+            def shutdown(self) -> None:
+                fake.events.append(("shutdown", self.model))
 
             def generate(self, prompts: list[Any], params: Any) -> list[Any]:
                 fake.calls.append((prompts, params))
@@ -501,6 +506,24 @@ def test_vllm_backend_wiring(
     entry = orjson.loads((recipe.output_path / "eval.json").read_bytes())["checkpoints"][str(ckpt)]
     for m in entry["distributions"].values():
         assert (m["samples"], m["format_rate"], m["mean_length"]) == (3 * m["n"], 1.0, 2.0)  # EOS not counted
+
+
+def test_vllm_eval_shuts_each_engine_down_before_the_next(
+    prepared: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dump eval --backend vllm` over several checkpoints holds one engine at a time."""
+    import sys
+
+    path, recipe = prepared
+    ckpts = [_scripted_checkpoint(recipe, tmp_path / "run" / f"checkpoint-{k}", "knight") for k in (1, 2)]
+    from dumpcli.train.model import load_tokenizer
+
+    fake = FakeVLLM(eos=load_tokenizer(ckpts[0]).eos_token_id)
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    args = ["eval", str(path), "--backend", "vllm", *(a for c in ckpts for a in ("-c", str(c)))]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert fake.events == [(e, str(c)) for c in ckpts for e in ("build", "shutdown")]
 
 
 def load_split_rows(recipe: Any) -> list[dict[str, Any]]:

@@ -272,13 +272,15 @@ def test_a_glob_over_the_output_does_not_read_its_own_rejects(write_recipe, writ
 
 
 def test_two_prepares_of_the_same_data_at_once(write_recipe, write_jsonl, tmp_path):
-    """They take turns (a lock per data set); the second finds the data built and reuses it."""
+    """Two run folders, one data set: they take turns (a lock per data set); the second finds the
+    data built and reuses it. (Two prepares of one run folder: the second stops, test_run_folder.)"""
     write_jsonl("in/x.jsonl", raw=b"".join(good(i) + b"\n" for i in range(300)))
     path = write_recipe({"sources": [SOURCE]})
-    script = "import sys\nfrom dumpcli.cli import app\napp(['prepare', sys.argv[1]])"
-    procs = [_start(script, tmp_path, str(path)) for _ in range(2)]
+    script = "import sys\nfrom dumpcli.cli import app\napp(['prepare', *sys.argv[1:]])"
+    procs = [_start(script, tmp_path, str(path), "--set", f"output_dir=out{i}") for i in range(2)]
     outputs = [p.communicate()[0].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert sum("up to date" in o for o in outputs) <= 1
-    assert load_split(load_recipe(path), "train").num_rows == 300
+    for i in range(2):
+        assert load_split(load_recipe(path, [f"output_dir=out{i}"]), "train").num_rows == 300
     assert leftovers(tmp_path) == []

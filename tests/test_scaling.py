@@ -204,6 +204,46 @@ def test_dry_run_notes_missing_inputs_but_fails_on_a_malformed_model_or_grpo_con
     assert "trl.GRPOConfig rejects" in output and "num_generations" in output
 
 
+QUICKSTART = REPO / "recipes" / "quickstart.yaml"
+
+
+def test_dry_run_shows_the_fixed_and_scheduled_mixtures(tmp_path, no_network):
+    """weights, schedule and pools on the quickstart: their options and the mixture they give."""
+
+    def resolved(scheduler: str) -> dict:
+        overrides = [f"output_dir={tmp_path / 'run'}", f"train.scheduler={scheduler}"]
+        return dry_run(load_recipe(QUICKSTART, overrides), console=quiet())
+
+    got = resolved('{name: weights, weights: {"sort/*": 2, "rev/4": 1, "*": 0.5}}')
+    # 4 sort distributions x 2 + rev/4 x 1 + 3 rev + parity x 0.5 = 11
+    p = got["scheduler"]["probabilities"]
+    assert p["sort/4"] == pytest.approx(2 / 11) and p["rev/4"] == pytest.approx(1 / 11)
+    assert p["rev/6"] == pytest.approx(0.5 / 11) and p["parity/16"] == pytest.approx(0.5 / 11)
+    assert got["scheduler"]["options"] == {"weights": {"sort/*": 2.0, "rev/4": 1.0, "*": 0.5}}
+
+    got = resolved("{name: schedule, schedule: classic}")  # T: the run's 300 generation steps
+    assert got["generation_steps"] == 300 and got["notes"] == []
+    order = [d[0] for d in got["data"]["distributions"]]  # easy to hard: sort/4, rev/4, sort/6, ...
+    # classic: stage floor(t * 9 / 300): 0 at t = 0, 4 (sort/8) at t = 150, 8 (parity/16) at t = 299
+    for t, stage in ((0, 0), (150, 4), (299, 8)):
+        probs = got["scheduler"]["probabilities"] if t == 0 else got["scheduler"]["later"][t]
+        assert [probs[d] for d in order] == [float(i == stage) for i in range(9)]
+    assert order[4] == "sort/8" and order[8] == "parity/16"
+    assert "ends early" in resolved("{name: schedule, total_steps: 200}")["notes"][0]
+
+    got = resolved("{name: pools}")
+    assert got["scheduler"]["probabilities"] == {d: pytest.approx(1 / 9) for d in order}  # all unseen
+    assert got["scheduler"]["options"]["hard_threshold"] == 0.25
+    assert got["scheduler"]["options"]["easy_threshold"] == 0.75
+
+    with pytest.raises(
+        DumpError, match=r"no key matches 4 distribution\(s\): rev/6, rev/8, rev/10, parity/16"
+    ):
+        resolved('{name: weights, weights: {"sort/*": 2, "rev/4": 1}}')
+    code, output = invoke("train", str(QUICKSTART), "--dry-run", "--scheduler", "schedule")
+    assert code == 0 and "p at step 150" in output and "p at step 299" in output
+
+
 def test_batch_plan_follows_trls_arithmetic():
     class Config:
         per_device_train_batch_size = 2

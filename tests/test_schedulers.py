@@ -9,6 +9,7 @@ from collections import deque
 import numpy as np
 import orjson
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from dumpcli.schedulers import registry
@@ -16,13 +17,18 @@ from dumpcli.schedulers._common import SlidingWindows
 from dumpcli.schedulers.base import Feedback, softmax
 from dumpcli.schedulers.exp3 import Exp3
 from dumpcli.schedulers.learnability import Learnability
+from dumpcli.schedulers.pools import Pools
+from dumpcli.schedulers.schedule import Schedule, schedule_probabilities
 from dumpcli.schedulers.sec import SEC
 from dumpcli.schedulers.sequential import Sequential
 from dumpcli.schedulers.ucb import UCB
 from dumpcli.schedulers.uniform import Proportional, Uniform
+from dumpcli.schedulers.weights import Weights
 
 ABC = ["a", "b", "c"]
-SCHEDULERS = ["uniform", "proportional", "ucb", "sequential", "sec", "learnability", "exp3"]
+SCHEDULERS = [
+    "uniform", "proportional", "ucb", "sequential", "sec", "learnability", "exp3", "weights", "schedule", "pools",
+]  # fmt: skip
 
 
 def fb(
@@ -39,7 +45,17 @@ def wins(dist: str, values: list[float]) -> list[Feedback]:
     return [fb(dist, success=v) for v in values]
 
 
+def required(name: str, dists: list[str]) -> dict:
+    """Options a scheduler cannot do without: the mixture (weights), the step budget (schedule)."""
+    if name == "weights":
+        return {"weights": {"*": 1.0, dists[0]: 3.0}}
+    if name == "schedule":
+        return {"total_steps": 20}
+    return {}
+
+
 def build(name: str, dists: list[str], **options) -> registry.Scheduler:
+    options = {**required(name, dists), **options}
     return registry.build(name, dists, seed=0, sizes=list(range(1, len(dists) + 1)), **options)
 
 
@@ -245,6 +261,176 @@ def test_exp3_rescaling_covers_the_middle_of_the_quantiles():
     assert e.probabilities() == pytest.approx([0.12040098081497966, 0.2029179542078843, 0.676681064977136])
 
 
+# ------------------------------------------------------------------------------------------ weights
+
+QUICK = ["sort/4", "rev/4", "sort/6", "rev/6", "parity/16"]
+
+
+def test_weights_globs_by_hand():
+    w = Weights(QUICK, weights={"sort/*": 2, "rev/4": 1, "*": 0.5})
+    # sort/4, sort/6 <- "sort/*" (2 each); rev/4 <- its exact name (1); rev/6, parity/16 <- "*" (0.5)
+    # total 2 + 1 + 2 + 0.5 + 0.5 = 6
+    assert w.probabilities() == pytest.approx([2 / 6, 1 / 6, 2 / 6, 0.5 / 6, 0.5 / 6])
+    assert w.pattern == ["sort/*", "rev/4", "sort/*", "*", "*"]
+    assert [s["weight"] for s in w.stats().values()] == [2.0, 1.0, 2.0, 0.5, 0.5]
+    w.update([fb("rev/6"), fb("rev/6")])  # the feedback is only counted
+    assert w.probabilities() == pytest.approx([2 / 6, 1 / 6, 2 / 6, 0.5 / 6, 0.5 / 6])
+    assert w.stats()["rev/6"]["n"] == 2.0
+
+
+def test_weights_most_specific_key_wins_whatever_the_order():
+    keys = {"*": 1, "sort/*": 3, "*/4": 5, "sort/4": 7, "parity/*": 0}
+    # sort/4: exact name (7); rev/4: "*/4" (5) beats "*"; sort/6: "sort/*" (3); rev/6: "*" (1);
+    # parity/16: "parity/*" (0, left out). "sort/*" (5 literal characters) would beat "*/4" (2).
+    expected = np.array([7, 5, 3, 1, 0]) / 16
+    assert Weights(QUICK, weights=keys).probabilities() == pytest.approx(expected)
+    reordered = dict(reversed(list(keys.items())))
+    assert Weights(QUICK, weights=reordered).probabilities() == pytest.approx(expected)
+    glob_vs_glob = Weights(["sort/4", "rev/4"], weights={"sort/*": 3, "*/4": 1})
+    assert glob_vs_glob.pattern == ["sort/*", "*/4"]
+    by_difficulty = Weights(["4", "6"], weights=yaml.safe_load("{4: 1, 6: 3}"))  # YAML's int keys
+    assert by_difficulty.probabilities() == pytest.approx([0.25, 0.75])
+
+
+def test_weights_refuse_mixtures_that_do_not_fit():
+    with pytest.raises(ValueError, match=r"no key matches 2 distribution\(s\): rev/6, parity/16"):
+        Weights(QUICK, weights={"sort/*": 1, "rev/4": 1})
+    with pytest.raises(ValueError, match=r"'srot/\*' match\(es\) no distribution \(distributions: sort/4"):
+        Weights(QUICK, weights={"srot/*": 2, "*": 1})
+    with pytest.raises(ValueError, match=r"'sort/4' is matched by 's\*/4' and '\*t/4', equally specific"):
+        Weights(QUICK, weights={"s*/4": 1, "*t/4": 2, "*": 1})
+    with pytest.raises(ValueError, match="every distribution has weight 0"):
+        Weights(QUICK, weights={"*": 1, "sort/*": 0, "rev/*": 0, "parity/16": 0})
+
+
+# ----------------------------------------------------------------------------------------- schedule
+
+SCHEDULE_CASES = [
+    # K = 4 levels, T = 8 generation steps.
+    # classic: stage floor(t K / T) = floor(t / 2), capped at K - 1 (also past T)
+    ("classic", {}, 0, [1, 0, 0, 0]),
+    ("classic", {}, 1, [1, 0, 0, 0]),
+    ("classic", {}, 2, [0, 1, 0, 0]),
+    ("classic", {}, 7, [0, 0, 0, 1]),
+    ("classic", {}, 30, [0, 0, 0, 1]),
+    ("balanced", {}, 5, [0.25] * 4),
+    # cosine: S = 10; t = 0: a = 1 -> (4, 3, 2, 1) / 10; t = 4: a = 1/2 -> 5/20 each; t = 8: a = 0
+    ("cosine", {}, 0, [0.4, 0.3, 0.2, 0.1]),
+    ("cosine", {}, 4, [0.25] * 4),
+    ("cosine", {}, 8, [0.1, 0.2, 0.3, 0.4]),
+    ("cosine", {}, 99, [0.1, 0.2, 0.3, 0.4]),  # past T: where it ended
+    # t = 2: a = (1 + cos(pi/4)) / 2 = 0.8535533905932737
+    # p_0 = (4a + (1 - a)) / 10, p_1 = (3a + 2(1 - a)) / 10, p_2 = (2a + 3(1 - a)) / 10, p_3 = (a + 4(1 - a)) / 10
+    ("cosine", {}, 2, [0.3560660171779821, 0.28535533905932736, 0.2146446609406726, 0.1439339828220179]),
+    # gaussian, defaults mu_exp = sigma = 0.5, floor m = 2 / (4 * 5) = 0.1, so p = 0.1 + 0.6 q.
+    # t = 0: mu = 0, q ~ exp(-2 i^2) = 1, e^-2, e^-8, e^-18 over their sum 1.1356705...
+    ("gaussian", {}, 0, [0.6283221339798817, 0.17150062564233892, 0.10017723233144396, 0.10000000804633541]),
+    # t = 2: x = 1/4, mu = sqrt(1/4) * 3 = 1.5; q ~ e^-4.5, e^-0.5, e^-0.5, e^-4.5
+    ("gaussian", {}, 2, [0.10539586298862748, 0.39460413701137254, 0.39460413701137254, 0.10539586298862748]),
+    # t = 8: mu = 3, the mirror image of t = 0
+    ("gaussian", {}, 8, [0.10000000804633541, 0.10017723233144396, 0.17150062564233892, 0.6283221339798817]),
+    # no floor: q itself at t = 2
+    ("gaussian", {"min_prob": 0.0}, 2, [0.00899310498104578, 0.4910068950189542, 0.4910068950189542, 0.00899310498104578]),
+    # mu_exp = 1, sigma = 1, t = 2: mu = 3/4, q ~ exp(-(i - 0.75)^2 / 2)
+    ("gaussian", {"mu_exp": 1.0, "sigma": 1.0}, 2, [0.30027001063977565, 0.35715178386179647, 0.22146990167399927, 0.12110830382442869]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "extra", "t", "expected"), SCHEDULE_CASES)
+def test_schedule_values_by_hand(kind, extra, t, expected):
+    s = Schedule(["l0", "l1", "l2", "l3"], schedule=kind, total_steps=8, **extra)
+    for _ in range(t):  # t counts update() calls, i.e. generation steps, whatever the feedback
+        s.update([])
+    assert s.probabilities() == pytest.approx(expected, abs=1e-15)
+    assert s.at(t) == pytest.approx(expected, abs=1e-15)
+    assert s.stats()["l2"] == pytest.approx({"n": 0, "step": t, "progress": min(t / 8, 1), "level": 2})
+
+
+def test_schedule_needs_its_step_budget_and_a_feasible_floor():
+    assert Schedule.needs_total_steps and not UCB.needs_total_steps
+    with pytest.raises(ValueError, match="total_steps: the schedule scheduler needs T"):
+        Schedule(ABC)
+    with pytest.raises(ValueError, match=r"min_prob: 3 distributions x min_prob 0.5 exceeds 1"):
+        Schedule(ABC, total_steps=10, schedule="gaussian", min_prob=0.5)
+    assert Schedule(["x"], total_steps=3, schedule="gaussian").probabilities().tolist() == [1.0]
+
+
+def test_schedule_counts_responses_and_resumes_on_the_same_step():
+    s = Schedule(ABC, total_steps=4, schedule="classic")
+    s.update([fb("a"), fb("a"), fb("c")])
+    s.update([fb("b")])
+    assert [v["n"] for v in s.stats().values()] == [2.0, 1.0, 1.0]
+    fresh = Schedule(ABC, total_steps=4, schedule="classic")
+    fresh.load_state_dict(orjson.loads(orjson.dumps(s.state_dict())))
+    assert fresh.step == 2 and fresh.probabilities().tolist() == [0.0, 1.0, 0.0]  # floor(2 * 3 / 4) = 1
+
+
+# -------------------------------------------------------------------------------------------- pools
+
+
+def test_pools_by_hand():
+    p = Pools(ABC)
+    assert p.probabilities() == pytest.approx([1 / 3] * 3)  # all unseen: weight 1.0 each
+    # step 0: a = 3/4 -> normal (0.75 is normal's inclusive maximum), b = 1/4 -> hard (inclusive), c unseen
+    p.update(wins("a", [1, 1, 1, 0]) + wins("b", [0, 0, 0, 1]))
+    assert p.probabilities() == pytest.approx(np.array([1.0, 0.2, 1.0]) / 2.2)
+    # step 1: a = 1 -> easy; c = 1/3 -> normal; b not drawn keeps its step-0 score (hard)
+    p.update(wins("a", [1, 1]) + wins("c", [1, 0, 0]))
+    assert p.probabilities() == pytest.approx(np.array([0.2, 0.2, 1.0]) / 1.4)
+    assert p.stats()["b"] == pytest.approx(
+        {"n": 4, "success": 0.25, "last_step": 0, "pool": 1, "weight": 0.2}
+    )
+    assert p.stats()["a"] == pytest.approx({"n": 6, "success": 1.0, "last_step": 1, "pool": 3, "weight": 0.2})
+
+
+def test_pools_score_is_the_latest_step_not_the_running_mean():
+    p = Pools(["a", "b"])
+    p.update(wins("a", [1, 1, 1, 1]) + wins("b", [0, 1]))  # a = 1 (easy), b = 1/2 (normal)
+    p.update(wins("a", [0, 0, 0, 1]))  # a = 1/4 (hard); the all-time mean 5/8 would be normal
+    assert p.stats()["a"]["success"] == 0.25 and p.stats()["a"]["pool"] == 1.0
+    assert p.probabilities() == pytest.approx([0.2 / 1.2, 1.0 / 1.2])
+    # several groups of one distribution in a step: the mean over all of its completions
+    p.update([fb("a", success=1, pid="p1"), fb("a", success=1, pid="p1")] + [fb("a", pid="p2")] * 2)
+    assert p.stats()["a"]["success"] == 0.5 and p.stats()["a"]["pool"] == 2.0
+
+
+def test_pools_custom_options_and_all_zero_fallback():
+    p = Pools(
+        ABC,
+        hard_threshold=0.4,
+        easy_threshold=0.6,
+        hard_weight=0.0,
+        normal_weight=1.0,
+        easy_weight=0.5,
+        unseen_weight=2.0,
+    )
+    p.update(wins("a", [1, 0, 0]) + wins("b", [1, 1, 0]))  # a = 1/3 <= 0.4: hard (0); b = 2/3 > 0.6: easy
+    assert p.probabilities() == pytest.approx([0.0, 0.5 / 2.5, 2.0 / 2.5])
+    z = Pools(["a", "b"], hard_weight=0.0, easy_weight=0.0)
+    z.update(wins("a", [1, 1]) + wins("b", [0, 0]))  # every distribution in a zero-weight pool
+    assert z.probabilities().tolist() == [0.5, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "value", "message"),
+    [
+        ("weights", "n", [1, 2], "state 'n' must have 3 counts"),
+        ("schedule", "n", [1, 2, 3, 4], "state 'n' must have 3 counts"),
+        ("schedule", "step", -1, "state step must be >= 0"),
+        ("pools", "score", [0.5, 0.5], "must each have 3 values"),
+        ("pools", "score", [0.5, 2.0, 0.0], "success rates in"),
+        ("pools", "last_step", [0, 5, -1], "inconsistent"),
+    ],
+)
+def test_wrong_shape_state_is_refused(name, key, value, message):
+    s = build(name, ABC)
+    s.update(wins("a", [1, 0]) + wins("b", [1]))
+    state = s.state_dict()
+    state[key] = value
+    with pytest.raises(ValueError, match=message):
+        build(name, ABC).load_state_dict(state)
+
+
 # ------------------------------------------------------------------------------- all the schedulers
 
 
@@ -269,10 +455,20 @@ def recompute_from_stats(name: str, sched, stats: dict[str, dict[str, float]]) -
         return (1 - o.epsilon) * base + o.epsilon / sched.k
     if name == "exp3":
         return (1 - o.eps) * softmax(col("w"), 1.0) + o.eps / sched.k
+    if name in ("weights", "pools"):
+        w = col("weight")
+        return w / w.sum() if w.sum() > 0 else np.full(sched.k, 1 / sched.k)
+    if name == "schedule":
+        step = int(stats[sched.distributions[0]]["step"])
+        kw = {"mu_exp": o.mu_exp, "sigma": o.sigma, "min_prob": o.min_prob}
+        return schedule_probabilities(o.schedule, step, o.total_steps, sched.k, **kw)
     raise AssertionError(name)
 
 
-EXTRA = {"sequential": {"window": 8, "min_samples": 8, "threshold": 0.55, "mix": 0.1}}
+EXTRA = {
+    "sequential": {"window": 8, "min_samples": 8, "threshold": 0.55, "mix": 0.1},
+    "schedule": {"schedule": "gaussian", "total_steps": 15},  # 20 steps in the test: goes past T
+}
 
 
 @pytest.mark.parametrize("name", SCHEDULERS)
@@ -341,7 +537,7 @@ def test_bad_feedback_is_a_clear_error(name):
     if name in ("ucb", "sec"):
         with pytest.raises(ValueError, match=r"feedback\[1\]\.advantage is nan"):
             s.update([fb("a", 1.0), fb("b", float("nan"))])
-    if name in ("sequential", "learnability", "exp3"):
+    if name in ("sequential", "learnability", "exp3", "pools"):
         with pytest.raises(
             ValueError, match=r"feedback\[0\]\.success is 2.0 \(expected a value in \[0, 1\]\)"
         ):
@@ -382,6 +578,43 @@ def test_window_size_must_match_state():
         ("exp3", {"eps": 0}, "eps: Input should be greater than 0"),
         ("exp3", {"signal": "loss"}, "signal: Input should be 'success' or 'reward'"),
         ("uniform", {"window": 3}, "window: unknown key"),
+        ("weights", {"weights": {"*": 1}, "temperature": 1}, "temperature: unknown key"),
+        (
+            "weights",
+            {"weights": {}},
+            "weights: Dictionary should have at least 1 item after validation, not 0",
+        ),
+        ("weights", {"weights": {"a": 0, "b": 0}}, "weights: at least one weight must be positive"),
+        ("weights", {"weights": {"a": -1}}, "weights.a: Input should be greater than or equal to 0"),
+        ("weights", {"weights": {"a": float("inf")}}, "weights.a: Input should be a finite number"),
+        (
+            "weights",
+            {"weights": {"": 1}},
+            "weights: keys must be distribution names or globs, got an empty key",
+        ),
+        (
+            "schedule",
+            {"schedule": "linear"},
+            "schedule: Input should be 'classic', 'balanced', 'cosine' or 'gaussian'",
+        ),
+        ("schedule", {"total_steps": 0}, "total_steps: Input should be greater than 0"),
+        ("schedule", {"sigma": 0}, "sigma: Input should be greater than 0"),
+        ("schedule", {"min_prob": 1.5}, "min_prob: Input should be less than or equal to 1"),
+        ("schedule", {"totl_steps": 10}, "totl_steps: unknown key"),
+        ("pools", {"easy_threshold": 0.2}, "easy_threshold: must be > hard_threshold (0.25), got 0.2"),
+        (
+            "pools",
+            {"hard_threshold": 0.5, "easy_threshold": 0.5},
+            "easy_threshold: must be > hard_threshold (0.5), got 0.5",
+        ),
+        ("pools", {"hard_threshold": -0.1}, "hard_threshold: Input should be greater than or equal to 0"),
+        ("pools", {"easy_weight": -1}, "easy_weight: Input should be greater than or equal to 0"),
+        (
+            "pools",
+            {"hard_weight": 0, "normal_weight": 0, "easy_weight": 0, "unseen_weight": 0},
+            "unseen_weight: at least one of hard_weight, normal_weight, easy_weight, unseen_weight must be positive",
+        ),
+        ("pools", {"window": 8}, "window: unknown key"),
     ],
 )
 def test_options_validation(name, options, expected):
@@ -390,7 +623,8 @@ def test_options_validation(name, options, expected):
 
 def test_defaults_are_valid_and_documented_values():
     for name in SCHEDULERS:
-        assert registry.check_options(name, {}) == []
+        assert registry.check_options(name, required(name, ABC)) == []
+    assert registry.check_options("weights", {}) == ["weights: Field required"]  # no default mixture
     o = UCB(ABC).options
     assert (o.window, o.exploration, o.temperature) == (300, 1.0, 0.1)
     with pytest.raises(ValidationError):

@@ -137,8 +137,58 @@ def test_curator_trains_end_to_end_and_learns_from_policy_improvement(tmp_path):
     steps = [log for log in logs if "curator/mean_u" in log]
     assert len(steps) == 4  # one bandit update per optimizer step
     assert all(log["curator/entropy"] > 0 for log in steps)
+    assert all(set(line["selector"]) == {"kk/2", "kk/3"} for line in lines)  # the curator's own stats
     state = load_curriculum_state(out / "checkpoint-4")
-    assert state["scheduler"]["updates"] == 4
+    assert state["selector"]["updates"] == 4 and state["scheduler"]["scheduler"] == "proportional"
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        # weights: kk/2 by its exact name (3) over the glob (1): 3/4, 1/4 at every step
+        ({"name": "weights", "weights": {"kk/2": 3, "kk/*": 1}}, [{"kk/2": 0.75, "kk/3": 0.25}] * 2),
+        # classic E2H schedule; T = the run's 2 generation steps (set by `dump train`): stage t
+        ({"name": "schedule", "schedule": "classic"}, [{"kk/2": 1.0, "kk/3": 0.0}, {"kk/2": 0.0, "kk/3": 1.0}]),
+        # pools: all unseen at step 0; at step 1 the one prompt of step 0 has put its distribution
+        # in the pool of its success rate (weight 0.2 or 1.0), the other is still unseen (2.0)
+        ({"name": "pools", "unseen_weight": 2.0}, [{"kk/2": 0.5, "kk/3": 0.5}, None]),
+    ],
+    ids=["weights", "schedule", "pools"],
+)  # fmt: skip
+def test_distribution_level_schedulers_train_from_the_cli(tmp_path, spec, expected):
+    one_prompt = {"train.grpo.per_device_train_batch_size": 2}  # 1 prompt x 2 generations per step
+    recipe = write_recipe(
+        tmp_path, tiny_train_recipe(**{"train.scheduler": spec, "train.grpo.max_steps": 2, **one_prompt})
+    )
+    run_cli("train", str(recipe))
+    out = tmp_path / "out"
+    lines = read_jsonl(out / "curriculum.jsonl")
+    assert [line["scheduler"] for line in lines] == [spec["name"]] * 2
+    assert [sum(line["drawn"].values()) for line in lines] == [1, 1]
+    for line, want in zip(lines, expected, strict=True):
+        if want is None:  # pools: the pool of each distribution's step-0 success rate (unseen: 1.0)
+            acc = lines[0]["accuracy"]
+            pool = {d: 2.0 if d not in acc else 0.2 if acc[d] <= 0.25 else 1.0 if acc[d] <= 0.75 else 0.2 for d in ("kk/2", "kk/3")}  # fmt: skip
+            assert len(acc) == 1  # one prompt drawn at step 0
+            want = {d: w / sum(pool.values()) for d, w in pool.items()}
+        assert line["probabilities"] == pytest.approx(want)
+    if spec["name"] == "schedule":  # step 0's prompt from kk/2, step 1's from kk/3
+        assert [line["drawn"] for line in lines] == [{"kk/2": 1}, {"kk/3": 1}]
+        assert load_curriculum_state(out / "checkpoint-2")["scheduler"]["options"]["total_steps"] == 2
+    state = load_curriculum_state(out / "checkpoint-2")["scheduler"]
+    assert state["scheduler"] == spec["name"] and state["n"] == [
+        lines[0]["drawn"].get(d, 0) * 2 + lines[1]["drawn"].get(d, 0) * 2 for d in ("kk/2", "kk/3")
+    ]  # completions counted per distribution (2 generations per drawn prompt)
+
+
+def test_a_mixture_that_misses_a_distribution_is_a_recipe_error(tmp_path):
+    spec = {"name": "weights", "weights": {"kk/2": 1}}
+    recipe = write_recipe(tmp_path, tiny_train_recipe(**{"train.scheduler": spec, "train.grpo.max_steps": 2}))
+    result = CliRunner().invoke(app, ["train", str(recipe)])
+    assert result.exit_code == 2, result.output
+    assert "train.scheduler: weights: no key matches 1 distribution(s): kk/3" in " ".join(
+        result.output.split()
+    )
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
@@ -211,3 +261,63 @@ def test_eval_every_starts_at_step_0_with_the_starting_policy(tmp_path):
 
     run_cli("train", str(recipe), "--resume")
     assert [e["step"] for e in read_jsonl(out / "eval.jsonl")] == [0, 2, 4]
+
+
+def test_thompson_trains_end_to_end_and_resumes_with_its_posterior(tmp_path):
+    recipe = write_recipe(tmp_path)
+    run_cli("train", str(recipe), "--scheduler", "thompson")
+    out = tmp_path / "out"
+    lines = read_jsonl(out / "curriculum.jsonl")
+    assert [line["scheduler"] for line in lines] == ["thompson"] * 4
+    assert all(sum(line["drawn"].values()) == 4 for line in lines)
+    state = load_curriculum_state(out / "checkpoint-4")["selector"]
+    # every completion fed back: 4 steps x 8 completions, as Beta pseudo-counts above the (1, 1) prior
+    assert sum(state["alpha"]) + sum(state["beta"]) - 2 * len(state["problem_ids"]) == 32
+    # resume from step 2 reproduces the draws of steps 2 and 3
+    shutil.rmtree(out / "checkpoint-4")
+    run_cli("train", str(recipe), "--scheduler", "thompson", "--resume")
+    assert read_jsonl(out / "curriculum.jsonl") == lines
+
+
+def test_zero_variance_drop_keeps_all_equal_groups_out_of_a_full_batch(tmp_path, monkeypatch):
+    """What reaches the loss: every group of the generation batch (rows regrouped by their position)
+    has rewards that differ, unless the step says it ran out of rounds and filled with dropped ones."""
+    from dumpcli.train.trainer import ROW, CurriculumGRPOTrainer
+
+    seen: list[tuple[list[int], list[float]]] = []
+    original = CurriculumGRPOTrainer.compute_loss
+
+    def recording(self, model, inputs, *args, **kwargs):
+        seen.append((inputs[ROW].tolist(), inputs["advantages"].tolist()))
+        return original(self, model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(CurriculumGRPOTrainer, "compute_loss", recording)
+    recipe = write_recipe(
+        tmp_path, tiny_train_recipe(**{"train.filter": {"zero_variance": "drop", "max_rounds": 6}})
+    )
+    run_cli("train", str(recipe))
+    out = tmp_path / "out"
+    steps = [log for log in read_jsonl(out / "train_log.jsonl") if "filter/rounds" in log]
+    assert len(steps) == 4 and len(seen) == 4
+    assert any(log["filter/dropped_groups"] > 0 for log in steps)  # the tiny model gives all-equal groups
+    rounds = sum(log["filter/rounds"] for log in steps)
+    assert len(read_jsonl(out / "curriculum.jsonl")) == rounds  # every round was drawn and fed back
+    for (rows, advantages), log in zip(seen, steps, strict=True):
+        assert sorted(rows) == list(range(8))  # a full batch: 4 groups of 2
+        by_group: dict[int, list[float]] = {}
+        for row, adv in zip(rows, advantages, strict=True):
+            by_group.setdefault(row // 2, []).append(adv)
+        all_equal = sum(1 for a in by_group.values() if max(a) - min(a) < 1e-6)
+        assert all_equal == log["filter/filled_with_dropped"]
+        if log["filter/rounds"] < 6:
+            assert all_equal == 0
+
+
+def test_problem_pools_trains_from_the_cli(tmp_path):
+    recipe = write_recipe(tmp_path)
+    run_cli("train", str(recipe), "--scheduler", "problem_pools")
+    lines = read_jsonl(tmp_path / "out" / "curriculum.jsonl")
+    assert [line["scheduler"] for line in lines] == ["problem_pools"] * 4
+    assert all(sum(line["selector"][d]["selected"] for d in ("kk/2", "kk/3")) == 4 for line in lines)
+    state = load_curriculum_state(tmp_path / "out" / "checkpoint-4")["selector"]
+    assert state["problem_ids"] and all(0.0 <= s <= 1.0 for s in state["score"])

@@ -36,6 +36,9 @@ class Options(BaseModel):
 class Scheduler:
     name: ClassVar[str]
     Options: ClassVar[type[BaseModel]] = Options
+    # True when the probabilities follow the training clock (the `schedule` scheduler): such a
+    # scheduler takes the run's length in generation steps as its `total_steps` option
+    needs_total_steps: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -1,4 +1,9 @@
-"""Registry of schedulers. Adding one = one module + one line here."""
+"""Registry of curriculum methods. Adding one = one module + one line here.
+
+Two kinds share the names of `train.scheduler.name` / `--scheduler`: distribution-level
+`Scheduler`s (which distribution next) and problem-level `ProblemSelector`s (which problems of a
+candidate pool; the pool is drawn by the selector's `proposal` scheduler). `Curriculum` composes them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dumpcli.schedulers.base import Scheduler
+from dumpcli.schedulers.selector import ProblemSelector
 
 _SCHEDULERS: dict[str, str] = {
     "uniform": "dumpcli.schedulers.uniform:Uniform",
@@ -19,6 +25,11 @@ _SCHEDULERS: dict[str, str] = {
     "learnability": "dumpcli.schedulers.learnability:Learnability",
     "exp3": "dumpcli.schedulers.exp3:Exp3",
     "curator": "dumpcli.schedulers.curator:Curator",
+    "thompson": "dumpcli.schedulers.thompson:Thompson",
+    "weights": "dumpcli.schedulers.weights:Weights",
+    "schedule": "dumpcli.schedulers.schedule:Schedule",
+    "pools": "dumpcli.schedulers.pools:Pools",
+    "problem_pools": "dumpcli.schedulers.problem_pools:ProblemPools",
 }
 
 
@@ -26,11 +37,20 @@ def names() -> list[str]:
     return [n for n, t in _SCHEDULERS.items() if importlib.util.find_spec(t.split(":")[0]) is not None]
 
 
-def get_class(name: str) -> type[Scheduler]:
+def get_class(name: str) -> type[Scheduler] | type[ProblemSelector]:
     if name not in names():
         raise KeyError(f"unknown scheduler {name!r} (available: {', '.join(names())})")
     module, cls = _SCHEDULERS[name].split(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def is_problem_level(name: str) -> bool:
+    return issubclass(get_class(name), ProblemSelector)
+
+
+def distribution_level() -> list[str]:
+    """Names that can draw a selector's candidate pool (every distribution-level scheduler)."""
+    return [n for n in names() if not is_problem_level(n)]
 
 
 def check_options(name: str, options: dict[str, Any]) -> list[str]:
@@ -53,4 +73,22 @@ def build(
     sizes: Sequence[int] | None = None,
     **options: Any,
 ) -> Scheduler:
-    return get_class(name)(distributions, seed=seed, sizes=sizes, **options)
+    """A distribution-level scheduler (`build_selector` for problem-level methods)."""
+    cls = get_class(name)
+    if not issubclass(cls, Scheduler):
+        raise ValueError(f"{name!r} is a problem-level method: build it with build_selector")
+    return cls(distributions, seed=seed, sizes=sizes, **options)
+
+
+def build_selector(
+    name: str,
+    distributions: Sequence[str],
+    *,
+    seed: int = 0,
+    sizes: Sequence[int] | None = None,
+    **options: Any,
+) -> ProblemSelector:
+    cls = get_class(name)
+    if not issubclass(cls, ProblemSelector):
+        raise ValueError(f"{name!r} is a distribution-level scheduler: build it with build")
+    return cls(distributions, seed=seed, sizes=sizes, **options)

@@ -17,12 +17,20 @@ import orjson
 
 from dumpcli.io import append_jsonl
 from dumpcli.schedulers import Feedback, Scheduler
+from dumpcli.schedulers.selector import (
+    Candidate,
+    Improvement,
+    ProblemSelector,
+    SelectorOptions,
+    proposal_scheduler,
+)
 
 
 class Curriculum:
     """Draws a distribution per prompt slot from the scheduler, then a problem uniformly inside it
-    (with replacement, as in DUMP). The draw for generation step t uses a generator seeded by
-    (seed, t), so a resumed run draws exactly what the uninterrupted run would have."""
+    (with replacement, as in DUMP). With a problem-level selector, it draws a candidate pool that
+    way and the selector chooses the prompts in it. The draw for generation round t uses a generator
+    seeded by (seed, t), so a resumed run draws exactly what the uninterrupted run would have."""
 
     def __init__(
         self,
@@ -30,18 +38,23 @@ class Curriculum:
         row_distributions: Sequence[str],
         seed: int,
         log_path: Path | None = None,
-        candidate_fn: Callable[[int], Any] | None = None,
+        candidate_fn: Callable[[int], Candidate] | None = None,
+        selector: ProblemSelector | None = None,
     ) -> None:
         self.scheduler = scheduler
-        # problem-level schedulers (the curator) choose inside a candidate pool drawn by distribution
-        self.problem_level = bool(getattr(scheduler, "problem_level", False))
-        if self.problem_level and candidate_fn is None:
-            raise ValueError(f"the {scheduler.name} scheduler needs candidate_fn (row -> Candidate)")
+        self.selector = selector
+        if selector is not None and candidate_fn is None:
+            raise ValueError(f"the {selector.name} selector needs candidate_fn (row -> Candidate)")
+        if selector is not None and selector.distributions != scheduler.distributions:
+            raise ValueError("the selector and its proposal scheduler must see the same distributions")
         self.candidate_fn = candidate_fn
-        self.selection: tuple[list[Any], list[float]] | None = None
+        # draws a selector that learns from the policy's improvement still has to hear about:
+        # (chosen candidates, their q) per draw, and which prompts of those draws were trained on
+        self._selections: list[tuple[list[Candidate], np.ndarray | None]] = []
+        self._kept: list[int] | None = None
         self.seed = seed
         self.log_path = log_path
-        self.draws = 0  # generation steps drawn so far
+        self.draws = 0  # generation rounds drawn so far
         rows_by_dist: dict[str, list[int]] = defaultdict(list)
         for row, dist in enumerate(row_distributions):
             rows_by_dist[dist].append(row)
@@ -53,21 +66,41 @@ class Curriculum:
         self._last_probabilities: dict[str, float] = {}
 
     @property
+    def name(self) -> str:
+        """The method's name: the selector's if there is one, else the scheduler's."""
+        return self.selector.name if self.selector is not None else self.scheduler.name
+
+    @property
     def distributions(self) -> list[str]:
         return self.scheduler.distributions
+
+    @property
+    def learns_from_improvement(self) -> bool:
+        """Whether the trainer should call `observe_improvement` after each optimizer step."""
+        return self.selector is not None and self.selector.learns_from_improvement
+
+    @property
+    def pending_selections(self) -> list[tuple[list[Candidate], np.ndarray | None]]:
+        """Draws still waiting for `observe_improvement` (shared from rank 0 in distributed runs)."""
+        return self._selections
+
+    @pending_selections.setter
+    def pending_selections(self, value: list[tuple[list[Candidate], np.ndarray | None]]) -> None:
+        self._selections = value
 
     def draw(self, num_prompts: int, step: int) -> list[int]:
         """Row indices of the next `num_prompts` prompts; remembers what it drew for the log."""
         probs = self.scheduler.probabilities()
         rng = np.random.default_rng([self.seed, self.draws])
-        pool_size = num_prompts * (self.scheduler.options.pool_factor if self.problem_level else 1)
+        pool_size = self.selector.pool_size(num_prompts) if self.selector is not None else num_prompts
         dist_idx = rng.choice(len(probs), size=pool_size, p=probs)
         rows = [int(self.rows[d][rng.integers(len(self.rows[d]))]) for d in dist_idx]
-        if self.problem_level:
+        if self.selector is not None:
             assert self.candidate_fn is not None
             candidates = [self.candidate_fn(r) for r in rows]
-            chosen, q = self.scheduler.select(candidates, num_prompts, rng)
-            self.selection = ([candidates[i] for i in chosen], [float(x) for x in q])
+            chosen, q = self.selector.select(candidates, num_prompts, rng)
+            if self.selector.learns_from_improvement:
+                self._selections.append(([candidates[i] for i in chosen], q))
             rows = [rows[i] for i in chosen]
             dist_idx = dist_idx[chosen]
         counts = np.bincount(dist_idx, minlength=len(probs))
@@ -79,6 +112,8 @@ class Curriculum:
             "stats": self.scheduler.stats(),
             "drawn": {d: int(c) for d, c in zip(self.distributions, counts, strict=True) if c},
         }
+        if self.selector is not None:
+            self._pending["selector"] = self.selector.stats()
         self.draws += 1
         return rows
 
@@ -87,8 +122,8 @@ class Curriculum:
         return dict(self._last_probabilities)
 
     def observe(self, feedback: Sequence[Feedback]) -> dict[str, dict[str, float]]:
-        """Update the scheduler with one generation step's gathered feedback; returns per-distribution
-        means (reward, accuracy, mean |advantage|, completions) and writes the log line."""
+        """Update the scheduler (and selector) with one generation round's gathered feedback; returns
+        per-distribution means (reward, accuracy, mean |advantage|, completions), writes the log line."""
         per_dist: dict[str, dict[str, float]] = {}
         groups: dict[str, list[Feedback]] = defaultdict(list)
         for fb in feedback:
@@ -101,10 +136,12 @@ class Curriculum:
                 "completions": float(len(items)),
             }
         self.scheduler.update(feedback)
+        if self.selector is not None:
+            self.selector.update(feedback)
         if self._pending is not None:
             line = {
                 **self._pending,
-                "scheduler": self.scheduler.name,
+                "scheduler": self.name,
                 "reward": {d: v["reward"] for d, v in per_dist.items()},
                 "accuracy": {d: v["accuracy"] for d, v in per_dist.items()},
                 "abs_advantage": {d: v["abs_advantage"] for d, v in per_dist.items()},
@@ -114,24 +151,117 @@ class Curriculum:
             self._pending = None
         return per_dist
 
-    def observe_improvement(self, improvements: Sequence[float]) -> dict[str, float]:
-        """Problem-level schedulers: the policy improvement u of each prompt of the latest draw,
-        measured after the optimizer step; returns the scheduler's metrics."""
-        if self.selection is None:
+    def keep(self, prompts: Sequence[int]) -> None:
+        """Only these prompts (positions in the concatenated draws since the last improvement
+        update) reached the optimizer, in this order (dynamic sampling dropped the others)."""
+        self._kept = [int(p) for p in prompts]
+
+    def observe_improvement(self, improvement: Improvement) -> dict[str, float]:
+        """After the optimizer step: what it did to the trained prompts' completions, in the order
+        they were trained (draw order, or the order given to `keep`); returns the selector's metrics."""
+        if self.selector is None or not self._selections:
             return {}
-        selected, q = self.selection
-        if len(improvements) != len(selected):
-            raise ValueError(f"{len(improvements)} improvements for {len(selected)} selected prompts")
-        self.selection = None
-        return self.scheduler.update_improvement(selected, q, list(improvements))
+        selections, self._selections = self._selections, []
+        kept, self._kept = self._kept, None
+        selected = [c for chosen, _ in selections for c in chosen]
+        q_parts = [q for _, q in selections]
+        q = None if any(p is None for p in q_parts) else np.concatenate(q_parts)  # type: ignore[arg-type]
+        if kept is not None:
+            selected = [selected[i] for i in kept]
+            q = q[kept] if q is not None else None
+        prompts = improvement.log_ratio.shape[0] // improvement.group_size
+        if prompts != len(selected):
+            raise ValueError(f"improvements of {prompts} prompts for {len(selected)} selected prompts")
+        return self.selector.update_improvement(selected, q, improvement)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"draws": self.draws, "seed": self.seed, "scheduler": self.scheduler.state_dict()}
+        return {
+            "draws": self.draws,
+            "seed": self.seed,
+            "scheduler": self.scheduler.state_dict(),
+            "selector": self.selector.state_dict() if self.selector is not None else None,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.draws = int(state["draws"])
         self.seed = int(state["seed"])
         self.scheduler.load_state_dict(state["scheduler"])
+        saved = state.get("selector")
+        if (saved is None) != (self.selector is None):
+            raise ValueError(
+                "the checkpoint's curriculum was saved "
+                + (
+                    "without a problem selector"
+                    if saved is None
+                    else f"with selector {saved.get('scheduler')!r}"
+                )
+                + f", this run uses {self.name!r}"
+            )
+        if self.selector is not None:
+            self.selector.load_state_dict(saved)
+
+
+def build_curriculum(
+    name: str,
+    options: dict[str, Any],
+    row_distributions: Sequence[str],
+    distributions: Sequence[str],
+    sizes: Sequence[int],
+    seed: int,
+    log_path: Path | None = None,
+    candidate_fn: Callable[[int], Candidate] | None = None,
+    total_steps: int | None = None,
+) -> Curriculum:
+    """The curriculum of `train.scheduler`: a distribution-level scheduler alone, or a problem-level
+    selector on top of its proposal scheduler (uniform over problems by default). `total_steps`
+    (generation steps of the run) goes to a scheduler that follows the training clock."""
+    from dumpcli.schedulers import registry
+
+    proposal, proposal_options = distribution_level_part(name, options, total_steps)
+    scheduler = registry.build(proposal, distributions, seed=seed, sizes=sizes, **proposal_options)
+    selector = None
+    if registry.is_problem_level(name):
+        selector = registry.build_selector(name, distributions, seed=seed, sizes=sizes, **options)
+    return Curriculum(scheduler, row_distributions, seed, log_path, candidate_fn, selector)
+
+
+def distribution_level_part(
+    name: str, options: dict[str, Any], total_steps: int | None = None
+) -> tuple[str, dict[str, Any]]:
+    """(scheduler name, its options) that draws the distributions of method `name`: the method
+    itself, or a problem-level selector's proposal; with the run's length as `total_steps` when
+    that scheduler follows the training clock and the recipe does not set it."""
+    from dumpcli.schedulers import registry
+
+    if registry.is_problem_level(name):
+        parsed = registry.get_class(name).Options(**options)
+        assert isinstance(parsed, SelectorOptions)
+        name, options = proposal_scheduler(parsed.proposal), dict(parsed.proposal_options)
+    cls = registry.get_class(name)
+    if getattr(cls, "needs_total_steps", False) and "total_steps" not in options and total_steps:
+        options = {**options, "total_steps": total_steps}
+    return name, options
+
+
+def generation_steps(
+    max_steps: int, gradient_accumulation_steps: int, steps_per_generation: int, num_iterations: int
+) -> int:
+    """Generation batches (curriculum draws) in a run of `max_steps` optimizer steps: TRL generates
+    every steps_per_generation * num_iterations micro-batches, and steps every
+    gradient_accumulation_steps micro-batches."""
+    micro = max_steps * gradient_accumulation_steps
+    return max(1, -(-micro // (steps_per_generation * num_iterations)))
+
+
+def dataset_candidates(dataset: Any) -> Callable[[int], Candidate]:
+    """Row index -> what a selector sees of a problem (its text, source, difficulty)."""
+
+    def candidate(row: int) -> Candidate:
+        r = dataset[row]
+        text = "\n".join(m["content"] for m in r["prompt"] if m["role"] != "system")
+        return Candidate(r["id"], text, r["source"], r["difficulty"], r["distribution"])
+
+    return candidate
 
 
 def truncate_log(path: Path, before_draw: int) -> None:

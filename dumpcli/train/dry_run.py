@@ -1,5 +1,5 @@
-"""`dump train RECIPE --dry-run`: everything a run would use, resolved and printed; nothing loaded,
-downloaded, prepared or written.
+"""`dump train RECIPE --dry-run`: everything a run would use, resolved and printed; no weights
+loaded (a local model folder's tokenizer is read), nothing downloaded, prepared or written.
 
 Meant for checking a GPU recipe on a laptop: the data it would train on (the prepared counts, or
 what `dump prepare` would make), the full GRPOConfig TRL would get on a GPU machine (built and
@@ -183,12 +183,25 @@ def batch_plan(
 # ----------------------------------------------------------------------------- the dry run
 
 
+def _describe_filter(recipe: Recipe) -> str:
+    spec = recipe.train.filter
+    if not spec.active:
+        return "off (every generated group reaches the loss)"
+    rules = []
+    if spec.zero_variance == "drop":
+        rules.append("drop groups whose rewards are all equal")
+    if spec.band is not None:
+        rules.append(f"keep groups with success rate in [{spec.band[0]}, {spec.band[1]}]")
+    return "; ".join(rules) + f"; at most {spec.max_rounds} generation rounds a step"
+
+
 def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     """Resolve and print everything `dump train` would use; return it as a dict (for tests and
     tools). Loads no weights and writes nothing."""
     from dumpcli.data.templates import render
     from dumpcli.schedulers import registry as schedulers
-    from dumpcli.train.model import describe_model_source, lora_config
+    from dumpcli.train.curriculum import distribution_level_part, generation_steps
+    from dumpcli.train.model import describe_model_source, describe_tokenizer, lora_config
     from dumpcli.train.run import latest_checkpoint, train_seed
 
     notes: list[str] = []
@@ -208,6 +221,9 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     launch = next(p for p in plans if p["processes"] == world)
 
     model = describe_model_source(recipe.model, recipe.base_dir)
+    tokenizer = describe_tokenizer(recipe.model, recipe.base_dir)
+    if tokenizer is not None and "error" in tokenizer:
+        errors.append(f"model.name_or_path: {tokenizer['error']}")
     if model["kind"] == "invalid":
         errors.append(f"model.name_or_path: {model['detail']}")
     elif not model["available"]:
@@ -223,12 +239,32 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     options = schedulers.get_class(sched.name).Options(**sched.options())
     names = [d[0] for d in dists]
     probabilities: dict[str, float] | None = None
-    heavy = getattr(options, "encoder", "hashed") != "hashed"  # a curator with an HF text encoder
-    if names and not data["unknown_sources"] and not heavy:
-        scheduler = schedulers.build(
-            sched.name, names, seed=train_seed(recipe), sizes=[d[1] or 1 for d in dists], **sched.options()
+    # the distribution-level part only: a selector (e.g. a curator with an HF encoder) may be heavy
+    total = generation_steps(
+        here.max_steps, here.gradient_accumulation_steps, here.steps_per_generation, here.num_iterations
+    )
+    drawn_by, drawn_by_options = distribution_level_part(sched.name, sched.options(), total)
+    # a scheduler that follows the training clock (schedule): also its mixture halfway and at the end
+    clocked = schedulers.get_class(drawn_by).needs_total_steps
+    later: dict[int, dict[str, float]] = {}
+    budget = drawn_by_options.get("total_steps") if clocked else None
+    if budget is not None and budget != total:
+        notes.append(
+            f"train.scheduler.total_steps is {budget} but this run makes {total} generation steps: the "
+            "schedule " + ("ends early and stays at its end" if budget < total else "never reaches its end")
         )
-        probabilities = dict(zip(names, (float(p) for p in scheduler.probabilities()), strict=True))
+    if names and not data["unknown_sources"]:
+        try:
+            scheduler = schedulers.build(
+                drawn_by, names, seed=train_seed(recipe), sizes=[d[1] or 1 for d in dists], **drawn_by_options
+            )
+        except ValueError as e:  # the options do not fit these distributions (e.g. weights' globs)
+            errors.append(f"train.scheduler: {e}")
+        else:
+            probabilities = dict(zip(names, (float(p) for p in scheduler.probabilities()), strict=True))
+            if clocked and budget:
+                for t in sorted({budget // 2, budget - 1} - {0}):
+                    later[t] = dict(zip(names, (float(p) for p in scheduler.at(t)), strict=True))  # type: ignore[attr-defined]
 
     system = next(
         (m["content"] for m in render(recipe.data.prompt_template, "") if m["role"] == "system"), ""
@@ -291,6 +327,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         ("prompt template", f"{recipe.data.prompt_template}: {_short(system)}"),
         ("model", f"{recipe.model.name_or_path} ({model['kind']}: {model['detail']})"),
         ("available locally", "yes" if model["available"] else "no"),
+        ("tokenizer", _tokenizer_line(tokenizer, recipe.model.name_or_path == "tiny")),
         (
             "dtype",
             recipe.model.dtype + ("" if recipe.model.dtype != "auto" else " (bf16 on GPUs that have it)"),
@@ -307,6 +344,12 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         ),
         ("warm start", warm),
         ("scheduler", f"{sched.name} {options.model_dump()}"),
+        *(
+            [("distributions drawn by", f"{drawn_by} {drawn_by_options}")]
+            if (drawn_by, drawn_by_options) != (sched.name, sched.options())
+            else []
+        ),
+        ("dynamic sampling (train.filter)", _describe_filter(recipe)),
         ("reward scheme", recipe.train.reward.scheme),
         ("generation", generation),
         ("vLLM installed here", "yes" if vllm_here else "no (pip install 'dumpcli[vllm]')"),
@@ -357,13 +400,19 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
 
     # -- distributions
     dist_table = Table(title="distributions", title_justify="left")
-    for col in ("distribution", "train", "test", "p at step 0"):
+    for col in ("distribution", "train", "test", "p at step 0", *(f"p at step {t}" for t in later)):
         dist_table.add_column(col, justify="left" if col == "distribution" else "right")
     for name, n_train, n_test in dists:
         p0 = probabilities.get(name) if probabilities else None
-        dist_table.add_row(escape(name), str(n_train), str(n_test), "-" if p0 is None else f"{p0:.3f}")
+        dist_table.add_row(
+            escape(name),
+            str(n_train),
+            str(n_test),
+            "-" if p0 is None else f"{p0:.3f}",
+            *(f"{p[name]:.3f}" for p in later.values()),
+        )
     for src in data["unknown_sources"]:
-        dist_table.add_row(escape(f"{src}/* (after prepare)"), "?", "?", "-")
+        dist_table.add_row(escape(f"{src}/* (after prepare)"), "?", "?", "-", *("-" for _ in later))
     console.print(dist_table)
 
     # -- GRPOConfig
@@ -409,11 +458,20 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         "grpo": gpu_dict,
         "grpo_here": here_dict,
         "model": model,
+        "tokenizer": tokenizer,
         "lora": None
         if lora is None
         else {"r": lora.r, "alpha": lora.lora_alpha, "target_modules": lora.target_modules},
         "warm_start": {"dir": str(warm_dir) if warm_dir else None, "cached": warm_cached},
-        "scheduler": {"name": sched.name, "options": options.model_dump(), "probabilities": probabilities},
+        "scheduler": {
+            "name": sched.name,
+            "options": options.model_dump(),
+            "drawn_by": drawn_by,
+            "probabilities": probabilities,
+            "later": later,
+        },
+        "generation_steps": total,
+        "filter": recipe.train.filter.model_dump(mode="json"),
         "reward_scheme": recipe.train.reward.scheme,
         "generation": generation,
         "processes": world,
@@ -425,7 +483,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     }
     if errors:
         raise DumpError("dry run found problems:\n  " + "\n  ".join(errors))
-    console.print("[green]dry run ok[/]: nothing was loaded, downloaded or written", highlight=False)
+    console.print("[green]dry run ok[/]: no weights loaded, nothing downloaded or written", highlight=False)
     return result
 
 
@@ -438,6 +496,23 @@ def _warm_start_dir(recipe: Recipe, prepared: bool) -> Path | None:
 
     fingerprint = data_fingerprint(load_split(recipe, "train"), load_split(recipe, "test"))
     return cache_root() / "warmstart" / warm_start_key(recipe, fingerprint)
+
+
+def _tokenizer_line(tok: dict[str, Any] | None, tiny: bool) -> str:
+    if tok is None:
+        return "word-level, built from the data, with its own chat template" if tiny else "read at load time"
+    if "error" in tok:
+        return tok["error"]
+    template = (
+        "chat template: the folder's own"
+        if tok["chat_template"] != "plain"
+        else "chat template: none in the folder, so plain `role: text` lines, the answer ending in EOS"
+    )
+    pad = f"pad {tok['pad_token']}" if tok["pad_token"] else f"no pad token (EOS {tok['eos_token']} pads)"
+    return (
+        f"{template}; prompts end {tok['prompt_end']!r}; {pad}; "
+        f"generation stops at {', '.join(tok['stop_tokens'])}"
+    )
 
 
 def _files_line(data: dict[str, Any]) -> str:

@@ -17,7 +17,9 @@ from transformers import TrainerCallback
 
 
 class RichProgress(TrainerCallback):
-    """Replaces TRL's tqdm bar. `describe(logs)` turns the latest logs into the status text."""
+    """Replaces TRL's tqdm bar. `describe(logs)` turns the latest logs into the status text.
+    Drawn by the main process only: under torchrun / accelerate launch every rank runs the
+    callbacks, and N bars would interleave on one terminal."""
 
     def __init__(self, console: Console, title: str, trainer_ref: Any = None) -> None:
         self.console = console
@@ -28,6 +30,8 @@ class RichProgress(TrainerCallback):
         self.status = ""
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return  # self.progress stays None: every other hook is a no-op
         self.progress = Progress(
             TextColumn(f"[bold]{self.title}"),
             BarColumn(),

@@ -21,10 +21,12 @@ from transformers.trainer_callback import PrinterCallback
 
 from dumpcli import __version__
 from dumpcli.errors import DumpError, Interrupted
-from dumpcli.io import append_jsonl, last_by, read_jsonl, write_json
-from dumpcli.recipe import Recipe
+from dumpcli.io import append_jsonl, last_by, own_folder, read_jsonl, refuse_symlinks, write_json
+from dumpcli.recipe import Recipe, RecipeError
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# the files a run appends to or rewrites in its folder (never through a symbolic link)
+RUN_FILES = ("curriculum.jsonl", "train_log.jsonl", "eval.jsonl", "run.json", "manifest.json")
 
 # Defaults that make sense on any machine; anything in `train.grpo` wins.
 GRPO_DEFAULTS: dict[str, Any] = {
@@ -124,8 +126,14 @@ class _LogToFile(TrainerCallback):
 
 class _PeriodicEval(TrainerCallback):
     """Evaluate on the test split at step 0 (the starting policy, before any update) and every
-    `every` steps (main process), append to eval.jsonl. Without step 0 a curve cannot show that
-    training made the model worse than where it started."""
+    `every` steps, append to eval.jsonl. Without step 0 a curve cannot show that training made
+    the model worse than where it started.
+
+    Every rank takes part, each generating for its share of the test problems, inside TRL's
+    `unwrap_model_for_generation` (under ZeRO-3 it gathers the sharded weights; under FSDP v1 the
+    full parameters are summoned as TRL does for its own generation). One rank generating alone
+    would wait forever for the others at the first collective of a sharded forward pass. The
+    main process writes the line."""
 
     def __init__(self, recipe: Recipe, every: int, path: Path, console: Console) -> None:
         self.recipe, self.every, self.path, self.console = recipe, every, path, console
@@ -140,16 +148,49 @@ class _PeriodicEval(TrainerCallback):
             self._evaluate(state)
 
     def _evaluate(self, state: Any) -> None:
-        if not self.every or not state.is_world_process_zero:
+        if not self.every:
             return
+        from trl.models import unwrap_model_for_generation
+
         from dumpcli.evaluate import evaluate_during_training
 
-        result = evaluate_during_training(self.recipe, self.trainer.model, self.trainer.processing_class)
-        append_jsonl(self.path, {"step": state.global_step, **result})
+        t = self.trainer
+        accelerator = t.accelerator
+        with (
+            unwrap_model_for_generation(
+                t.model_wrapped, accelerator, gather_deepspeed3_params=t.args.ds3_gather_for_generation
+            ) as model,
+            _full_fsdp_params(t.model_wrapped, accelerator),
+        ):
+            result = evaluate_during_training(
+                self.recipe,
+                model,
+                t.processing_class,
+                rank=accelerator.process_index,
+                world=accelerator.num_processes,
+            )
+        if state.is_world_process_zero:
+            append_jsonl(self.path, {"step": state.global_step, **result})
+
+
+def _full_fsdp_params(model: Any, accelerator: Any) -> Any:
+    """FSDP v1 keeps only a shard of each weight outside forward: summon the full ones for
+    generation (what TRL does around its own `generate`); FSDP v2 and everything else: no-op."""
+    import contextlib
+
+    plugin = getattr(accelerator.state, "fsdp_plugin", None)
+    if plugin is None or getattr(plugin, "fsdp_version", 1) != 1:
+        return contextlib.nullcontext()
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    return FullyShardedDataParallel.summon_full_params(model, recurse=False)
 
 
 def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, console: Console) -> Path:
-    """Run (or resume) GRPO with the recipe's curriculum; returns the output directory."""
+    """Run (or resume) GRPO with the recipe's curriculum; returns the output directory.
+
+    The run folder has one owner: a second `dump train` / `dump prepare` on it stops at once, and
+    a log or run.json that is a symbolic link stops the run before any work (see io.own_folder)."""
     if dry_run:
         from dumpcli.train.dry_run import dry_run as do_dry_run
 
@@ -161,13 +202,18 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
             "train.grpo.use_vllm: true needs vLLM, which is not installed: pip install 'dumpcli[vllm]'"
             " (GPU machines), or --set train.grpo.use_vllm=false"
         )
+    with own_folder(recipe.output_path, "dump train"):
+        checkpoints = [p.name for p in recipe.output_path.glob("checkpoint-*")]
+        refuse_symlinks(recipe.output_path, [*RUN_FILES, *checkpoints])
+        return _train(recipe, resume=resume, console=console)
 
+
+def _train(recipe: Recipe, *, resume: bool, console: Console) -> Path:
     from trl import GRPOConfig
 
     from dumpcli.data.prepare import ensure_prepared, load_split, split_column
     from dumpcli.puzzles.rewards import RewardFunction
-    from dumpcli.schedulers import registry as schedulers
-    from dumpcli.train.curriculum import Curriculum, truncate_log
+    from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps, truncate_log
     from dumpcli.train.model import load_pretrained, lora_config
     from dumpcli.train.progress import RichProgress
     from dumpcli.train.trainer import CurriculumGRPOTrainer, load_curriculum_state
@@ -202,18 +248,28 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
     start_dir = checkpoint if checkpoint is not None else policy_dir
     model, tokenizer = load_pretrained(start_dir, recipe)
 
+    config = GRPOConfig(**grpo_config_kwargs(recipe, out))
     sched = recipe.train.scheduler
-    scheduler = schedulers.build(
-        sched.name, distributions, seed=train_seed(recipe), sizes=sizes, **sched.options()
-    )
     log_path = out / "curriculum.jsonl"
-    curriculum = Curriculum(
-        scheduler,
-        split_column(train_ds, "distribution"),
-        seed=train_seed(recipe),
-        log_path=log_path if main_process else None,
-        candidate_fn=_candidate_fn(train_ds) if getattr(scheduler, "problem_level", False) else None,
-    )
+    try:
+        curriculum = build_curriculum(
+            sched.name,
+            sched.options(),
+            split_column(train_ds, "distribution"),
+            distributions,
+            sizes,
+            seed=train_seed(recipe),
+            log_path=log_path if main_process else None,
+            candidate_fn=dataset_candidates(train_ds),
+            total_steps=generation_steps(
+                config.max_steps,
+                config.gradient_accumulation_steps,
+                config.steps_per_generation,
+                config.num_iterations,
+            ),
+        )
+    except ValueError as e:  # options that do not fit the prepared distributions (weights' globs, ...)
+        raise RecipeError(f"{recipe._source_file}: train.scheduler: {e}") from None
     if checkpoint is not None:
         curriculum.load_state_dict(load_curriculum_state(checkpoint))
         if main_process:
@@ -239,7 +295,6 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
             },
         )
 
-    config = GRPOConfig(**grpo_config_kwargs(recipe, out))
     progress = RichProgress(console, f"GRPO {sched.name}")
     interrupt = _StopOnInterrupt(console)
     periodic_eval = _PeriodicEval(recipe, recipe.train.eval_every, out / "eval.jsonl", console)
@@ -250,6 +305,7 @@ def train(recipe: Recipe, *, resume: bool = False, dry_run: bool = False, consol
         processing_class=tokenizer,
         curriculum=curriculum,
         reward_function=RewardFunction(recipe.train.reward.scheme),
+        group_filter=recipe.train.filter,
         peft_config=lora_config(recipe) if checkpoint is None else None,
         callbacks=[progress, interrupt, _LogToFile(out / "train_log.jsonl"), periodic_eval],
     )
@@ -282,20 +338,8 @@ def _data_used(recipe: Recipe, manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _candidate_fn(dataset: Any) -> Any:
-    """Row index -> what the curator sees of a problem (its text, source, difficulty)."""
-    from dumpcli.schedulers.curator import Candidate
-
-    def candidate(row: int) -> Candidate:
-        r = dataset[row]
-        text = "\n".join(m["content"] for m in r["prompt"] if m["role"] != "system")
-        return Candidate(r["id"], text, r["source"], r["difficulty"], r["distribution"])
-
-    return candidate
-
-
 def _print_summary(curriculum: Any, trainer: Any, console: Console) -> None:
-    table = Table(title=f"curriculum after {trainer.state.global_step} steps ({curriculum.scheduler.name})")
+    table = Table(title=f"curriculum after {trainer.state.global_step} steps ({curriculum.name})")
     table.add_column("distribution")
     table.add_column("p", justify="right")
     table.add_column("train reward (last)", justify="right")

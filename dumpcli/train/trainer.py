@@ -6,7 +6,11 @@ Two hooks, nothing else changed (see DESIGN.md, "GRPO integration"):
   with prompts drawn from the scheduler's *current* probabilities. The dataloader reads
   ahead by one batch, so a custom Sampler would always lag one step behind the statistics.
 - `_generate_and_score_completions`: after TRL computes advantages, gather advantages,
-  rewards, successes and distributions from all ranks and update the scheduler (training only).
+  rewards, successes and distributions from all ranks and update the curriculum (training only);
+  with `train.filter` (dynamic sampling), generate more rounds until the batch is full of groups
+  that pass the filter (dumpcli/train/filters.py).
+The trainer does not know which curriculum method runs: it calls the `Curriculum`, and measures the
+policy's improvement after each step only when the curriculum asks for it.
 """
 
 from __future__ import annotations
@@ -21,23 +25,45 @@ from accelerate.utils import broadcast_object_list, gather_object
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
+from dumpcli.errors import DumpError
 from dumpcli.io import append_jsonl
 from dumpcli.puzzles.rewards import RewardFunction, score
+from dumpcli.recipe import FilterSpec
 from dumpcli.schedulers import Feedback
+from dumpcli.schedulers.selector import Improvement
 from dumpcli.train.curriculum import Curriculum
+from dumpcli.train.filters import keep_groups, merge_groups
 
-CURRICULUM_STATE = "curriculum_state.pt"  # torch.save: the curator's state holds tensors
+ROW = "dump_row"  # extra key of the generation output: each completion's row in the generation batch
+CURRICULUM_STATE = "curriculum_state.pt"  # torch.save: a selector's state may hold tensors
 
 
 class CurriculumGRPOTrainer(GRPOTrainer):
-    def __init__(self, *args: Any, curriculum: Curriculum, reward_function: RewardFunction, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        curriculum: Curriculum,
+        reward_function: RewardFunction,
+        group_filter: FilterSpec | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, reward_funcs=[reward_function], **kwargs)
         self.curriculum = curriculum
         self.reward_function = reward_function
+        self.group_filter = group_filter if group_filter is not None and group_filter.active else None
+        if self.group_filter is not None:
+            local = self.args.per_device_train_batch_size * self.args.steps_per_generation
+            if local % self.num_generations:
+                raise DumpError(
+                    f"train.filter: each process generates {local} completions a step, which is not a "
+                    f"whole number of groups of num_generations={self.num_generations}; make "
+                    "per_device_train_batch_size * steps_per_generation a multiple of num_generations"
+                )
         self.last_per_distribution: dict[str, dict[str, float]] = {}
-        self._pending_improvement: dict[str, torch.Tensor] | None = None
-        # wall time of the curriculum's own work (draw, scheduler update, curator re-scoring),
-        # logged per step as curriculum/seconds: its share of the step is the scheduler overhead
+        self._pending_improvement: dict[str, Any] | None = None
+        self._capture_rows: torch.Tensor | None = None
+        # wall time of the curriculum's own work (draw, scheduler update, improvement measure),
+        # logged per step as curriculum/seconds: its share of the step is the curriculum's overhead
         self._curriculum_seconds = 0.0
         self.add_callback(_CurriculumStepEnd(self))
         # DUMP_RANK_LOG=1: every rank logs its draws to OUTPUT/ranks/ (used by the multi-process test)
@@ -62,12 +88,12 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         started = time.perf_counter()
         rows = self.curriculum.draw(num_prompts, step=self.state.global_step)
         self._curriculum_seconds += time.perf_counter() - started
-        if self.curriculum.problem_level and world > 1:
-            # the curator's scores are float computations that could differ in the last bit across
-            # machines; rank 0's choice is the one everybody trains on and learns from
-            shared = [rows, self.curriculum.selection]
+        if world > 1:
+            # a selector's scores are float computations that could differ in the last bit across
+            # machines; rank 0's draw is the one everybody trains on and learns from
+            shared = [rows, self.curriculum.pending_selections]
             broadcast_object_list(shared, from_process=0)
-            rows, self.curriculum.selection = shared
+            rows, self.curriculum.pending_selections = shared
         start = self.accelerator.process_index * local_size
         slots = [rows[i // self.num_generations] for i in range(start, start + local_size)]
         if self.rank_log_dir is not None:  # diagnostics: what each rank drew and kept
@@ -85,21 +111,30 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     # -- feedback ----------------------------------------------------------------------
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, torch.Tensor | Any]:
-        output = super()._generate_and_score_completions(inputs)
         if not self.model.training:
-            return output
+            return super()._generate_and_score_completions(inputs)
+        output, rewards, successes = self._generate_round(inputs)
+        if self.group_filter is not None:
+            output = self._fill_with_kept_groups(inputs, output, rewards, successes)
+        # each completion's position in the generation batch survives TRL's shuffle and split
+        output[ROW] = torch.arange(output["prompt_ids"].shape[0], device=self.accelerator.device)
+        if self.curriculum.learns_from_improvement:
+            self._keep_for_improvement(output)
+        return output
+
+    def _generate_round(
+        self, inputs: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], list[float], list[float]]:
+        """TRL's generation and scoring of one batch, then the curriculum's feedback from it.
+        Returns the output and this rank's per-completion rewards and successes."""
+        output = super()._generate_and_score_completions(inputs)
         verdicts = self.reward_function.last_verdicts
         if len(verdicts) != len(inputs):
             raise RuntimeError(f"reward function scored {len(verdicts)} completions, expected {len(inputs)}")
+        rewards = [score(v, self.reward_function.scheme) for v in verdicts]
+        successes = [float(v.format_ok and v.answer_score >= 1.0) for v in verdicts]
         device = self.accelerator.device
-        local = torch.tensor(
-            [
-                [score(v, self.reward_function.scheme), float(v.format_ok and v.answer_score >= 1.0)]
-                for v in verdicts
-            ],
-            dtype=torch.float32,
-            device=device,
-        )
+        local = torch.tensor(list(zip(rewards, successes, strict=True)), dtype=torch.float32, device=device)
         advantages = output["advantages"].detach().to(torch.float32).reshape(-1, 1)
         gathered = self.accelerator.gather(torch.cat([local, advantages], dim=1)).cpu().tolist()
         names = gather_object([(x["distribution"], x["id"]) for x in inputs])
@@ -107,8 +142,6 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             Feedback(distribution=d, problem_id=pid, reward=r, advantage=a, success=s)
             for (d, pid), (r, s, a) in zip(names, gathered, strict=True)
         ]
-        if self.curriculum.problem_level:
-            self._keep_for_improvement(output)
         started = time.perf_counter()
         per_dist = self.curriculum.observe(feedback)
         self._curriculum_seconds += time.perf_counter() - started
@@ -120,9 +153,55 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             metrics[f"reward/{dist}"].append(values["reward"])
             metrics[f"accuracy/{dist}"].append(values["accuracy"])
             metrics[f"count/{dist}"].append(values["completions"])
-        return output
+        return output, rewards, successes
 
-    # -- policy improvement (problem-level curriculum) -----------------------------------
+    def _fill_with_kept_groups(
+        self,
+        inputs: list[dict[str, Any]],
+        output: dict[str, Any],
+        rewards: list[float],
+        successes: list[float],
+    ) -> dict[str, Any]:
+        """Dynamic sampling: generate more rounds until this rank has a full batch of groups that
+        pass `train.filter` (or `max_rounds` is reached; then the earliest dropped groups fill it).
+        Every rank runs the same number of rounds (the generation gathers across ranks)."""
+        spec = self.group_filter
+        assert spec is not None
+        g = self.num_generations
+        need = len(inputs) // g
+        rounds = [output]
+        kept: list[tuple[int, int]] = []
+        dropped: list[tuple[int, int]] = []
+
+        def judge(round_index: int, r: list[float], s: list[float]) -> None:
+            decisions = keep_groups(r, s, g, zero_variance=spec.zero_variance, band=spec.band)
+            for group, ok in enumerate(decisions):
+                (kept if ok else dropped).append((round_index, group))
+
+        judge(0, rewards, successes)
+        while len(rounds) < spec.max_rounds and self._any_rank(len(kept) < need):
+            more = self._draw_generation_batch(len(inputs))
+            out, r, s = self._generate_round(more)
+            judge(len(rounds), r, s)
+            rounds.append(out)
+        filled = dropped[: max(0, need - len(kept))]
+        chosen = sorted(kept[:need] + filled)
+        merged = merge_groups(rounds, chosen, g, self.processing_class.pad_token_id)
+        merged["num_items_in_batch"] = self.accelerator.gather(merged["completion_mask"].sum()).sum()
+        if self.curriculum.learns_from_improvement:
+            world_prompts = need * self.accelerator.num_processes
+            mine = [r * world_prompts + self.accelerator.process_index * need + grp for r, grp in chosen]
+            self.curriculum.keep(gather_object(mine))
+        metrics = self._metrics["train"]
+        metrics["filter/rounds"].append(float(len(rounds)))
+        metrics["filter/dropped_groups"].append(float(len(dropped)))
+        metrics["filter/filled_with_dropped"].append(float(len(filled)))
+        return merged
+
+    def _any_rank(self, flag: bool) -> bool:
+        return bool(self.accelerator.gather(torch.tensor([flag], device=self.accelerator.device)).any())
+
+    # -- policy improvement (selectors that learn from it) -------------------------------
     def _sequence_logps(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-token log-probs of the batch's completions under the current policy [B, T]."""
         input_ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
@@ -138,21 +217,54 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         return logps
 
     def _keep_for_improvement(self, output: dict[str, Any]) -> None:
-        """Remember this generation batch (and pi_old on it) to measure, after the update, how much
-        training on each selected problem improved the policy."""
-        started = time.perf_counter()
+        """Remember this generation batch to measure, after the update, how much training on each
+        selected problem improved the policy. pi_old on it is TRL's `old_per_token_logps` when TRL
+        computes them; otherwise the loss's own forward pass computes exactly pi_old (no update
+        happens before the last micro-batch of the generation batch) and `_capture_old_logps`
+        keeps it, which saves a forward pass of the policy."""
         keep = {k: output[k] for k in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask")}
         keep["advantages"] = output["advantages"].detach()
         old = output.get("old_per_token_logps")
-        keep["old_logps"] = old.detach() if old is not None else self._sequence_logps(keep)
+        keep["old_logps"] = old.detach() if old is not None else None
+        keep["captured"] = []
         self._pending_improvement = keep
-        self._curriculum_seconds += time.perf_counter() - started
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        pending = self._pending_improvement
+        if pending is not None and pending["old_logps"] is None and model.training:
+            self._capture_rows = inputs[ROW]
+        try:
+            return super().compute_loss(model, inputs, *args, **kwargs)
+        finally:
+            self._capture_rows = None
+
+    def _get_per_token_logps_and_entropies(self, *args: Any, **kwargs: Any) -> Any:
+        result = super()._get_per_token_logps_and_entropies(*args, **kwargs)
+        rows, self._capture_rows = getattr(self, "_capture_rows", None), None
+        if rows is not None and self._pending_improvement is not None:  # the loss's policy forward
+            self._pending_improvement["captured"].append((rows, result[0].detach()))
+        return result
+
+    def _old_logps(self, batch: dict[str, Any]) -> torch.Tensor:
+        if batch["old_logps"] is not None:
+            return batch["old_logps"]
+        old = torch.zeros(
+            batch["completion_ids"].shape, dtype=torch.float32, device=batch["completion_ids"].device
+        )
+        seen = torch.zeros(old.shape[0], dtype=torch.bool, device=old.device)
+        for rows, logps in batch["captured"]:
+            old[rows] = logps.to(old.dtype)
+            seen[rows] = True
+        if not bool(seen.all()):
+            raise RuntimeError(
+                f"the loss saw {int(seen.sum())} of {len(seen)} completions of the generation batch: "
+                "cannot measure the policy improvement for the curriculum"
+            )
+        return old
 
     def measure_improvement(self) -> None:
-        """After the optimizer step(s) on the kept batch: u_x = mean over x's group of
-        clip(pi_new / pi_old) * A, gathered over ranks, fed to the curator (same on every rank)."""
-        from dumpcli.schedulers.curator import policy_improvement
-
+        """After the optimizer step(s) on the kept batch: each completion's mean token log-ratio
+        log pi_new - log pi_old and its advantage, gathered over ranks, for the curriculum."""
         batch, self._pending_improvement = self._pending_improvement, None
         if batch is None:
             return
@@ -160,15 +272,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         new = self._sequence_logps(batch)
         mask = batch["completion_mask"].to(torch.float32)
         # per-sequence mean log-ratio, then gather: groups may straddle ranks
-        log_ratio = ((new - batch["old_logps"]) * mask).sum(1) / mask.sum(1).clamp(min=1)
+        log_ratio = ((new - self._old_logps(batch)) * mask).sum(1) / mask.sum(1).clamp(min=1)
         local = torch.stack([log_ratio.to(torch.float32), batch["advantages"].to(torch.float32)], dim=1)
         both = self.accelerator.gather(local).cpu().double()
-        ones = torch.ones(both.shape[0], 1, dtype=torch.float64)
-        clip = self.curriculum.scheduler.options.ratio_clip
-        u = policy_improvement(
-            torch.zeros_like(ones), both[:, :1], ones, both[:, 1], self.num_generations, clip=clip
-        )
-        metrics = self.curriculum.observe_improvement(u.tolist())
+        improvement = Improvement(both[:, 0], both[:, 1], self.num_generations)
+        metrics = self.curriculum.observe_improvement(improvement)
         self._curriculum_seconds += time.perf_counter() - started
         for key, value in metrics.items():
             self._metrics["train"][key].append(value)
@@ -186,7 +294,7 @@ def load_curriculum_state(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 class _CurriculumStepEnd(TrainerCallback):
-    """After the optimizer step, before logging and any checkpoint save: the curator's bandit
+    """After the optimizer step, before logging and any checkpoint save: the selector's improvement
     update once the generation batch is spent, then the step's curriculum time into the logs."""
 
     def __init__(self, trainer: CurriculumGRPOTrainer) -> None:
@@ -194,7 +302,10 @@ class _CurriculumStepEnd(TrainerCallback):
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         t = self.trainer
-        if t.curriculum.problem_level and t._step % (t.args.steps_per_generation * t.num_iterations) == 0:
+        if (
+            t.curriculum.learns_from_improvement
+            and t._step % (t.args.steps_per_generation * t.num_iterations) == 0
+        ):
             t.measure_improvement()
         t._metrics["train"]["curriculum/seconds"].append(t._curriculum_seconds)
         t._curriculum_seconds = 0.0

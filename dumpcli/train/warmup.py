@@ -20,7 +20,13 @@ from dumpcli import __version__
 from dumpcli.io import atomic_path
 from dumpcli.puzzles.registry import get_verifier
 from dumpcli.recipe import Recipe, _hash
-from dumpcli.train.model import is_tiny, load_pretrained, torch_dtype
+from dumpcli.train.model import (
+    is_tiny,
+    load_pretrained,
+    model_identity,
+    resolve_model_path,
+    torch_dtype,
+)
 
 
 def cache_root() -> Path:
@@ -48,6 +54,7 @@ def warm_start_key(recipe: Recipe, fingerprint: str) -> str:
             "data": recipe.data_hash(),
             "fingerprint": fingerprint,
             "model": recipe.model.model_dump(mode="json", exclude={"lora"}),
+            "model_files": model_identity(recipe.model, recipe.base_dir),
             "warmup": recipe.warmup.model_dump(mode="json"),
             "seed": recipe.seed,
         }
@@ -86,7 +93,8 @@ def prepare_policy(recipe: Recipe, train: Any, test: Any, console: Console) -> P
         console.print(f"warm start: reusing {target}")
         return target
     if not is_tiny(recipe.model) and recipe.warmup.steps == 0:
-        return Path(recipe.model.name_or_path)  # an HF id or dir used as is
+        # an HF id or dir used as is (a dir by its absolute path: run.json must name it from anywhere)
+        return Path(resolve_model_path(recipe.model.name_or_path, recipe.base_dir))
     model, tokenizer = _initial_policy(recipe, train, test)
     if recipe.warmup.steps > 0:
         console.print(f"warm start: SFT for {recipe.warmup.steps} steps on reference answers")

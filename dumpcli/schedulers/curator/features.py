@@ -26,23 +26,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 
 from dumpcli.errors import DumpError
-
-
-class Candidate(NamedTuple):
-    """A problem offered to the curator: its id, prompt text and tags."""
-
-    problem_id: str
-    text: str
-    source: str
-    difficulty: str
-    distribution: str
-
+from dumpcli.schedulers.selector import Candidate
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _FNV_PRIME = np.uint64(0x100000001B3)

@@ -1,0 +1,145 @@
+"""MoPPS (Model Predictive Prompt Selection, arXiv 2507.04632; thu-rllab/MoPPS): Thompson sampling
+of prompts whose predicted success rate is near a target, from a Beta posterior per problem.
+
+Each problem x keeps Beta(alpha_x, beta_x), starting at the prior (alpha_0, beta_0). After a step
+in which x got k completions with s successes (streaming update, no extra rollouts):
+
+    alpha_x <- decay * alpha_x + (1 - decay) * alpha_0 + s
+    beta_x  <- decay * beta_x  + (1 - decay) * beta_0  + (k - s)
+
+(`decay` = 1 keeps every observation; below 1 it forgets towards the prior, for a policy that moves.)
+Selection: the curriculum draws a candidate pool of ceil(n / top_k_ratio) problems from the proposal
+(uniform over problems by default); for each distinct candidate sample gamma_x ~ Beta(alpha_x, beta_x)
+and keep the n whose gamma_x is nearest the target success rate, i.e. the smallest
+(gamma_x - target)^2. With target 0.5 that favours the prompts whose groups are most likely to
+have mixed outcomes, i.e. a non-zero GRPO advantage. Defaults are the reference code's:
+prior (1, 1), decay 1.0, target 0.5, top_k_ratio 0.6.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from dumpcli.schedulers._common import base_state, check_state, feedback_arrays
+from dumpcli.schedulers.base import Feedback
+from dumpcli.schedulers.selector import Candidate, ProblemSelector, SelectorOptions, check_select_args
+
+
+class ThompsonOptions(SelectorOptions):
+    target: float = Field(0.5, gt=0, lt=1, description="success rate the selected prompts should have")
+    top_k_ratio: float = Field(0.6, gt=0, le=1, description="prompts kept / candidates drawn")
+    alpha_prior: float = Field(1.0, gt=0, description="Beta prior alpha_0 (pseudo-successes)")
+    beta_prior: float = Field(1.0, gt=0, description="Beta prior beta_0 (pseudo-failures)")
+    decay: float = Field(1.0, ge=0, le=1, description="weight of the past posterior in each update")
+
+
+class Thompson(ProblemSelector):
+    name: ClassVar[str] = "thompson"
+    Options: ClassVar[type[ThompsonOptions]] = ThompsonOptions
+    options: ThompsonOptions
+
+    def __init__(self, distributions: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(distributions, **kwargs)
+        self.alpha: dict[str, float] = {}  # only problems seen so far; the others are at the prior
+        self.beta: dict[str, float] = {}
+        self.steps = 0
+        self.n = np.zeros(self.k, dtype=np.int64)  # completions fed back per distribution
+        self._last: dict[str, list[float]] = self._empty_last()
+
+    def _empty_last(self) -> dict[str, list[float]]:
+        z = [0.0] * self.k
+        return {"pool": z, "selected": z, "gamma_sum": z, "mean_sum": z}
+
+    def pool_size(self, n: int) -> int:
+        return max(n, math.ceil(n / self.options.top_k_ratio - 1e-9))
+
+    def posterior(self, problem_id: str) -> tuple[float, float]:
+        o = self.options
+        return self.alpha.get(problem_id, o.alpha_prior), self.beta.get(problem_id, o.beta_prior)
+
+    def select(
+        self, candidates: Sequence[Candidate], n: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, None]:
+        """The n distinct candidates whose sampled gamma is nearest the target (ties: pool order);
+        if the pool has fewer than n distinct problems, the ranking repeats."""
+        check_select_args(candidates, n)
+        first: dict[str, int] = {}
+        for i, c in enumerate(candidates):
+            first.setdefault(c.problem_id, i)
+        positions = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        a, b = zip(*(self.posterior(pid) for pid in first), strict=True)
+        gamma = rng.beta(np.asarray(a), np.asarray(b))
+        order = np.argsort((gamma - self.options.target) ** 2, kind="stable")
+        ranked = positions[order]
+        chosen = ranked[np.arange(n) % len(ranked)]
+        dist = self.dist_index(candidates)
+        chosen_rank = order[np.arange(n) % len(order)]
+        means = np.asarray(a) / (np.asarray(a) + np.asarray(b))
+        self._last = {
+            "pool": np.bincount(dist, minlength=self.k).astype(float).tolist(),
+            "selected": np.bincount(dist[chosen], minlength=self.k).astype(float).tolist(),
+            "gamma_sum": np.bincount(dist[chosen], weights=gamma[chosen_rank], minlength=self.k).tolist(),
+            "mean_sum": np.bincount(dist[chosen], weights=means[chosen_rank], minlength=self.k).tolist(),
+        }
+        self.steps += 1
+        return chosen, None
+
+    def update(self, feedback: Sequence[Feedback]) -> None:
+        idx, success = feedback_arrays(self, feedback, "success", unit=("success",))
+        self.n += np.bincount(idx, minlength=self.k)
+        s: dict[str, float] = defaultdict(float)
+        k: dict[str, int] = defaultdict(int)
+        for f, ok in zip(feedback, success.tolist(), strict=True):
+            s[f.problem_id] += ok
+            k[f.problem_id] += 1
+        o = self.options
+        for pid, count in k.items():
+            a, b = self.posterior(pid)
+            self.alpha[pid] = o.decay * a + (1.0 - o.decay) * o.alpha_prior + s[pid]
+            self.beta[pid] = o.decay * b + (1.0 - o.decay) * o.beta_prior + (count - s[pid])
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        last = self._last
+        out = {}
+        for i, d in enumerate(self.distributions):
+            sel = last["selected"][i]
+            out[d] = {
+                "n": float(self.n[i]),
+                "pool": last["pool"][i],
+                "selected": sel,
+                "mean_gamma": last["gamma_sum"][i] / sel if sel else 0.0,
+                "mean_posterior": last["mean_sum"][i] / sel if sel else 0.0,
+            }
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        ids = sorted(self.alpha)
+        return {
+            **base_state(self),
+            "problem_ids": ids,
+            "alpha": [self.alpha[i] for i in ids],
+            "beta": [self.beta[i] for i in ids],
+            "steps": self.steps,
+            "n": self.n.tolist(),
+            "last": dict(self._last),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_state(self, state, structural=("alpha_prior", "beta_prior"))
+        ids, alpha, beta = state["problem_ids"], state["alpha"], state["beta"]
+        if not len(ids) == len(alpha) == len(beta):
+            raise ValueError(f"state has {len(ids)} problems, {len(alpha)} alphas and {len(beta)} betas")
+        self.alpha = {i: float(a) for i, a in zip(ids, alpha, strict=True)}
+        self.beta = {i: float(b) for i, b in zip(ids, beta, strict=True)}
+        self.steps = int(state["steps"])
+        n = np.asarray(state["n"], dtype=np.int64)
+        if n.shape != (self.k,):
+            raise ValueError(f"state 'n' must have {self.k} counts, got {n.shape}")
+        self.n = n
+        self._last = {**self._empty_last(), **state["last"]}
