@@ -611,6 +611,27 @@ def test_split_column_reads_what_the_rows_hold(write_recipe, write_jsonl):
     assert split_column([{"id": "a"}, {"id": "b"}], "id") == ["a", "b"]  # plain rows
 
 
+def test_prepare_of_files_imports_neither_torch_nor_datasets(write_recipe, write_jsonl, tmp_path):
+    """`dump prepare` on files needs pyarrow only: importing torch (via the scheduler registry)
+    or datasets would cost seconds of every run (measured: torch 2-8 s under load)."""
+    import subprocess
+    import sys
+
+    write_jsonl("data/x.jsonl", [rec(i) for i in range(50)])
+    path = write_recipe({"sources": [kk_source(test_fraction=0.2)]})
+    code = (
+        "import io, sys\n"
+        "from rich.console import Console\n"
+        "from dumpcli.data.prepare import prepare\n"
+        "from dumpcli.recipe import load_recipe\n"
+        f"prepare(load_recipe({str(path)!r}), console=Console(file=io.StringIO()))\n"
+        "print(sorted(m for m in ('torch', 'datasets', 'transformers') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_noop_with_inputs_outside_the_recipe_folder(write_recipe, write_jsonl, tmp_path):
     write_jsonl("data/x.jsonl", [rec(1)])
     path = write_recipe({"sources": [kk_source(files=["../data/*.jsonl"])]}, name="recipes/r.yaml")

@@ -127,7 +127,7 @@ def iter_parquet(
     path: Path, columns: list[str] | None = None, on_rows: Progress | None = None
 ) -> Iterator[tuple[int, None, Any]]:
     """Yield (row index, None, row as a dict) by record batches. `columns` limits what is read
-    (top-level names; None = all, so `meta` keeps the whole original record)."""
+    (top-level names; None = all, so a rejected row goes to rejects.jsonl whole)."""
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
