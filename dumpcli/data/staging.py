@@ -7,7 +7,6 @@ question hash, distribution, source, split group); the rest goes to Arrow stream
 
 from __future__ import annotations
 
-import os
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,6 @@ from dumpcli.data import templates
 from dumpcli.data.fields import hex_ids, question_ids, source_seed
 
 BATCH = 8192
-_FADVISE = hasattr(os, "posix_fadvise")
 from dumpcli.data.sources.base import TEST, TO_SPLIT, TRAIN  # noqa: E402,F401 - split groups of staged rows
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -224,12 +222,7 @@ class Stage:
             self.parts.append(path)
             self._sink = open(path, "wb")  # noqa: SIM115 - closed in close()
             self._writer = pa.ipc.new_stream(self._sink, SCHEMA)
-        self._writer.write_batch(batch)
-        if _FADVISE and batch.num_rows >= 4096:
-            # start writing back now: left to the kernel, writeback of a GB-sized output begins
-            # only past the dirty threshold, and the writer is then throttled (seconds per GB)
-            self._sink.flush()
-            os.posix_fadvise(self._sink.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        self._writer.write_batch(batch)  # left to the kernel's writeback (see BENCHMARKS.md)
 
     def add_batch(
         self,
