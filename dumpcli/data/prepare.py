@@ -1,13 +1,20 @@
 """`dump prepare`: every source -> validated, tagged, split, deduplicated Arrow data in the cache.
 
 The stages: each source (dumpcli/data/sources/) yields records one at a time (files: JSONL,
-Parquet, CSV; `hf` datasets) or problems per difficulty (generators); ingest.py validates and
-tags each record (in this process, or in worker processes for big JSONL files); staging.py keeps
-accepted rows on disk with ~23 bytes a row in memory; this module decides dedup and the split
-with numpy on those arrays, writes the final `train` / `test` splits (Arrow IPC stream files that
-`datasets.Dataset.from_file` memory-maps) in one pass over the staged batches, then the manifest,
-all in a staging folder committed by one rename (see `_commit`), and a summary. Input files are
-hashed (xxh3-128, for the manifest and staleness checks) on a thread while they are parsed.
+Parquet, CSV; `hf` datasets) or problems per difficulty (generators); clean JSONL files are read
+column-wise (fastpath.py: pyarrow parses, pyarrow.compute and numpy check and tag), everything
+else record by record (ingest.py, in worker processes for big JSONL files); staging.py writes the
+accepted rows in their final form (Arrow IPC stream files that `datasets.Dataset.from_file`
+memory-maps) and keeps ~23 bytes a row in memory; this module decides dedup and the split with
+numpy on those arrays and writes each split as its list of rows (`load_split` selects them),
+then the manifest, all in a staging folder committed by one rename (see `_commit`), and a
+summary. Input files are hashed (xxh3-128, for the manifest and staleness checks) on a thread
+while they are parsed.
+
+A row: `id` (xxh3-64 of the normalised question, seeded by the source: 16 hex digits), `source`,
+`difficulty`, `distribution`, `prompt` (chat messages, the template applied), `answer` (JSON of
+the verifier's canonical answer), `verifier`, `meta` (JSON: where the record came from,
+`{"file": ..., "line": N}`, or a generated problem's other fields).
 
 Counting (always true, printed in the summary and stored in the manifest):
 
