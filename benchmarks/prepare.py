@@ -8,8 +8,12 @@ process and alternating, `repeats` times:
            (parse + write its Arrow cache; no validation);
 - prepare: `dump prepare RECIPE --force` with the `exact` verifier parsing every answer, the
            difficulty read from `extra_info.depth`, dedup, a seeded 5% test split per
-           distribution, the train/test rows with rendered prompts + manifest (with the
-           input's content hash) written, into an empty data cache.
+           distribution, the rows with rendered prompts (`think_answer`) + each split's row list
+           + manifest (with the input's content hash) written, into an empty data cache;
+- (--pipeline) the same data stage written literally as a `datasets` pipeline
+           (benchmarks/prepare_datasets_pipeline.py): `arrow` (load_dataset as the source's
+           generator, a vectorised batched map, dedup, split, save_to_disk) and `generator`
+           (Dataset.from_generator over the lines, a per-record map, ...).
 
 Both times include starting Python and importing the libraries. CPU time is user + system of
 the command and its children (prepare's workers), the fairer figure on a busy machine. Peak
@@ -22,7 +26,7 @@ Then (`--other N`, default 100000; 0 skips) the time to prepare N records from o
                  task's generator; needs `pip install 'dumpcli[reasoning-gym]'`).
 
 Usage: python benchmarks/prepare.py [--records 1000000] [--repeats 3] [--dir /tmp/dump-bench]
-       [--workers N] [--other 100000] [--baseline DIR]
+       [--workers N] [--other 100000] [--baseline DIR] [--pipeline]
        (--baseline DIR: a folder holding another version's `dumpcli` package, e.g.
         `git archive 52abccf dumpcli | tar -x -C DIR`, run in the same alternation)
        (--workers sets DUMP_PREPARE_WORKERS for prepare; default: the CPU count)
@@ -146,6 +150,7 @@ def main() -> None:
     ap.add_argument(
         "--baseline", type=Path, default=None, help="folder with another version's dumpcli package"
     )
+    ap.add_argument("--pipeline", action="store_true", help="also time the literal datasets pipeline")
     args = ap.parse_args()
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="dump-bench-"))
@@ -180,9 +185,16 @@ def main() -> None:
         names.append("baseline")
         old_recipe = work / "recipe-baseline.yaml"
         old_recipe.write_text(recipe.read_text().replace(str(work / "out"), str(work / "out-baseline")))
+    if args.pipeline:
+        names += ["pipeline-arrow", "pipeline-generator"]
+        results.update({"pipeline-arrow": [], "pipeline-generator": []})
+    pipeline = str(Path(__file__).with_name("prepare_datasets_pipeline.py"))
     for rep in range(args.repeats):
         for name in names if rep % 2 == 0 else names[::-1]:
-            if name == "hf":
+            if name.startswith("pipeline-"):
+                mode = name.removeprefix("pipeline-")
+                r = measure([sys.executable, pipeline, mode, str(data), str(work / "pipeline")], env=env)
+            elif name == "hf":
                 cache = work / "hf-cache"
                 shutil.rmtree(cache, ignore_errors=True)
                 r = measure([sys.executable, "-c", HF, str(data), str(cache)])
@@ -213,7 +225,13 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     med: dict[str, float] = {}
     cpu: dict[str, float] = {}
-    labels = [("hf", '`load_dataset("json")`'), ("prepare", "`dump prepare`"), ("baseline", "baseline")]
+    labels = [
+        ("hf", '`load_dataset("json")`'),
+        ("prepare", "`dump prepare`"),
+        ("baseline", "baseline"),
+        ("pipeline-arrow", "`datasets` pipeline, load_dataset + vectorised map"),
+        ("pipeline-generator", "`datasets` pipeline, from_generator + per-record map"),
+    ]
     for name, label in [x for x in labels if x[0] in results]:
         walls = [r["wall"] for r in results[name]]
         med[name] = statistics.median(walls)
@@ -223,7 +241,7 @@ def main() -> None:
             f"| {label} | {med[name]:.2f} | {min(walls):.2f} | {args.records / med[name]:,.0f} "
             f"| {cpu[name]:.1f} | {peak:,.0f} |"
         )
-    for name in [n for n in ("prepare", "baseline") if n in results]:
+    for name in [n for n in ("prepare", "baseline", "pipeline-arrow", "pipeline-generator") if n in results]:
         print(
             f"\nratio {name} / load_dataset: {med[name] / med['hf']:.2f}x wall (median), "
             f"{cpu[name] / cpu['hf']:.2f}x CPU"

@@ -58,7 +58,9 @@ def select_rows(
     """The first `max_per_distribution` rows of each distribution, in split order (deterministic:
     training-time and CLI evaluations see the same problems), grouped easy -> hard by `order`."""
     if hasattr(rows, "column_names"):  # a datasets.Dataset: pick indices from one column, then rows
-        dists = list(rows["distribution"])
+        from dumpcli.data.prepare import split_column
+
+        dists = split_column(rows, "distribution")
         picked = _pick(dists, max_per_distribution)
         selected = rows.select(picked).to_list() if picked else []
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from pathlib import Path
@@ -16,7 +15,7 @@ from helpers import run_prepare
 from rich.console import Console
 
 from dumpcli.data import templates
-from dumpcli.data.fields import normalise, normalise_many
+from dumpcli.data.fields import normalise, question_ids, source_seed
 from dumpcli.data.prepare import ensure_prepared, is_prepared, load_manifest, load_split
 from dumpcli.errors import DataError
 from dumpcli.recipe import RecipeError, load_recipe
@@ -50,7 +49,9 @@ def kk_source(**extra) -> dict:
 
 
 def sid(source: str, text: str) -> str:
-    return hashlib.sha256(f"{source}\0{normalise(text)}".encode()).hexdigest()[:16]
+    """A row's id: xxh3-64 of the normalised question, seeded by the source name, as 16 hex digits."""
+    seed = xxhash.xxh3_64_intdigest(source.encode())
+    return f"{xxhash.xxh3_64_intdigest(normalise(text).encode(), seed):016x}"
 
 
 def check_invariant(m: dict) -> None:
@@ -104,7 +105,7 @@ def test_rows_and_manifest(write_recipe, write_jsonl, tmp_path):
         "prompt": templates.render("think_answer", "Puzzle number 1"),
         "answer": '"1"',
         "verifier": "exact",
-        "meta": orjson.dumps(rec(1, depth=10)).decode(),
+        "meta": '{"file":"data/kk.jsonl","line":1}',
     }
     assert len(first["id"]) == 16
     assert "read 3 = accepted 3 + rejected 0 + duplicates 0 + overlap 0" in text
@@ -345,10 +346,10 @@ def test_split_by_files(write_recipe, write_jsonl):
     manifest, _ = run(path)
     assert manifest["splits"] == {"train": 5, "test": 2}
     assert [i["split"] for i in manifest["inputs"]] == ["train", "test"]
-    assert {r["meta"] for r in rows(path, "test")} == {
-        orjson.dumps(rec(10)).decode(),
-        orjson.dumps(rec(11)).decode(),
-    }
+    assert [orjson.loads(r["meta"]) for r in rows(path, "test")] == [
+        {"file": "test/a.jsonl", "line": 1},
+        {"file": "test/a.jsonl", "line": 2},
+    ]
 
 
 def test_same_file_in_files_and_test_files_is_an_error(write_recipe, write_jsonl):
@@ -423,7 +424,7 @@ def test_duplicates_are_dropped_before_the_fraction_split(write_recipe, write_js
     assert manifest["splits"] == {"train": 5, "test": 5}
 
 
-def test_normalise_many_matches_normalise():
+def test_question_ids_match_question_id():
     texts = [
         "Plain text",
         "  Leading and trailing  ",
@@ -441,10 +442,15 @@ def test_normalise_many_matches_normalise():
         "a" * 1000,
         "",
     ]
-    assert normalise_many(texts) == [" ".join(t.lower().split()).encode() for t in texts]
-    ascii_only = [t for t in texts if t.isascii()]
-    assert normalise_many(ascii_only) == [" ".join(t.lower().split()).encode() for t in ascii_only]
-    assert normalise_many([]) == []
+    seed = source_seed("kk")
+    for batch in (texts, [t for t in texts if t.isascii()], texts[:1], []):
+        ids, plain = question_ids(pa.array(batch, pa.string()), [seed, 0])
+        norms = [" ".join(t.lower().split()).encode() for t in batch]
+        assert ids.tolist() == [xxhash.xxh3_64_intdigest(n, seed) for n in norms]
+        assert plain.tolist() == [xxhash.xxh3_64_intdigest(n) for n in norms]
+    sliced = pa.array(texts, pa.string()).slice(3, 4)  # an offset into Arrow's buffers
+    [ids] = question_ids(sliced, [seed])
+    assert ids.tolist() == [xxhash.xxh3_64_intdigest(normalise(t).encode(), seed) for t in texts[3:7]]
 
 
 # ---------------------------------------------------------------- Parquet
@@ -486,11 +492,10 @@ def test_parquet_with_nested_fields(write_recipe, tmp_path):
         "extra_info": {"depth": 3},
     }
     train = rows(path, "train")
-    assert orjson.loads(train[0]["meta"]) == {
-        "quiz": "Q one",
-        "reward_model": {"ground_truth": "1"},
-        "extra_info": {"depth": 3},
-    }
+    assert [orjson.loads(r["meta"]) for r in train] == [
+        {"file": "data/x.parquet", "row": 0},
+        {"file": "data/x.parquet", "row": 2},
+    ]
     assert train[1]["answer"] == '"3"'
 
 
@@ -592,6 +597,41 @@ def test_ensure_prepared_and_loaders(write_recipe, write_jsonl, tmp_path):
         load_split(recipe, "dev")  # type: ignore[arg-type]
 
 
+def test_split_column_reads_what_the_rows_hold(write_recipe, write_jsonl):
+    """split_column reads a column with Arrow; the same values, in the same order, as the rows."""
+    from dumpcli.data.prepare import split_column
+
+    write_jsonl("data/x.jsonl", [rec(i % 30, depth=2 + i % 3) for i in range(60)])
+    path = write_recipe({"sources": [kk_source(test_fraction=0.3)]})
+    run(path)
+    for split in ("train", "test"):
+        dataset = load_split(load_recipe(path), split)
+        for name in ("id", "distribution", "answer"):
+            assert split_column(dataset, name) == [r[name] for r in dataset.to_list()]
+    assert split_column([{"id": "a"}, {"id": "b"}], "id") == ["a", "b"]  # plain rows
+
+
+def test_prepare_of_files_imports_neither_torch_nor_datasets(write_recipe, write_jsonl, tmp_path):
+    """`dump prepare` on files needs pyarrow only: importing torch (via the scheduler registry)
+    or datasets would cost seconds of every run (measured: torch 2-8 s under load)."""
+    import subprocess
+    import sys
+
+    write_jsonl("data/x.jsonl", [rec(i) for i in range(50)])
+    path = write_recipe({"sources": [kk_source(test_fraction=0.2)]})
+    code = (
+        "import io, sys\n"
+        "from rich.console import Console\n"
+        "from dumpcli.data.prepare import prepare\n"
+        "from dumpcli.recipe import load_recipe\n"
+        f"prepare(load_recipe({str(path)!r}), console=Console(file=io.StringIO()))\n"
+        "print(sorted(m for m in ('torch', 'datasets', 'transformers') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_noop_with_inputs_outside_the_recipe_folder(write_recipe, write_jsonl, tmp_path):
     write_jsonl("data/x.jsonl", [rec(1)])
     path = write_recipe({"sources": [kk_source(files=["../data/*.jsonl"])]}, name="recipes/r.yaml")
@@ -607,9 +647,11 @@ def test_column_wise_prompts_equal_the_template(name, tmp_path):
     """Prompts are built column-wise when the template allows; always the same as render()."""
     from dumpcli.data.staging import MESSAGES, render_prompts
 
-    questions = ["What is 1 + 1?", "  spaced  out\n", "ünïcödé ✓"]
-    built = render_prompts(name, pa.array(questions), pa.nulls(len(questions), MESSAGES)).to_pylist()
-    assert built == [templates.render(name, q) for q in questions]
+    questions = ["What is 1 + 1?", "  spaced  out\n", "ünïcödé ✓", "short", "", "x" * 13]
+    column = pa.array(["skipped", *questions])[1:]  # an offset into Arrow's buffers
+    built = render_prompts(name, column, pa.nulls(len(questions), MESSAGES))
+    built.validate(full=True)
+    assert built.to_pylist() == [templates.render(name, q) for q in questions]
     chat = [{"role": "user", "content": "hi"}]
     mixed = render_prompts(name, pa.array(["Q", None]), pa.array([None, chat], MESSAGES)).to_pylist()
     assert mixed == [templates.render(name, "Q"), chat]

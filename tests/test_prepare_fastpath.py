@@ -132,3 +132,32 @@ def test_a_later_byte_range_that_does_not_fit_the_first_goes_record_by_record(
     taken, fast, slow = both(path, monkeypatch)
     assert taken == 0 and fast == slow
     assert fast[0]["splits"]["train"] == 80
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"quiz": "a", "answer": "1"}{"quiz": "b", "answer": "2"}\n',  # two objects on a line
+        b'{"quiz": "a", "answer": "1"} {"quiz": "b", "answer": "2"}\n{"quiz":\n "c", "answer": "3"}\n',
+        b'{"quiz": "a",\n "answer": "1"}\n',  # one object over two lines
+    ],
+    ids=["two on a line", "two on a line and one over two", "one over two lines"],
+)
+def test_lines_that_are_not_one_object_go_record_by_record(write_recipe, write_jsonl, monkeypatch, raw):
+    """pyarrow's reader takes these; the record path reads lines, and rejects them."""
+    write_jsonl("data/a.jsonl", raw=b"".join(orjson.dumps(rec(i)) + b"\n" for i in range(5)) + raw)
+    path = write_recipe({"sources": [{"name": "s", "files": ["data/*.jsonl"], "fields": {"prompt": "quiz"}}]})
+    taken, fast, slow = both(path, monkeypatch, skip_invalid=True)
+    assert taken == 0
+    assert fast == slow
+    assert fast[0]["counts"]["rejected"] >= 1 and set(fast[0]["rejected"]) == {"invalid JSON"}
+
+
+def test_json_strings_are_what_orjson_writes():
+    import pyarrow as pa
+
+    texts = [a for a in ANSWERS if "\x01" not in a and "\x1f" not in a] + ["", "plain", 'a\\"b', "\\", '"']
+    column = pa.array(["skipped", *texts])[1:]
+    encoded = fastpath.json_strings(column)
+    assert encoded.to_pylist() == [orjson.dumps(t).decode() for t in texts]
+    assert fastpath.json_strings(pa.array(["fine", "a\x01b"])) is None  # orjson writes \u0001

@@ -96,7 +96,11 @@ def test_hf_folders_end_to_end(write_recipe, tmp_path):
     by_source = {r["source"]: r for r in rows}
     assert orjson.loads(by_source["gsm8k"]["answer"]).isdigit()  # "#### 7" -> "7"
     assert by_source["math"]["answer"].startswith('"\\\\frac{')  # the boxed content
-    assert orjson.loads(by_source["math"]["meta"])["type"] == "Algebra"
+    hub = datasets.load_from_disk(str(tmp_path / "hub" / "math"))
+    for row in (r for r in rows if r["source"] == "math"):  # meta: where the record came from
+        where = orjson.loads(row["meta"])
+        assert set(where) == {"dataset", "split", "row"} and where["dataset"] == "hub/math"
+        assert hub[where["split"]][where["row"]]["problem"] == row["prompt"][-1]["content"]
     math = get_verifier("math")
     for r in rows[:3]:
         reference = orjson.loads(r["answer"])

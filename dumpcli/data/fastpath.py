@@ -1,20 +1,20 @@
-"""Column-wise reading of clean JSONL files: pyarrow parses, pyarrow.compute validates and tags.
+"""Column-wise reading of clean JSONL files: pyarrow parses, pyarrow.compute and numpy check and tag.
 
 The record-by-record path (ingest.stage_records) costs Python time per record; a clean file
 (every record valid) does not need it. This path reads the file in byte ranges on line bounds;
-for each range pyarrow's JSON reader parses the records and its CSV reader (one column, a
-delimiter that JSON text cannot contain raw) gives the lines themselves for `meta`. Fields are
-taken as columns, checked with `pyarrow.compute`, difficulty rules run once per distinct value,
-and whole batches are staged.
+pyarrow's JSON reader parses each range, fields are taken as columns and checked column-wise,
+difficulty rules run once per distinct value, and whole batches are staged.
 
 It gives up (returns None, having staged nothing) on anything it does not decide exactly as the
-record path would: a parse error, a record that would be rejected, a chat prompt, a missing or
-null field, a type it does not map one to one (floats), a dotted path through a list. The caller
-then reads the file record by record, which reports the first bad record with its line.
+record path would: a parse error, a line that is not one JSON object, a record that would be
+rejected, a chat prompt, a missing or null field, a type it does not map one to one (floats), a
+dotted path through a list. The caller then reads the file record by record, which reports the
+first bad record with its line.
 """
 
 from __future__ import annotations
 
+import codecs
 import copy
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import orjson
 
 from dumpcli.data.fields import Reject, compile_difficulty
 from dumpcli.data.ingest import FileJob, strip_answer_prefix
-from dumpcli.data.readers import chunk_bounds
+from dumpcli.data.readers import BOM, chunk_bounds
 from dumpcli.data.staging import Dists, Stage
 
 RANGE_BYTES = 16 << 20  # bytes parsed at a time (memory stays bounded for any file size)
@@ -99,16 +99,32 @@ def _difficulties(job: FileJob, table: Any) -> tuple[np.ndarray, list[str]]:
         raise GiveUp(r.message) from None
 
 
-def _prompts(job: FileJob, table: Any) -> tuple[Any, list[str]]:
+def _ends(col: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first byte, last byte, length in bytes) of each string of a column; -1 for an empty one."""
+    offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset : col.offset + len(col) + 1]
+    data = np.frombuffer(col.buffers()[2] or b"\0", np.uint8)
+    sizes = np.diff(offsets)
+    first = np.where(sizes > 0, data[np.minimum(offsets[:-1], len(data) - 1)], -1)
+    last = np.where(sizes > 0, data[np.maximum(offsets[1:] - 1, 0)], -1)
+    return first, last, sizes
+
+
+def _printable(byte: np.ndarray) -> np.ndarray:
+    return (byte >= 0x21) & (byte <= 0x7E)  # ASCII, not a space: no string method strips it
+
+
+def _prompts(job: FileJob, table: Any) -> Any:
     import pyarrow as pa
 
     col = _column(table, job.source.fields.prompt)
     if not pa.types.is_string(col.type):
         raise GiveUp("prompt: not text")  # chat prompts and wrong types: record by record
-    texts = col.to_pylist()
-    if any(not t or t.isspace() for t in texts):  # str.isspace: exactly the record path's rule
-        raise GiveUp("prompt: empty")
-    return col, texts
+    first, _, _ = _ends(col)
+    for i in np.flatnonzero(~_printable(first)).tolist():  # may be blank: the record path's rule
+        text = col[i].as_py()
+        if not text or text.isspace():
+            raise GiveUp("prompt: empty")
+    return col
 
 
 def _answers(job: FileJob, table: Any, parse_answer: Any) -> Any:
@@ -127,56 +143,83 @@ def _answers(job: FileJob, table: Any, parse_answer: Any) -> Any:
         raise GiveUp(strip_answer_prefix(e)) from None
 
 
-_BLANKS = " \t\n\r\x0b\x0c"  # what bytes.strip() removes
-
-
-def _lines(buf: Any, first: bool) -> Any:
-    """The non-blank lines of a byte range as a string column, each exactly what the record path
-    reads (no BOM, stripped like bytes.strip()): the buffer cut at its newlines without a copy,
-    then one `ascii_trim` pass. Bytes that are not UTF-8: GiveUp."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    data = np.frombuffer(buf, dtype=np.uint8)
-    begin = 3 if first and bytes(data[:3]) == b"\xef\xbb\xbf" else 0
-    offsets = np.concatenate([[begin], np.flatnonzero(data == 10) + 1, [len(data)]]).astype(np.int32)
-    if offsets[-1] == offsets[-2]:
-        offsets = offsets[:-1]  # the range ends with a newline
-    raw = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), buf)
-    lines = pc.ascii_trim(raw, _BLANKS)
-    sizes = np.diff(np.frombuffer(lines.buffers()[1], np.int32)[lines.offset : lines.offset + len(lines) + 1])
-    if (sizes == 0).any():
-        lines = lines.filter(pa.array(sizes > 0))
-    try:
-        lines.validate(full=True)  # UTF-8: the record path rejects a line that is not
-    except pa.ArrowInvalid as e:
-        raise GiveUp(str(e)) from None
-    return lines
-
-
 def _exact_answers(col: Any) -> Any:
     """`exact`'s parse_answer + orjson.dumps for string answers. parse_answer leaves a text alone
     when it starts and ends with a printable ASCII character other than a quote and is not too
-    long (one regex over the column finds the others); those rows are only JSON-encoded."""
+    long (numpy on the first and last bytes finds the others): those rows are only JSON-encoded,
+    column-wise (`json_strings`); the others go through parse_answer one by one."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from dumpcli.puzzles.exact import MAX_REFERENCE, ExactMatch
 
-    odd = pc.or_(
-        pc.match_substring_regex(col, r'^[^!-~]|[^!-~]$|^"|^$'),
-        pc.greater(pc.utf8_length(col), MAX_REFERENCE),
-    )
-    texts = col.to_pylist()
-    dumps = orjson.dumps
-    encoded = [dumps(t) for t in texts]
+    first, last, sizes = _ends(col)
+    odd = ~_printable(first) | ~_printable(last) | (first == ord('"')) | (sizes > MAX_REFERENCE)
+    encoded = json_strings(col)
+    if encoded is None:  # a control character JSON writes as \u00XX: row by row
+        encoded = pa.array([orjson.dumps(t) for t in col.to_pylist()], pa.binary()).cast(pa.string())
+    rows = np.flatnonzero(odd)
+    if not len(rows):
+        return encoded
     parse = ExactMatch().parse_answer
     try:
-        for i in np.flatnonzero(odd.to_numpy(zero_copy_only=False)).tolist():
-            encoded[i] = dumps(parse(texts[i]))
+        fixed = [orjson.dumps(parse(t)) for t in col.take(rows).to_pylist()]
     except (ValueError, TypeError) as e:
         raise GiveUp(strip_answer_prefix(e)) from None
-    return pa.array(encoded, pa.binary()).cast(pa.string())
+    return pc.replace_with_mask(encoded, pa.array(odd), pa.array(fixed, pa.binary()).cast(pa.string()))
+
+
+_JSON_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def json_strings(col: Any) -> Any:
+    """`orjson.dumps` of every string of a column, column-wise: each character JSON escapes that
+    occurs is replaced in one pass (the backslash first), then the quotes are added. None if a
+    control character other than those occurs (orjson writes it as \\u00XX)."""
+    import pyarrow.compute as pc
+
+    offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset : col.offset + len(col) + 1]
+    data = np.frombuffer(col.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    found = set(np.unique(data[(data < 0x20) | (data == ord('"')) | (data == ord("\\"))]).tolist())
+    if found - {ord(c) for c in _JSON_ESCAPES}:
+        return None
+    for char, escaped in _JSON_ESCAPES.items():
+        if ord(char) in found:
+            col = pc.replace_substring(col, char, escaped)
+    return pc.binary_join_element_wise('"', col, '"', "")
+
+
+def _line_numbers(raw: memoryview, records: int, first: bool) -> tuple[np.ndarray, int]:
+    """(the line number, from 1 in this range, of each record as the record path counts lines;
+    the newlines in the range). GiveUp unless every non-blank line is valid UTF-8 holding one
+    JSON object (`{...}`) and there are as many of them as records (pyarrow's reader also takes
+    two objects on one line, or one object over several lines, where the record path rejects)."""
+    data = np.frombuffer(raw, np.uint8)
+    if data.max() >= 0x80:
+        try:
+            codecs.utf_8_decode(raw, "strict", True)
+        except UnicodeDecodeError:
+            raise GiveUp("not UTF-8") from None
+    newlines = np.flatnonzero(data == 10)
+    begin = len(BOM) if first and bytes(raw[: len(BOM)]) == BOM else 0
+    starts = np.concatenate([[begin], newlines + 1])
+    ends = np.append(newlines, len(data))
+    if data[-1] == 10:  # nothing after the last newline
+        starts, ends = starts[:-1], ends[:-1]
+    if (
+        len(starts) == records
+        and (ends > starts).all()
+        and (data[starts] == ord("{")).all()
+        and (data[ends - 1] == ord("}")).all()
+    ):  # the usual file: `{...}` on every line
+        return np.arange(1, records + 1), len(newlines)
+    stripped = [line.strip() for line in bytes(raw[begin:]).split(b"\n")]  # blank lines, CRLF, spaces
+    numbers = [k for k, line in enumerate(stripped, 1) if line]
+    if len(numbers) != records or not all(
+        stripped[k - 1][:1] == b"{" and stripped[k - 1][-1:] == b"}" for k in numbers
+    ):
+        raise GiveUp("lines and records do not match")
+    return np.asarray(numbers), len(newlines)
 
 
 def _only(table: Any, job: FileJob) -> Any:
@@ -198,6 +241,7 @@ def _only(table: Any, job: FileJob) -> Any:
 def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int | None:
     """Stage a clean JSONL file column-wise; the number of records, or None (nothing staged)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.json as paj
 
     path = Path(job.path)
@@ -208,31 +252,44 @@ def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int 
     saved = copy.deepcopy(dists)
     i, name = job.source_index, job.source.name
     total = 0
+    lines_before = 0
     parse = None
+    bounds = chunk_bounds(path, RANGE_BYTES)
+    buffer = memoryview(bytearray(max(b - a for a, b in bounds)))  # one buffer for every range
     try:
-        with open(path, "rb") as f:
-            for start, end in chunk_bounds(path, RANGE_BYTES):
+        with open(path, "rb", buffering=0) as f:
+            for start, end in bounds:
                 f.seek(start)
-                buf = pa.py_buffer(f.read(end - start))
+                raw = buffer[: end - start]
+                got = 0
+                while got < len(raw) and (n := f.readinto(raw[got:])):
+                    got += n
+                if got != len(raw):
+                    raise GiveUp("the file changed while it was read")
                 try:
                     table = paj.read_json(
-                        pa.BufferReader(buf),
-                        read_options=paj.ReadOptions(use_threads=True),
+                        pa.BufferReader(raw),
+                        read_options=paj.ReadOptions(use_threads=True, block_size=len(raw) + 1),
                         parse_options=parse,
                     )
-                    lines = _lines(buf, first=start == 0)
                 except (pa.ArrowException, ValueError) as e:
                     raise GiveUp(str(e)) from None
-                if len(lines) != table.num_rows or not table.num_rows:
-                    raise GiveUp("lines and records do not match")
+                if not table.num_rows:
+                    raise GiveUp("no records")
+                lines, newlines = _line_numbers(raw, table.num_rows, start == 0)
+                lines += lines_before
+                lines_before += newlines
                 if parse is None:  # later ranges: build only the columns used, with these types
                     parse = _only(table, job)
                 rows, labels = _difficulties(job, table)
                 dist_map = np.asarray([dists.get(i, name, d) for d in labels], np.int32)
-                questions, texts = _prompts(job, table)
+                questions = _prompts(job, table)
                 answers = _answers(job, table, verifier.parse_answer)
                 difficulty = pa.array(labels, pa.string()).take(pa.array(rows))
-                stage.add_batch(i, job.group, dist_map[rows], questions, texts, difficulty, answers, lines)
+                meta = pc.binary_join_element_wise(
+                    job.provenance, pc.cast(pa.array(lines), pa.string()), "}", ""
+                )
+                stage.add_batch(i, job.group, dist_map[rows], questions, difficulty, answers, meta)
                 total += table.num_rows
     except GiveUp:
         stage.rollback(mark)

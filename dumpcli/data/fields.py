@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from xxhash import xxh3_64_intdigest  # a dependency of `datasets`
+
 from dumpcli.data.sources.base import DifficultyRule
 
 
@@ -276,47 +278,64 @@ def normalise(text: str) -> str:
     return " ".join(low.split())
 
 
-def normalise_many(texts: list[str], column: Any = None) -> list[bytes]:
-    """`normalise` of many texts, as UTF-8 bytes (what gets hashed), column-wise when possible.
+def source_seed(source: str) -> int:
+    """The seed of a source's ids: the same question in two sources gets two ids."""
+    return xxh3_64_intdigest(source.encode())
 
-    For an all-ASCII batch, Arrow lowercases the whole column and numpy finds the rows that
-    need more than lowercasing (a control character such as a tab or newline, two spaces in a
-    row, a space at either end); only those go through `normalise` one by one. Same result
-    as `[normalise(t).encode() for t in texts]` (tested), a few times faster. `column`: the
-    same texts as an Arrow string array, if the caller already has it."""
+
+def question_id(text: str, seed: int) -> int:
+    """What identifies a question (64 bits; the `id` column shows it as 16 hex digits): xxh3-64 of
+    its normalised text, seeded with `source_seed` (or 0 for the question alone)."""
+    return xxh3_64_intdigest(normalise(text).encode(), seed)
+
+
+def question_ids(column: Any, seeds: list[int]) -> list[Any]:
+    """`question_id` of every text of an Arrow string column, for each seed: uint64 arrays.
+
+    Arrow lowercases the column and numpy finds the rows that need more than ASCII lowercasing
+    (a character that is not printable ASCII, such as a tab, a newline or an accent; two spaces
+    in a row; a space at either end); only those go through `normalise`. The others are hashed
+    straight from Arrow's buffer, with no Python string per row (tested equal to `question_id`)."""
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    n = len(texts)
+    n = len(column)
+    out = [np.empty(n, np.uint64) for _ in seeds]
     if n == 0:
-        return []
-    if column is None:
-        column = pa.array(texts, pa.string())
-    if not pc.all(pc.string_is_ascii(column)).as_py():
-        return [normalise(t).encode() for t in texts]
+        return out
     low = pc.ascii_lower(column)
     offsets = np.frombuffer(low.buffers()[1], dtype=np.int32)[low.offset : low.offset + n + 1]
-    start, stop = int(offsets[0]), int(offsets[-1])
-    data_buffer = low.buffers()[2]
-    blob = data_buffer.to_pybytes()[start:stop] if data_buffer is not None else b""
-    offsets = offsets - start
-    data = np.frombuffer(blob, dtype=np.uint8)
-    slow = ~np.asarray(pc.ascii_is_printable(low).to_numpy(zero_copy_only=False), dtype=bool)
+    data = np.frombuffer(low.buffers()[2] or b"", dtype=np.uint8)
+    slow = ~pc.ascii_is_printable(low).to_numpy(zero_copy_only=False)
+    space = data == 32
+    double = space[1:] & space[:-1]
+    if double.any():
+        slow[np.searchsorted(offsets, np.flatnonzero(double), side="right") - 1] = True
     if len(data):
-        space = data == 32
-        pairs = np.flatnonzero(space[1:] & space[:-1])
-        if len(pairs):
-            slow[np.searchsorted(offsets, pairs, side="right") - 1] = True
         nonempty = offsets[1:] > offsets[:-1]
-        first = np.minimum(offsets[:-1], len(data) - 1)
-        last = np.maximum(offsets[1:] - 1, 0)
-        slow |= nonempty & (space[first] | space[last])
+        slow |= nonempty & (space[np.minimum(offsets[:-1], len(data) - 1)] | space[offsets[1:] - 1])
+    rows = np.flatnonzero(slow).tolist()
+    texts = [normalise(t).encode() for t in column.take(rows).to_pylist()] if rows else []
+    view = memoryview(data)
     bounds = offsets.tolist()
-    out = [blob[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    for i in np.flatnonzero(slow).tolist():
-        out[i] = normalise(texts[i]).encode()
+    for ids, seed in zip(out, seeds, strict=True):
+        if len(rows) < n:
+            ids[:] = [
+                xxh3_64_intdigest(view[a:b], seed) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
+        if rows:
+            ids[rows] = [xxh3_64_intdigest(t, seed) for t in texts]
     return out
+
+
+def hex_ids(ids: Any) -> Any:
+    """uint64 ids as an Arrow column of 16 hex digits each (one `bytes.hex` for the batch)."""
+    import numpy as np
+    import pyarrow as pa
+
+    text = ids.astype(">u8").tobytes().hex().encode()
+    offsets = np.arange(0, 16 * len(ids) + 1, 16, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(ids), pa.py_buffer(offsets), pa.py_buffer(text))
 
 
 def stable_seed(*parts: Any) -> int:

@@ -65,9 +65,11 @@ class FileJob:
     skip_invalid: bool
     start: int = 0
     end: int | None = None
+    lines_before: int = 0  # newlines in the file before `start`
     template: str = "plain"  # the prompt template (rows are staged in their final form)
     verifiers: list[str] | None = None  # every source's verifier, by source index
     dist_keys: list[str] | None = None  # recipe.data.distribution
+    provenance: str = ""  # each row's `meta`: this text, the line or row number, "}"
     part: str = ""  # worker: where to stage rows
     rejects: str = ""  # worker: where to write rejected records
 
@@ -136,6 +138,7 @@ def stage_records(
     parse_answer = registry.get_verifier(job.verifier).parse_answer
     answer_bad = f"field '{answer_field}': verifier '{job.verifier}' cannot use this answer"
     dumps = orjson.dumps
+    provenance = job.provenance
     is_parquet = job.kind != "jsonl"  # rows are numbered from 0, as `datasets` counts
     group = job.group
     dist_of: dict[str, int] = {}
@@ -180,7 +183,7 @@ def stage_records(
             stage.prompt.append(prompt)
             stage.difficulty.append(diff)
             stage.answer.append(answer)
-            stage.meta.append(raw if raw is not None else dumps(obj, default=str))
+            stage.meta.append(f"{provenance}{pos}}}")
             if len(stage.text) >= BATCH:
                 stage.flush()
     except (OSError, EOFError) as e:  # unreadable file, damaged gzip
@@ -208,8 +211,8 @@ def reject_row(job: FileJob, pos: str, raw: Any, r: Reject) -> dict[str, Any]:
 
 
 def read_chunk(job: FileJob) -> dict[str, Any]:
-    """Worker process: stage one byte range of a JSONL file. Line numbers and distributions
-    are local to the range; the parent shifts and maps them (`prepare._Build._read_parallel`)."""
+    """Worker process: stage one byte range of a JSONL file. Distributions are numbered locally;
+    the parent maps them (`prepare._Build._read_parallel`)."""
     gc.disable()
     stage = Stage(
         Path(job.part).parent,
@@ -224,7 +227,6 @@ def read_chunk(job: FileJob) -> dict[str, Any]:
     reasons: Counter[str] = Counter()
     by_dist: Counter[int] = Counter()
     unknown = 0
-    lines = [0]
     out = open(job.rejects, "wb") if job.skip_invalid else None  # noqa: SIM115
 
     def dist_index(difficulty: str) -> int:
@@ -246,7 +248,7 @@ def read_chunk(job: FileJob) -> dict[str, Any]:
 
     first_error = None
     try:
-        rows = iter_jsonl(Path(job.path), start=job.start, end=job.end, lines=lines)
+        rows = iter_jsonl(Path(job.path), start=job.start, end=job.end, lines_before=job.lines_before)
         records = stage_records(job, rows, stage, dist_index, reject)
     except Stop as e:
         first_error, records = (e.line, e.message), 0
@@ -259,10 +261,9 @@ def read_chunk(job: FileJob) -> dict[str, Any]:
         "path": str(stage.parts[0]) if stage.parts else job.part,
         "rows": stage.rows,
         "records": records,
-        "lines": lines[0],
         "difficulties": names,
         "dist": bytes(stage.dist),
-        "id8": bytes(stage.id8),
+        "ids": bytes(stage.ids),
         "qhash": bytes(stage.qhash),
         "reasons": dict(reasons),
         "rejected_by_dist": dict(by_dist),

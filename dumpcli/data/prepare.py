@@ -1,13 +1,20 @@
 """`dump prepare`: every source -> validated, tagged, split, deduplicated Arrow data in the cache.
 
 The stages: each source (dumpcli/data/sources/) yields records one at a time (files: JSONL,
-Parquet, CSV; `hf` datasets) or problems per difficulty (generators); ingest.py validates and
-tags each record (in this process, or in worker processes for big JSONL files); staging.py keeps
-accepted rows on disk with ~23 bytes a row in memory; this module decides dedup and the split
-with numpy on those arrays, writes the final `train` / `test` splits (Arrow IPC stream files that
-`datasets.Dataset.from_file` memory-maps) in one pass over the staged batches, then the manifest,
-all in a staging folder committed by one rename (see `_commit`), and a summary. Input files are
-hashed (xxh3-128, for the manifest and staleness checks) on a thread while they are parsed.
+Parquet, CSV; `hf` datasets) or problems per difficulty (generators); clean JSONL files are read
+column-wise (fastpath.py: pyarrow parses, pyarrow.compute and numpy check and tag), everything
+else record by record (ingest.py, in worker processes for big JSONL files); staging.py writes the
+accepted rows in their final form (Arrow IPC stream files that `datasets.Dataset.from_file`
+memory-maps) and keeps ~23 bytes a row in memory; this module decides dedup and the split with
+numpy on those arrays and writes each split as its list of rows (`load_split` selects them),
+then the manifest, all in a staging folder committed by one rename (see `_commit`), and a
+summary. Input files are hashed (xxh3-128, for the manifest and staleness checks) on a thread
+while they are parsed.
+
+A row: `id` (xxh3-64 of the normalised question, seeded by the source: 16 hex digits), `source`,
+`difficulty`, `distribution`, `prompt` (chat messages, the template applied), `answer` (JSON of
+the verifier's canonical answer), `verifier`, `meta` (JSON: where the record came from,
+`{"file": ..., "line": N}`, or a generated problem's other fields).
 
 Counting (always true, printed in the summary and stored in the manifest):
 
@@ -33,7 +40,6 @@ import datetime as _dt
 import errno
 import gc
 import hashlib
-import importlib
 import os
 import random
 import secrets
@@ -59,7 +65,8 @@ from dumpcli.data.fields import (
     Reject,
     compile_difficulty,
     natural_key,
-    normalise,
+    question_id,
+    source_seed,
     stable_seed,
 )
 from dumpcli.data.readers import chunk_bounds, count_parquet_rows, iter_jsonl
@@ -234,6 +241,22 @@ def load_split(recipe_or_output_dir: Recipe | str | Path, split: Literal["train"
     return _open_split(where, split)
 
 
+def split_column(split: Any, name: str) -> list[Any]:
+    """One column of a split (from `load_split`) as a list, read column-wise with Arrow.
+
+    `split[name]` also gives it, but `datasets` reads a dataset that selects rows (as a split
+    does: a row list over the data's files) one row at a time: about 100 us a row, minutes for a
+    million. Anything that is not a `datasets.Dataset` (a list of rows) is read row by row."""
+    table = getattr(split, "data", None)
+    if table is None or not hasattr(split, "column_names"):
+        return [row[name] for row in split]
+    column = table.column(name)
+    indices = getattr(split, "_indices", None)  # the row list `select` made, if any
+    if indices is not None:
+        column = column.take(indices.column(0))
+    return column.to_pylist()
+
+
 def _open_rows(where: Path) -> Any:
     """Every staged row, from the data's Arrow files in order (memory-mapped)."""
     import datasets
@@ -299,6 +322,17 @@ def _remove_own_rejects(out: Path) -> None:
 def plan(recipe: Recipe) -> list[tuple[int, Plan]]:
     """What each source says before reading (for `dump train --dry-run`)."""
     return [(i, s.build(i, recipe).plan()) for i, s in enumerate(recipe.data.sources)]
+
+
+def _provenance(item: Input) -> str:
+    """The start of each row's `meta`: where the record came from, as the manifest's inputs name
+    it (`{"file":"data/a.jsonl","line":12}`; Parquet, CSV and `hf` rows count from 0, as
+    `datasets` does). The record itself is not copied: the input file still holds it."""
+    if item.kind == "hf":
+        where = {"dataset": item.recorded, "split": item.identity.get("split_name")}
+    else:
+        where = {"file": item.recorded}
+    return orjson.dumps(where).decode()[:-1] + (',"line":' if item.kind == "jsonl" else ',"row":')
 
 
 def _where(recipe: Recipe) -> str:
@@ -484,8 +518,6 @@ class _Build:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-hash") as hasher,
         ):
             digests = [hasher.submit(xxh3_file, item.path) if item.path else None for item in self.inputs]
-            if pool is not None:  # this process mostly waits for the workers: import `datasets` meanwhile
-                hasher.submit(importlib.import_module, "datasets")
             try:
                 for item in self.inputs:
                     self._read_input(stage, item, progress, pool if item in big else None)
@@ -525,6 +557,7 @@ class _Build:
             template=self.recipe.data.prompt_template,
             verifiers=self.verifiers,
             dist_keys=list(self.recipe.data.distribution),
+            provenance=_provenance(item),
         )
 
     def _read_input(self, stage: Stage, item: Input, progress: Progress, pool: Any) -> None:
@@ -576,24 +609,27 @@ class _Build:
         rows, line numbers, distributions and the first error are those of a sequential read."""
         i, name = job.source_index, job.source.name
         stage.close()
-        jobs = [
-            replace(
-                job,
-                start=a,
-                end=b,
-                part=str(stage.directory / f".chunk-{tag}-{k}.arrow"),
-                rejects=str(stage.directory / f".rejects-{k}.jsonl"),
-            )  # fmt: skip
-            for k, (a, b) in enumerate(chunk_bounds(Path(job.path), ingest.CHUNK_BYTES))
-        ]
+        futures = []
+        lines_before = 0  # each worker numbers the lines of its chunk from there
+        with open(job.path, "rb") as f:
+            for k, (a, b) in enumerate(chunk_bounds(Path(job.path), ingest.CHUNK_BYTES)):
+                chunk = replace(
+                    job,
+                    start=a,
+                    end=b,
+                    lines_before=lines_before,
+                    part=str(stage.directory / f".chunk-{tag}-{k}.arrow"),
+                    rejects=str(stage.directory / f".rejects-{k}.jsonl"),
+                )  # fmt: skip
+                futures.append((chunk, pool.submit(ingest.read_chunk, chunk)))
+                lines_before += f.read(b - a).count(b"\n")
         records = 0
-        line_offset = 0
-        results = pool.map(ingest.read_chunk, jobs)
-        for chunk, res in zip(jobs, results, strict=True):
+        for chunk, future in futures:
+            res = future.result()
             dist_map = np.array([self.dists.get(i, name, d) for d in res["difficulties"]], dtype=np.int32)
             if res["first_error"] is not None:
                 line, message = res["first_error"]
-                raise DataError(f"{job.label}:{line_offset + line}: {message}")
+                raise DataError(f"{job.label}:{line}: {message}")
             stage.append_part(res, dist_map, i, job.group)
             for reason, n in res["reasons"].items():
                 self.reasons[reason] += n
@@ -603,13 +639,9 @@ class _Build:
             if self.skip_invalid:
                 assert self._rejects is not None
                 with open(chunk.rejects, "rb") as f:
-                    for line_bytes in f:
-                        row = orjson.loads(line_bytes)
-                        row["line"] += line_offset
-                        self._rejects.write(orjson.dumps(row) + b"\n")
+                    shutil.copyfileobj(f, self._rejects)
                 os.unlink(chunk.rejects)
             records += res["records"]
-            line_offset += res["lines"]
             advance(chunk.end - chunk.start)  # type: ignore[operator]
         return records
 
@@ -638,11 +670,12 @@ class _Build:
         task = progress.add_task(f"{src.name}: {item.label}", total=sum(lv.train + lv.test for lv in levels))
         made_total = 0
         repeats_total = 0
+        seed = source_seed(src.name)
         for level in levels:
             d = level.difficulty
             per = level.train + level.test
             dist = self.dists.get(i, src.name, d)
-            seen: set[bytes] = set()
+            seen: set[int] = set()
             repeats = 0
             max_repeats = max(100, per)
             context = level.context
@@ -660,7 +693,7 @@ class _Build:
                 question = puzzle.get("question") if isinstance(puzzle, dict) else None
                 if not isinstance(question, str) or not question.strip() or "answer" not in puzzle:
                     raise DataError(f"{context}: the generator returned no question text or no answer")
-                digest = hashlib.sha256(f"{src.name}\0{normalise(question)}".encode()).digest()[:8]
+                digest = question_id(question, seed)
                 if digest in seen:
                     repeats += 1
                     if repeats > max_repeats:
@@ -679,7 +712,7 @@ class _Build:
                     ) from None
                 meta = orjson.dumps(
                     {k: v for k, v in puzzle.items() if k not in ("question", "answer")}, default=str
-                )
+                ).decode()
                 group = TEST if len(seen) <= level.test else TRAIN
                 stage.add(i, dist, group, question, question, d, answer, meta)
                 progress.advance(task)
@@ -693,13 +726,8 @@ class _Build:
 
     def _decide(self, stage: Stage) -> dict[str, Any]:
         n = stage.rows
-        ids = np.frombuffer(bytes(stage.id8), dtype=np.uint64) if n else np.zeros(0, np.uint64)
-        if not n:
-            qhash = np.zeros(0, np.int64)
-        elif stage.cross_source:
-            qhash = np.frombuffer(stage.qhash, dtype=np.int64)
-        else:
-            qhash = np.frombuffer(bytes(stage.id8), dtype=np.int64)
+        ids = np.frombuffer(stage.ids, dtype=np.uint64) if n else np.zeros(0, np.uint64)
+        qhash = np.frombuffer(stage.qhash, dtype=np.uint64) if n and stage.cross_source else ids
         dist = np.frombuffer(stage.dist, dtype=np.int32) if n else np.zeros(0, np.int32)
         src = np.frombuffer(stage.src, dtype=np.int16) if n else np.zeros(0, np.int16)
         group = np.frombuffer(stage.group, dtype=np.int8) if n else np.zeros(0, np.int8)
@@ -749,12 +777,17 @@ class _Build:
         """The staged parts already hold every accepted row in its final form (Arrow IPC
         stream files that `datasets.Dataset.from_file` memory-maps); a split is the list of its
         rows (`SPLIT.idx.npy`), so nothing is copied a second time. `load_split` opens them;
-        they are opened here once as a check."""
+        here pyarrow reads them through once as a check."""
+        import pyarrow as pa
+
         parts = [p.name for p in stage.parts]
         for split in SPLITS:
             np.save(tmp / f"{split}.idx.npy", plan[f"{split}_idx"].astype(np.int64))
         write_json(tmp / PARTS, {"parts": parts, "rows": stage.rows})
-        n = _open_rows(tmp).num_rows
+        n = 0
+        for part in parts:
+            with pa.memory_map(str(tmp / part)) as source:
+                n += sum(batch.num_rows for batch in pa.ipc.open_stream(source))
         if n != stage.rows:
             raise DataError(f"internal error: the data has {n} rows, expected {stage.rows}")
 

@@ -52,14 +52,14 @@ def iter_jsonl(
     on_bytes: Progress | None = None,
     start: int = 0,
     end: int | None = None,
-    lines: list[int] | None = None,
+    lines_before: int = 0,
 ) -> Iterator[tuple[int, bytes, Any]]:
     """Yield (line number, line bytes without BOM/CR/newline, parsed value or Reject).
 
-    `start`/`end` read one byte range (from `chunk_bounds`; line numbers then count from the
-    range's start, and `lines[0]` receives the number of lines in it, blank ones included)."""
+    `start`/`end` read one byte range (from `chunk_bounds`), whose first line is line
+    `lines_before + 1` of the file."""
     loads = orjson.loads
-    lineno = 0
+    lineno = lines_before
     first = start == 0
     remaining = None if end is None else end - start
     with _open(path) as f:
@@ -98,8 +98,6 @@ def iter_jsonl(
                     continue
                 yield lineno, line, value
             if not block:
-                if lines is not None:
-                    lines[0] = lineno
                 return
 
 
@@ -129,7 +127,7 @@ def iter_parquet(
     path: Path, columns: list[str] | None = None, on_rows: Progress | None = None
 ) -> Iterator[tuple[int, None, Any]]:
     """Yield (row index, None, row as a dict) by record batches. `columns` limits what is read
-    (top-level names; None = all, so `meta` keeps the whole original record)."""
+    (top-level names; None = all, so a rejected row goes to rejects.jsonl whole)."""
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)

@@ -7,8 +7,6 @@ question hash, distribution, source, split group); the rest goes to Arrow stream
 
 from __future__ import annotations
 
-import hashlib
-import os
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +15,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from xxhash import xxh3_64_intdigest  # a dependency of `datasets`
 
 from dumpcli.data import templates
-from dumpcli.data.fields import normalise_many
+from dumpcli.data.fields import hex_ids, question_ids, source_seed
 
 BATCH = 8192
-_FADVISE = hasattr(os, "posix_fadvise")
 from dumpcli.data.sources.base import TEST, TO_SPLIT, TRAIN  # noqa: E402,F401 - split groups of staged rows
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -100,7 +96,7 @@ class Stage:
     ):
         self.directory = directory
         self.prefix = prefix
-        self.prefixes = [f"{name}\0".encode() for name in sources]
+        self.seeds = [source_seed(name) for name in sources]
         self.template = template
         self.shape = _template_shape(template)
         self.source_names = pa.array(sources, pa.string())
@@ -113,8 +109,8 @@ class Stage:
         self._sink: Any = None
         self._writer: Any = None
         # per row, whole run
-        self.id8 = bytearray()
-        self.qhash = array("q")
+        self.ids = array("Q")
+        self.qhash = array("Q")
         self.dist = array("i")
         self.src = array("h")
         self.group = array("b")
@@ -123,7 +119,7 @@ class Stage:
         self.prompt: list[Any] = []  # question text (rendered later by the template) or messages
         self.difficulty: list[str] = []
         self.answer: list[bytes] = []  # JSON text
-        self.meta: list[bytes] = []
+        self.meta: list[str] = []  # JSON text
         self.rows = 0
 
     def add(
@@ -135,7 +131,7 @@ class Stage:
         prompt: Any,
         difficulty: str,
         answer: bytes,
-        meta: bytes,
+        meta: str,
     ) -> None:
         self.dist.append(dist)
         self.src.append(src)
@@ -153,42 +149,42 @@ class Stage:
         if not n:
             return
         srcs = self.src[self.rows : self.rows + n]
-        sha = hashlib.sha256
-        ids = []
-        id8, qhash = self.id8, self.qhash
-        prefixes = self.prefixes
         prompts = self.prompt
         plain = all(type(p) is str for p in prompts)  # then the texts are the prompts
-        questions = pa.array(prompts, pa.string()) if plain else None
-        norms = normalise_many(self.text, questions)
-        if self.cross_source:
-            for s, norm in zip(srcs, norms, strict=True):
-                digest = sha(prefixes[s] + norm).digest()[:8]
-                id8 += digest
-                ids.append(digest.hex())
-                qhash.append(xxh3_64_intdigest(norm) - (1 << 63))  # stable in every process
-        else:  # one source: the id already identifies the question
-            for s, norm in zip(srcs, norms, strict=True):
-                digest = sha(prefixes[s] + norm).digest()[:8]
-                id8 += digest
-                ids.append(digest.hex())
-        if questions is not None:
-            messages = pa.nulls(n, MESSAGES)
+        texts = pa.array(self.text, pa.string())
+        if plain:
+            questions, messages = texts, pa.nulls(n, MESSAGES)
         else:
             questions = pa.array([p if type(p) is str else None for p in prompts], pa.string())
             messages = pa.array([None if type(p) is str else p for p in prompts], MESSAGES)
+        src = np.frombuffer(srcs, dtype=np.int16)
+        ids = self._ids(texts, src)
         batch = self._final(
-            np.frombuffer(srcs, dtype=np.int16) if n else np.zeros(0, np.int16),
-            pa.array(ids, pa.string()),
+            src,
+            hex_ids(ids),
             pa.array(self.difficulty, pa.string()),
             questions,
             messages,
             pa.array(self.answer, pa.binary()).cast(pa.string()),
-            pa.array(self.meta, pa.binary()).cast(pa.string()),
+            pa.array(self.meta, pa.string()),
         )
         self._write(batch)
         self.rows += n
         self.text, self.prompt, self.difficulty, self.answer, self.meta = [], [], [], [], []
+
+    def _ids(self, texts: pa.Array, src: np.ndarray) -> np.ndarray:
+        """The rows' ids (seeded by their source) and, with several sources, the question hashes
+        (no source: finds a test question in another source's train split); both kept in memory."""
+        present = np.unique(src).tolist()
+        seeds = [self.seeds[s] for s in present] + ([0] if self.cross_source else [])
+        hashes = question_ids(texts, seeds)
+        ids = hashes[0]
+        for s, h in zip(present[1:], hashes[1 : len(present)], strict=True):
+            ids = np.where(src == s, h, ids)
+        self.ids.frombytes(ids.tobytes())
+        if self.cross_source:
+            self.qhash.frombytes(hashes[-1].tobytes())
+        return ids
 
     def _final(
         self,
@@ -226,12 +222,7 @@ class Stage:
             self.parts.append(path)
             self._sink = open(path, "wb")  # noqa: SIM115 - closed in close()
             self._writer = pa.ipc.new_stream(self._sink, SCHEMA)
-        self._writer.write_batch(batch)
-        if _FADVISE and batch.num_rows >= 4096:
-            # start writing back now: left to the kernel, writeback of a GB-sized output begins
-            # only past the dirty threshold, and the writer is then throttled (seconds per GB)
-            self._sink.flush()
-            os.posix_fadvise(self._sink.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        self._writer.write_batch(batch)  # left to the kernel's writeback (see BENCHMARKS.md)
 
     def add_batch(
         self,
@@ -239,32 +230,20 @@ class Stage:
         group: int,
         dist: np.ndarray,
         questions: pa.Array,
-        texts: list[str],
         difficulty: pa.Array,
         answers: pa.Array,
         meta: pa.Array,
     ) -> None:
         """Many rows at once, as columns (fastpath.py): plain-text prompts, after any pending rows."""
         self.flush()
-        n = len(texts)
-        norms = normalise_many(texts, questions)
-        prefix = self.prefixes[src]
-        sha = hashlib.sha256
-        digests = [sha(prefix + norm).digest()[:8] for norm in norms]
-        self.id8 += b"".join(digests)
-        if self.cross_source:
-            self.qhash.extend(xxh3_64_intdigest(norm) - (1 << 63) for norm in norms)
+        n = len(questions)
+        sources = np.full(n, src, dtype=np.int16)
+        ids = self._ids(questions, sources)
         self.dist.frombytes(np.asarray(dist, np.int32).tobytes())
-        self.src.frombytes(np.full(n, src, dtype=np.int16).tobytes())
+        self.src.frombytes(sources.tobytes())
         self.group.frombytes(np.full(n, group, dtype=np.int8).tobytes())
         batch = self._final(
-            np.full(n, src, dtype=np.int16),
-            pa.array([d.hex() for d in digests], pa.string()),
-            difficulty,
-            questions,
-            pa.nulls(n, MESSAGES),
-            answers,
-            meta,
+            sources, hex_ids(ids), difficulty, questions, pa.nulls(n, MESSAGES), answers, meta
         )
         self._write(batch)
         self.rows += n
@@ -281,8 +260,7 @@ class Stage:
         for path in self.parts[parts:]:
             path.unlink(missing_ok=True)
         del self.parts[parts:]
-        del self.id8[rows * 8 :]
-        for arr in (self.dist, self.src, self.group):
+        for arr in (self.ids, self.dist, self.src, self.group):
             del arr[rows:]
         if self.cross_source:
             del self.qhash[rows:]
@@ -304,7 +282,7 @@ class Stage:
             Path(part["path"]).unlink(missing_ok=True)
             return
         self.parts.append(Path(part["path"]))
-        self.id8 += part["id8"]
+        self.ids.frombytes(part["ids"])
         if self.cross_source:
             self.qhash.frombytes(part["qhash"])
         self.dist.frombytes(dist_map[np.frombuffer(part["dist"], dtype=np.int32)].astype(np.int32).tobytes())
@@ -334,9 +312,3 @@ def render_prompts(template: str, questions: pa.Array, messages: pa.Array, shape
         for q, msgs in zip(questions.to_pylist(), messages.to_pylist(), strict=True)
     ]
     return pa.array(rows, MESSAGES)
-
-
-def _strip_answer_prefix(err: Exception) -> str:
-    """Verifiers say "answer: ..."; the message already names the field."""
-    text = str(err) or type(err).__name__
-    return text[len("answer: ") :] if text.startswith("answer: ") else text

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
-import torch
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from dumpcli.schedulers.base import Feedback, Options
+
+if TYPE_CHECKING:  # torch only in annotations: every recipe load imports this module (registry)
+    import torch
 
 
 class Candidate(NamedTuple):

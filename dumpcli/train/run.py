@@ -206,7 +206,7 @@ def _train(
     from accelerate import PartialState
     from trl import GRPOConfig
 
-    from dumpcli.data.prepare import ensure_prepared, load_split
+    from dumpcli.data.prepare import ensure_prepared, load_split, split_column
     from dumpcli.puzzles.rewards import RewardFunction
     from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps
     from dumpcli.train.model import load_pretrained, lora_config
@@ -246,7 +246,7 @@ def _train(
         curriculum = build_curriculum(
             sched.name,
             sched.options(),
-            train_ds["distribution"],
+            split_column(train_ds, "distribution"),
             distributions,
             sizes,
             seed=train_seed(recipe),

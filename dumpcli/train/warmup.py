@@ -36,10 +36,12 @@ def cache_root() -> Path:
 def data_fingerprint(*splits: Any) -> str:
     """Hash of the prepared problems and answers themselves: a generator or prepare change that
     alters the data must not reuse a warm start trained on the old data."""
+    from dumpcli.data.prepare import split_column
+
     h = hashlib.sha256()
     for split in splits:
         for column in ("id", "answer"):
-            for value in split[column]:
+            for value in split_column(split, column):
                 h.update(value.encode())
                 h.update(b"\0")
     return h.hexdigest()[:16]
