@@ -39,12 +39,12 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
-class Scheduler:
+class Method:
+    """What every curriculum method (scheduler or problem selector) has: its distributions, their
+    index, its seed, its sizes (train problems per distribution) and its checked options."""
+
     name: ClassVar[str]
     Options: ClassVar[type[BaseModel]] = Options
-    # True when the probabilities follow the training clock (the `schedule` scheduler): such a
-    # scheduler takes the run's length in generation steps as its `total_steps` option
-    needs_total_steps: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -55,7 +55,7 @@ class Scheduler:
         **options: Any,
     ) -> None:
         if not distributions:
-            raise ValueError("a scheduler needs at least one distribution")
+            raise ValueError(f"{type(self).__name__} needs at least one distribution")
         self.distributions = list(distributions)
         self.index = {d: i for i, d in enumerate(self.distributions)}
         self.seed = seed
@@ -67,6 +67,12 @@ class Scheduler:
     @property
     def k(self) -> int:
         return len(self.distributions)
+
+
+class Scheduler(Method):
+    # True when the probabilities follow the training clock (the `schedule` scheduler): such a
+    # scheduler takes the run's length in generation steps as its `total_steps` option
+    needs_total_steps: ClassVar[bool] = False
 
     def probabilities(self) -> np.ndarray:
         raise NotImplementedError

@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from dumpcli.schedulers.base import Feedback, Options
+from dumpcli.schedulers.base import Feedback, Method, Options
 
 if TYPE_CHECKING:  # torch only in annotations: every recipe load imports this module (registry)
     import torch
@@ -104,31 +104,11 @@ class SelectorOptions(Options):
         return v
 
 
-class ProblemSelector:
-    name: ClassVar[str]
+class ProblemSelector(Method):
     Options: ClassVar[type[SelectorOptions]] = SelectorOptions
     # whether the trainer must measure, after each optimizer step, how the policy moved on the
     # chosen problems (costs one extra forward pass of the policy per generation batch)
     learns_from_improvement: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        distributions: Sequence[str],
-        *,
-        seed: int = 0,
-        sizes: Sequence[int] | None = None,
-        **options: Any,
-    ) -> None:
-        if not distributions:
-            raise ValueError("a problem selector needs at least one distribution")
-        self.distributions = list(distributions)
-        self.index = {d: i for i, d in enumerate(self.distributions)}
-        self.seed = seed
-        self.options = self.Options(**options)
-
-    @property
-    def k(self) -> int:
-        return len(self.distributions)
 
     def pool_size(self, n: int) -> int:
         """Candidates to draw from the proposal for n prompts."""
