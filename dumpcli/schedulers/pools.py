@@ -73,6 +73,16 @@ class PoolsOptions(Options):
         return v
 
 
+def classify(score: np.ndarray, seen: np.ndarray, o: PoolsOptions) -> np.ndarray:
+    """Pool code (UNSEEN, HARD, NORMAL, EASY) of each latest success rate; `seen` False: unseen."""
+    pool = np.where(score <= o.hard_threshold, HARD, np.where(score <= o.easy_threshold, NORMAL, EASY))
+    return np.where(seen, pool, UNSEEN)
+
+
+def pool_weights(codes: np.ndarray, o: PoolsOptions) -> np.ndarray:
+    return np.array([o.unseen_weight, o.hard_weight, o.normal_weight, o.easy_weight])[codes]
+
+
 class Pools(Scheduler):
     name: ClassVar[str] = "pools"
     Options: ClassVar[type[PoolsOptions]] = PoolsOptions
@@ -87,16 +97,10 @@ class Pools(Scheduler):
 
     def pools(self) -> np.ndarray:
         """Pool code per distribution (UNSEEN, HARD, NORMAL, EASY)."""
-        o = self.options
-        pool = np.where(
-            self.score <= o.hard_threshold, HARD, np.where(self.score <= o.easy_threshold, NORMAL, EASY)
-        )
-        return np.where(self.last_step < 0, UNSEEN, pool)
+        return classify(self.score, self.last_step >= 0, self.options)
 
     def weights(self) -> np.ndarray:
-        o = self.options
-        table = np.array([o.unseen_weight, o.hard_weight, o.normal_weight, o.easy_weight])
-        return table[self.pools()]
+        return pool_weights(self.pools(), self.options)
 
     def probabilities(self) -> np.ndarray:
         w = self.weights()

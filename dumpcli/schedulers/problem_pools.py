@@ -14,7 +14,6 @@ pools.py for the sources and why success, not reward).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -23,8 +22,14 @@ from pydantic import Field
 
 from dumpcli.schedulers._common import base_state, check_state, feedback_arrays
 from dumpcli.schedulers.base import Feedback
-from dumpcli.schedulers.pools import PoolsOptions
-from dumpcli.schedulers.selector import Candidate, ProblemSelector, SelectorOptions, check_select_args
+from dumpcli.schedulers.pools import PoolsOptions, classify, pool_weights
+from dumpcli.schedulers.selector import (
+    Candidate,
+    ProblemSelector,
+    SelectorOptions,
+    check_select_args,
+    successes_by_problem,
+)
 
 
 class ProblemPoolsOptions(SelectorOptions, PoolsOptions):
@@ -45,20 +50,20 @@ class ProblemPools(ProblemSelector):
     def pool_size(self, n: int) -> int:
         return self.options.pool_factor * n
 
+    def weights(self, problem_ids: Sequence[str]) -> np.ndarray:
+        """The weight of each problem's pool (`pools`' rule on its latest group-mean success)."""
+        score = np.fromiter((self.score.get(p, 0.0) for p in problem_ids), np.float64, len(problem_ids))
+        seen = np.fromiter((p in self.score for p in problem_ids), bool, len(problem_ids))
+        return pool_weights(classify(score, seen, self.options), self.options)
+
     def weight(self, problem_id: str) -> float:
-        o = self.options
-        s = self.score.get(problem_id)
-        if s is None:
-            return o.unseen_weight
-        if s <= o.hard_threshold:
-            return o.hard_weight
-        return o.normal_weight if s <= o.easy_threshold else o.easy_weight
+        return float(self.weights([problem_id])[0])
 
     def select(
         self, candidates: Sequence[Candidate], n: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         check_select_args(candidates, n)
-        w = np.fromiter((self.weight(c.problem_id) for c in candidates), np.float64, len(candidates))
+        w = self.weights([c.problem_id for c in candidates])
         q = w / w.sum() if w.sum() > 0 else np.full(len(candidates), 1.0 / len(candidates))
         chosen = rng.choice(len(candidates), size=n, p=q).astype(np.int64)
         dist = self.dist_index(candidates)
@@ -72,13 +77,8 @@ class ProblemPools(ProblemSelector):
     def update(self, feedback: Sequence[Feedback]) -> None:
         idx, success = feedback_arrays(self, feedback, "success", unit=("success",))
         self.n += np.bincount(idx, minlength=self.k)
-        total: dict[str, float] = defaultdict(float)
-        count: dict[str, int] = defaultdict(int)
-        for f, s in zip(feedback, success.tolist(), strict=True):
-            total[f.problem_id] += s
-            count[f.problem_id] += 1
-        for pid, c in count.items():
-            self.score[pid] = total[pid] / c
+        for pid, (total, count) in successes_by_problem(feedback, success).items():
+            self.score[pid] = total / count
 
     def stats(self) -> dict[str, dict[str, float]]:
         last = self._last

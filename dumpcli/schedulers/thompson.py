@@ -19,7 +19,6 @@ prior (1, 1), decay 1.0, target 0.5, top_k_ratio 0.6.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -28,7 +27,13 @@ from pydantic import Field
 
 from dumpcli.schedulers._common import base_state, check_state, feedback_arrays
 from dumpcli.schedulers.base import Feedback
-from dumpcli.schedulers.selector import Candidate, ProblemSelector, SelectorOptions, check_select_args
+from dumpcli.schedulers.selector import (
+    Candidate,
+    ProblemSelector,
+    SelectorOptions,
+    check_select_args,
+    successes_by_problem,
+)
 
 
 class ThompsonOptions(SelectorOptions):
@@ -93,16 +98,11 @@ class Thompson(ProblemSelector):
     def update(self, feedback: Sequence[Feedback]) -> None:
         idx, success = feedback_arrays(self, feedback, "success", unit=("success",))
         self.n += np.bincount(idx, minlength=self.k)
-        s: dict[str, float] = defaultdict(float)
-        k: dict[str, int] = defaultdict(int)
-        for f, ok in zip(feedback, success.tolist(), strict=True):
-            s[f.problem_id] += ok
-            k[f.problem_id] += 1
         o = self.options
-        for pid, count in k.items():
+        for pid, (s, count) in successes_by_problem(feedback, success).items():
             a, b = self.posterior(pid)
-            self.alpha[pid] = o.decay * a + (1.0 - o.decay) * o.alpha_prior + s[pid]
-            self.beta[pid] = o.decay * b + (1.0 - o.decay) * o.beta_prior + (count - s[pid])
+            self.alpha[pid] = o.decay * a + (1.0 - o.decay) * o.alpha_prior + s
+            self.beta[pid] = o.decay * b + (1.0 - o.decay) * o.beta_prior + (count - s)
 
     def stats(self) -> dict[str, dict[str, float]]:
         last = self._last
