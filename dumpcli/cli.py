@@ -242,9 +242,9 @@ def puzzles_generate(
     ],
     n: Annotated[int, typer.Option("-n", help="Puzzles per difficulty level.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same puzzles).")] = 0,
-    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")] = Path(
-        "puzzles.jsonl"
-    ),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="JSONL file to write (- for standard output).")
+    ] = Path("puzzles.jsonl"),
 ) -> None:
     """Generate puzzles with unique solutions as JSONL."""
     from dumpcli.puzzles.commands import generate

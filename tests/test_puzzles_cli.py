@@ -79,6 +79,18 @@ def test_generate_is_deterministic_and_writes_the_documented_fields(tmp_path: Pa
     assert read(tmp_path / "c.jsonl") == rows[4:8]
 
 
+def test_generate_to_standard_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`-o -` is standard output (it wrote a file named `-`), with the same rows as a file."""
+    monkeypatch.chdir(tmp_path)
+    args = ["puzzles", "generate", "zebra", "-d", "3", "-n", "3", "--seed", "2"]
+    assert runner.invoke(app, [*args, "-o", "rows.jsonl"]).exit_code == 0
+    result = CliRunner().invoke(app, [*args, "-o", "-"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "-").exists()
+    assert result.stdout_bytes == (tmp_path / "rows.jsonl").read_bytes()
+    assert "wrote 3 zebra puzzles" in result.stderr
+
+
 def test_generate_other_families_and_lists(tmp_path: Path) -> None:
     out = tmp_path / "z.jsonl"
     commands.generate("zebra", "1,3", n=2, seed=0, output=out, console=quiet())

@@ -161,6 +161,39 @@ def test_a_kill_after_trainer_state_json_leaves_a_checkpoint_that_does_not_count
     assert_same_logs_as(out, trained / "out")
 
 
+def test_save_total_limit_keeps_the_last_good_checkpoint_until_the_new_one_is_complete(
+    trained, tmp_path, monkeypatch
+):
+    """With save_total_limit 1, transformers deletes checkpoint-2 at the end of its save of
+    checkpoint-4, before our marker: a kill in between left no intact checkpoint. Rotation now
+    waits for the marker."""
+    import dumpcli.train.trainer as trainer_module
+
+    monkeypatch.setenv("DUMP_CACHE_DIR", str(trained / "cache"))
+    original = trainer_module.mark_complete
+
+    def killed_before_marking(folder, step):
+        if step == 4:
+            raise RuntimeError("killed")
+        original(folder, step)
+
+    recipe = write_recipe(
+        tmp_path, tiny_train_recipe(**{"train.eval_every": 2, "train.grpo.save_total_limit": 1})
+    )
+    with monkeypatch.context() as patched:
+        patched.setattr(trainer_module, "mark_complete", killed_before_marking)
+        result = CliRunner().invoke(app, ["train", str(recipe)])
+    assert isinstance(result.exception, RuntimeError)
+    out = tmp_path / "out"
+    assert latest_checkpoint(out) == out / "checkpoint-2"
+    code, output = invoke("train", str(recipe), "--resume")
+    assert code == 0, output
+    assert "falling back to checkpoint-2" in output
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"]  # the limit still holds
+    assert latest_checkpoint(out) == out / "checkpoint-4"
+    assert_same_logs_as(out, trained / "out")
+
+
 def test_a_run_started_before_checkpoint_markers_resumes(run, trained):
     """Checkpoints of an earlier dumpcli have no marker and its run.json no `runs`: resume checks
     them by their headers, marks them complete and records the first start as the first segment."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,19 +106,28 @@ def iter_rows(family: str, difficulty: int, n: int, seed: int, **params: Any) ->
 
 
 def generate(family: str, difficulty: str, n: int, seed: int, output: Path, console: Console) -> None:
-    """Write `n` puzzles per difficulty level as JSONL (atomically; deterministic for a seed)."""
+    """Write `n` puzzles per difficulty level as JSONL (atomically; deterministic for a seed).
+    `-o -` writes them to standard output, and the summary to standard error."""
     levels = parse_difficulties(difficulty, _family(family))
     if n < 1:
         raise DumpError(f"-n {n}: give at least 1 puzzle per level")
+    rows = (row for level in levels for row in iter_rows(family, level, n, seed))
+    if str(output) == "-":
+        out = sys.stdout.buffer
+        for row in rows:
+            out.write(orjson.dumps(row) + b"\n")
+        out.flush()
+        Console(stderr=True).print(
+            f"wrote {n * len(levels)} {family} puzzles (difficulty {difficulty}, seed {seed}) to stdout"
+        )
+        return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with atomic_path(output) as tmp:
         with open(tmp, "wb") as f, Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task(family, total=n * len(levels))
-            for level in levels:
-                progress.update(task, description=f"{family} difficulty {level}")
-                for row in iter_rows(family, level, n, seed):
-                    f.write(orjson.dumps(row) + b"\n")
-                    progress.advance(task)
+            task = progress.add_task(f"{family} difficulty {difficulty}", total=n * len(levels))
+            for row in rows:
+                f.write(orjson.dumps(row) + b"\n")
+                progress.advance(task)
     console.print(
         f"wrote {n * len(levels)} {family} puzzles (difficulty {difficulty}, seed {seed}) to {output}"
     )

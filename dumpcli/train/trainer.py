@@ -297,16 +297,38 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """The curriculum state first, then TRL's files, then (once every rank has written its rng
         state) the marker that makes the checkpoint count: a save cut short anywhere leaves a
         folder that resume and `dump eval --run` pass over."""
-        folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+        run_dir = Path(self._get_output_dir(trial=trial))
+        folder = run_dir / f"checkpoint-{self.state.global_step}"
         if self.args.should_save:
             folder.mkdir(parents=True, exist_ok=True)
             clear_complete(folder)  # an earlier save of this step (before a resume) no longer counts
             with atomic_path(folder / CURRICULUM_STATE) as tmp:
                 torch.save(self.curriculum.state_dict(), tmp)
-        super()._save_checkpoint(model, trial)
+        # transformers deletes old checkpoints (save_total_limit) at the end of its save: here that
+        # waits until the new one is marked complete, so a save cut short keeps the last good one.
+        limit, self.args.save_total_limit = self.args.save_total_limit, None
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
             mark_complete(folder, self.state.global_step)
+            self._rotate_checkpoints_now(run_dir)
+
+    def _rotate_checkpoints_now(self, run_dir: Path) -> None:
+        """transformers' own rotation (keeps the newest and the best), as its save would do it."""
+        try:
+            from transformers.trainer_utils import rotate_checkpoints
+        except ImportError:  # transformers 4.x: a Trainer method reading args.save_total_limit
+            self._rotate_checkpoints(use_mtime=True, output_dir=str(run_dir))
+            return
+        rotate_checkpoints(
+            output_dir=str(run_dir),
+            save_total_limit=self.args.save_total_limit,
+            best_model_checkpoint=self.state.best_model_checkpoint,
+            use_mtime=True,
+        )
 
 
 def load_curriculum_state(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
