@@ -647,7 +647,8 @@ def evaluate_cli(
             f"  mean accuracy {result['mean_accuracy']:.3f}, mean reward {result['mean_reward']:+.3f} "
             f"({result['num_completions']} completions, {result['completions_per_second']:.1f}/s)"
         )
-        write_json(target, results)  # after each checkpoint: a long run keeps what it has
+        # after each checkpoint (a long run keeps what it has); checkpoints stay in step order
+        write_json(target, results, sort_keys=False)
     console.print(results_table(results))
     console.print(f"wrote {target}")
     return results

@@ -60,13 +60,13 @@ def _umask() -> int:
     return mask
 
 
-def write_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically (pretty, sorted keys: diff-friendly manifests and results). The
+def write_json(path: str | Path, obj: Any, sort_keys: bool = True) -> None:
+    """Write JSON atomically (pretty; sorted keys by default: diff-friendly manifests; results
+    whose key order means something, like checkpoints in step order, pass sort_keys=False). The
     rename replaces a symbolic link at `path` with the file; it never writes to the link's target."""
+    option = orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_SORT_KEYS if sort_keys else 0)
     with atomic_path(path) as tmp:
-        tmp.write_bytes(
-            orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
-        )
+        tmp.write_bytes(orjson.dumps(obj, option=option))
 
 
 def read_json(path: str | Path) -> Any:

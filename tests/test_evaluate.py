@@ -401,6 +401,26 @@ def test_eval_cli_on_a_scripted_checkpoint(prepared: tuple[Path, Any], tmp_path:
     assert d["kk/2"]["n"] == d["kk/3"]["n"] == 1
 
 
+def test_eval_json_lists_checkpoints_in_step_order(prepared: tuple[Path, Any], tmp_path: Path) -> None:
+    """eval.json sorted its keys, so checkpoint-12 came before checkpoint-3."""
+    import shutil
+
+    path, recipe = prepared
+    run = tmp_path / "run"
+    for step in (3, 12):
+        ckpt = run / f"checkpoint-{step}"
+        if step == 3:
+            _scripted_checkpoint(recipe, ckpt, "knight")
+        else:
+            shutil.copytree(run / "checkpoint-3", ckpt)
+        (ckpt / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
+        mark_complete(ckpt, step)
+    result = CliRunner().invoke(app, ["eval", str(path), "--run", str(run), "--max-per-distribution", "1"])
+    assert result.exit_code == 0, result.output
+    out = orjson.loads((run / "eval.json").read_bytes())
+    assert [c["step"] for c in out["checkpoints"].values()] == [3, 12]
+
+
 def test_eval_cli_errors(prepared: tuple[Path, Any], tmp_path: Path) -> None:
     path, _ = prepared
     result = CliRunner().invoke(app, ["eval", str(path)])
