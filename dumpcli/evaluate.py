@@ -538,12 +538,17 @@ def checkpoint_step(path: Path) -> int | None:
 
 def start_policy(run_dir: Path) -> Path | None:
     """The policy a run started from (its step 0: the warm start or the base model), as recorded
-    in its run.json; None when that is not a local model directory (any more)."""
+    in its run.json: a local model directory, or a hub id (run.json names local ones by absolute
+    path); None when it is neither (a directory removed since)."""
+    from dumpcli.train.model import HF_ID
+
     recorded = (read_run_info(run_dir) or {}).get("policy_start")
     if not isinstance(recorded, str):
         return None
     path = Path(recorded)
-    return path if any((path / f).exists() for f in ("config.json", "adapter_config.json")) else None
+    if any((path / f).exists() for f in ("config.json", "adapter_config.json")):
+        return path
+    return path if not path.is_absolute() and not path.exists() and HF_ID.match(recorded) else None
 
 
 def _checkpoints(checkpoints: Sequence[Path], run_dir: Path | None) -> list[Path]:

@@ -421,6 +421,31 @@ def test_eval_json_lists_checkpoints_in_step_order(prepared: tuple[Path, Any], t
     assert [c["step"] for c in out["checkpoints"].values()] == [3, 12]
 
 
+def test_eval_run_scores_a_hub_id_start_as_step_0(
+    prepared: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that started from a hub id (no warm start) had no `start` column in `dump eval --run`:
+    only local start directories counted. Here the id resolves from the local HF cache, offline."""
+    import huggingface_hub.constants
+
+    path, recipe = prepared
+    cache = tmp_path / "hub"
+    _scripted_checkpoint(recipe, cache / "models--acme--tiny" / "snapshots" / "abc123", "knave")
+    (cache / "models--acme--tiny" / "refs").mkdir()
+    (cache / "models--acme--tiny" / "refs" / "main").write_text("abc123")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    run = tmp_path / "run"
+    ckpt = _scripted_checkpoint(recipe, run / "checkpoint-2", "knight")
+    (ckpt / "trainer_state.json").write_text('{"global_step": 2}')
+    mark_complete(ckpt, 2)
+    (run / "run.json").write_text('{"policy_start": "acme/tiny"}')
+    result = CliRunner().invoke(app, ["eval", str(path), "--run", str(run), "--max-per-distribution", "1"])
+    assert result.exit_code == 0, result.output
+    out = orjson.loads((run / "eval.json").read_bytes())["checkpoints"]
+    assert {name: c["step"] for name, c in out.items()} == {"acme/tiny": 0, str(ckpt): 2}
+
+
 def test_eval_cli_errors(prepared: tuple[Path, Any], tmp_path: Path) -> None:
     path, _ = prepared
     result = CliRunner().invoke(app, ["eval", str(path)])
