@@ -110,7 +110,9 @@ def _evaluate_checkpoint(recipe: Recipe, path: Path | str) -> dict[str, Any]:
 
 
 def _start_eval(recipe: Recipe, root: Path, console: Console) -> dict[str, Any]:
-    """Step-0 point of every curve: the starting policy on the test split (cached in start_eval.json)."""
+    """Step-0 point of every curve: the starting policy on the test split (cached in
+    start_eval.json), as {"policy", "eval", "scheme", "result"}. Each run writes it as its own
+    step 0 rather than evaluating the same policy again."""
     policy = _start_policy(recipe, console)
     path = root / "start_eval.json"
     key = {
@@ -121,11 +123,11 @@ def _start_eval(recipe: Recipe, root: Path, console: Console) -> dict[str, Any]:
     if path.is_file():
         cached = read_json(path)
         if cached.get("key") == key:
-            return cached["result"]
+            return {**key, "result": cached["result"]}
     console.print(f"evaluating the starting policy {policy}")
     result = _evaluate_checkpoint(recipe, policy)
     write_json(path, {"key": key, "result": result})
-    return result
+    return {**key, "result": result}
 
 
 def _ensure_final_eval(r: Recipe, max_steps: int, console: Console) -> None:
@@ -139,7 +141,7 @@ def _ensure_final_eval(r: Recipe, max_steps: int, console: Console) -> None:
     append_eval(out, max_steps, result)
 
 
-def _run_one(r: Recipe, max_steps: int, console: Console) -> str:
+def _run_one(r: Recipe, max_steps: int, console: Console, start: dict[str, Any] | None = None) -> str:
     from dumpcli.train.run import train
 
     out = r.output_path
@@ -149,7 +151,7 @@ def _run_one(r: Recipe, max_steps: int, console: Console) -> str:
     else:
         resume = bool(checkpoint_dirs(out))
         console.rule(f"{out.name}" + (" (resuming)" if resume else ""))
-        train(r, resume=resume, console=console)
+        train(r, resume=resume, console=console, start_eval=start)
         if not _is_finished(out, max_steps):
             raise DumpError(f"{out}: training ended without checkpoint-{max_steps}; rerun to resume")
         status = "resumed" if resume else "trained"
@@ -157,10 +159,12 @@ def _run_one(r: Recipe, max_steps: int, console: Console) -> str:
     return status
 
 
-def _train_all(plan: list[Recipe], max_steps: int, jobs: int, console: Console) -> list[str]:
+def _train_all(
+    plan: list[Recipe], max_steps: int, jobs: int, console: Console, start: dict[str, Any] | None = None
+) -> list[str]:
     """Train every run (in this process, or `jobs` child processes at a time); their statuses."""
     if jobs == 1:
-        return [_run_one(r, max_steps, console) for r in plan]
+        return [_run_one(r, max_steps, console, start) for r in plan]
     from concurrent.futures import ThreadPoolExecutor
 
     threads = threads_per_job(jobs)
@@ -168,7 +172,7 @@ def _train_all(plan: list[Recipe], max_steps: int, jobs: int, console: Console) 
 
     def one(r: Recipe) -> str | DumpError:
         try:
-            status = _run_in_subprocess(r, max_steps, threads)
+            status = _run_in_subprocess(r, max_steps, threads, start)
         except DumpError as e:
             console.print(f"[red]{e}")
             return e
@@ -319,7 +323,7 @@ def _check_args(schedulers: list[str], seeds: list[int], variants: list[str]) ->
             raise DumpError(f"{what}: repeated {', '.join(repeated)}")
 
 
-def _run_in_subprocess(r: Recipe, max_steps: int, threads: int) -> str:
+def _run_in_subprocess(r: Recipe, max_steps: int, threads: int, start: dict[str, Any] | None = None) -> str:
     """One run in a child process (`python -m dumpcli.compare RUN_JSON`) with `threads` torch
     threads, its output in OUT/compare.log. Returns its status, or raises DumpError."""
     out = r.output_path
@@ -331,6 +335,7 @@ def _run_in_subprocess(r: Recipe, max_steps: int, threads: int) -> str:
             "recipe": r.model_dump(mode="json", exclude_defaults=True),
             "base_dir": str(r.base_dir),
             "max_steps": max_steps,
+            "start_eval": start,
         },
     )
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -355,7 +360,7 @@ def _child_main(spec_path: str) -> int:
     r._base_dir = Path(spec["base_dir"])
     console = Console(force_terminal=False, width=120)
     try:
-        status = _run_one(r, int(spec["max_steps"]), console)
+        status = _run_one(r, int(spec["max_steps"]), console, spec.get("start_eval"))
     except DumpError as e:
         console.print(f"error: {e}")
         return e.exit_code
@@ -407,11 +412,11 @@ def compare(
     order = [d["name"] for d in load_manifest(recipe)["distributions"]]
     # every run has the same data section, so it reads the same prepared data (in the data cache)
     plan = [(sched, seed, run_recipe(recipe, sched, seed, every)) for sched in schedulers for seed in seeds]
-    statuses = _train_all([r for _, _, r in plan], max_steps, jobs, console)
+    statuses = _train_all([r for _, _, r in plan], max_steps, jobs, console, start)
     runs: dict[str, Any] = {}
     curves: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for (sched, seed, r), status in zip(plan, statuses, strict=True):
-        pts = curve(r.output_path, start)
+        pts = curve(r.output_path, start["result"])
         curves.setdefault(sched, {})[seed] = pts
         runs[f"{sched}-seed{seed}"] = {
             "scheduler": sched,

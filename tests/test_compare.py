@@ -121,6 +121,12 @@ def test_compare_two_step_budget_every_scheduler_and_seed(
         assert (out / "compare.log").is_file()  # the child process's output
     starts = {orjson.dumps(run["curve"][0]) for run in data["runs"].values()}
     assert len(starts) == 1  # one warm start, evaluated once, shared by every run
+    # ... and written as each run's own step 0, not evaluated again by every run (its timing is
+    # the one evaluation's: a second evaluation would have taken its own `seconds`)
+    shared = orjson.loads((root / "start_eval.json").read_bytes())["result"]
+    for name in data["runs"]:
+        step0 = orjson.loads((root / name / "eval.jsonl").read_bytes().splitlines()[0])
+        assert step0 == {"step": 0, **shared}, name
     for sched in ("uniform", "ucb"):
         s = data["summary"][sched]
         assert s["seeds"] == [0, 1] and s["final_step"] == 2

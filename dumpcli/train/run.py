@@ -100,13 +100,21 @@ class _PeriodicEval(TrainerCallback):
     would wait forever for the others at the first collective of a sharded forward pass. The
     main process writes the line."""
 
-    def __init__(self, recipe: Recipe, every: int, out: Path, console: Console) -> None:
+    def __init__(
+        self, recipe: Recipe, every: int, out: Path, console: Console, start: dict[str, Any] | None = None
+    ) -> None:
         self.recipe, self.every, self.out, self.console = recipe, every, out, console
+        self.start = start  # step 0 already evaluated by the caller (same policy, same eval spec)
         self.trainer: Any = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if state.global_step == 0:  # a fresh run (a resumed one already has its step 0)
-            self._evaluate(state)
+        if state.global_step != 0:  # a resumed run already has its step 0
+            return
+        if self.start is not None and self.every:
+            if state.is_world_process_zero:
+                append_eval(self.out, 0, self.start)
+            return
+        self._evaluate(state)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.every and state.global_step % self.every == 0:
@@ -158,10 +166,13 @@ def train(
     console: Console,
     callbacks: Sequence[TrainerCallback] = (),
     draw_observers: Sequence[Callable[[Any], None]] = (),
+    start_eval: dict[str, Any] | None = None,
 ) -> Path:
     """Run (or resume) GRPO with the recipe's curriculum; returns the output directory.
     `callbacks` (extra TrainerCallbacks) and `draw_observers` (called with each rank's
-    `trainer.Draw`) are for tools and tests that watch a run.
+    `trainer.Draw`) are for tools and tests that watch a run. `start_eval` ({"policy", "eval",
+    "result"}: `dump compare` evaluates the shared start once) is written as step 0 instead of
+    evaluating again, when its policy and eval settings are this run's.
 
     The run folder has one owner: a second `dump train` / `dump prepare` on it stops at once, and
     a log or run.json that is a symbolic link stops the run before any work (see io.own_folder)."""
@@ -174,7 +185,12 @@ def train(
         checkpoints = [p.name for p in recipe.output_path.glob("checkpoint-*")]
         refuse_symlinks(recipe.output_path, [*RUN_FILES, *checkpoints])
         return _train(
-            recipe, resume=resume, console=console, callbacks=callbacks, draw_observers=draw_observers
+            recipe,
+            resume=resume,
+            console=console,
+            callbacks=callbacks,
+            draw_observers=draw_observers,
+            start_eval=start_eval,
         )
 
 
@@ -185,6 +201,7 @@ def _train(
     console: Console,
     callbacks: Sequence[TrainerCallback],
     draw_observers: Sequence[Callable[[Any], None]],
+    start_eval: dict[str, Any] | None,
 ) -> Path:
     out = recipe.output_path
     folder = RunFolder(out)
@@ -308,7 +325,11 @@ def _train(
 
     progress = RichProgress(console, f"GRPO {sched.name}")
     interrupt = _StopOnInterrupt(console)
-    periodic_eval = _PeriodicEval(recipe, recipe.train.eval_every, out, console)
+    known_start = None
+    if start_eval is not None and start_eval.get("policy") == str(policy_dir):
+        if start_eval.get("eval") == recipe.eval.model_dump(mode="json"):
+            known_start = start_eval["result"]
+    periodic_eval = _PeriodicEval(recipe, recipe.train.eval_every, out, console, known_start)
     trainer = CurriculumGRPOTrainer(
         model=model,
         args=config,
