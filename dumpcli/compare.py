@@ -110,24 +110,22 @@ def _evaluate_checkpoint(recipe: Recipe, path: Path | str) -> dict[str, Any]:
 
 
 def _start_eval(recipe: Recipe, root: Path, console: Console) -> dict[str, Any]:
-    """Step-0 point of every curve: the starting policy on the test split (cached in
-    start_eval.json), as {"policy", "eval", "scheme", "result"}. Each run writes it as its own
-    step 0 rather than evaluating the same policy again."""
+    """Step-0 point of every curve: the starting policy on the test split, as {"key", "result"}
+    (cached in start_eval.json). Each run writes it as its own step 0 rather than evaluating the
+    same policy again."""
+    from dumpcli.evaluate import start_eval_key
+
     policy = _start_policy(recipe, console)
     path = root / "start_eval.json"
-    key = {
-        "policy": str(policy),
-        "eval": recipe.eval.model_dump(mode="json"),
-        "scheme": recipe.train.reward.scheme,
-    }
+    key = start_eval_key(recipe, policy)
     if path.is_file():
         cached = read_json(path)
         if cached.get("key") == key:
-            return {**key, "result": cached["result"]}
+            return cached
     console.print(f"evaluating the starting policy {policy}")
-    result = _evaluate_checkpoint(recipe, policy)
-    write_json(path, {"key": key, "result": result})
-    return {**key, "result": result}
+    start = {"key": key, "result": _evaluate_checkpoint(recipe, policy)}
+    write_json(path, start)
+    return start
 
 
 def _ensure_final_eval(r: Recipe, max_steps: int, console: Console) -> None:

@@ -456,6 +456,16 @@ def sharded(sampler: Sampler, rank: int, world: int, gather: Callable[[list], li
     return sample
 
 
+def start_eval_key(recipe: Recipe, policy: str | Path) -> dict[str, Any]:
+    """What makes two evaluations of a starting policy the same: the policy, the eval settings and
+    the reward scheme (`dump compare` evaluates its shared start once; each run reuses it)."""
+    return {
+        "policy": str(policy),
+        "eval": recipe.eval.model_dump(mode="json"),
+        "scheme": recipe.train.reward.scheme,
+    }
+
+
 def evaluate_during_training(
     recipe: Recipe,
     model: Any,

@@ -112,14 +112,12 @@ def generate(family: str, difficulty: str, n: int, seed: int, output: Path, cons
     if n < 1:
         raise DumpError(f"-n {n}: give at least 1 puzzle per level")
     rows = (row for level in levels for row in iter_rows(family, level, n, seed))
+    summary = f"wrote {n * len(levels)} {family} puzzles (difficulty {difficulty}, seed {seed}) to"
     if str(output) == "-":
-        out = sys.stdout.buffer
         for row in rows:
-            out.write(orjson.dumps(row) + b"\n")
-        out.flush()
-        Console(stderr=True).print(
-            f"wrote {n * len(levels)} {family} puzzles (difficulty {difficulty}, seed {seed}) to stdout"
-        )
+            sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+        sys.stdout.buffer.flush()
+        Console(stderr=True).print(f"{summary} stdout")
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with atomic_path(output) as tmp:
@@ -128,9 +126,7 @@ def generate(family: str, difficulty: str, n: int, seed: int, output: Path, cons
             for row in rows:
                 f.write(orjson.dumps(row) + b"\n")
                 progress.advance(task)
-    console.print(
-        f"wrote {n * len(levels)} {family} puzzles (difficulty {difficulty}, seed {seed}) to {output}"
-    )
+    console.print(f"{summary} {output}")
 
 
 # -- verify ------------------------------------------------------------------------------------

@@ -170,9 +170,9 @@ def train(
 ) -> Path:
     """Run (or resume) GRPO with the recipe's curriculum; returns the output directory.
     `callbacks` (extra TrainerCallbacks) and `draw_observers` (called with each rank's
-    `trainer.Draw`) are for tools and tests that watch a run. `start_eval` ({"policy", "eval",
-    "result"}: `dump compare` evaluates the shared start once) is written as step 0 instead of
-    evaluating again, when its policy and eval settings are this run's.
+    `trainer.Draw`) are for tools and tests that watch a run. `start_eval` ({"key", "result"}:
+    `dump compare` evaluates the shared start once) is written as step 0 instead of evaluating
+    again, when its key (evaluate.start_eval_key: policy, eval settings, scheme) is this run's.
 
     The run folder has one owner: a second `dump train` / `dump prepare` on it stops at once, and
     a log or run.json that is a symbolic link stops the run before any work (see io.own_folder)."""
@@ -325,10 +325,11 @@ def _train(
 
     progress = RichProgress(console, f"GRPO {sched.name}")
     interrupt = _StopOnInterrupt(console)
+    from dumpcli.evaluate import start_eval_key
+
     known_start = None
-    if start_eval is not None and start_eval.get("policy") == str(policy_dir):
-        if start_eval.get("eval") == recipe.eval.model_dump(mode="json"):
-            known_start = start_eval["result"]
+    if start_eval is not None and start_eval.get("key") == start_eval_key(recipe, policy_dir):
+        known_start = start_eval["result"]
     periodic_eval = _PeriodicEval(recipe, recipe.train.eval_every, out, console, known_start)
     trainer = CurriculumGRPOTrainer(
         model=model,
