@@ -168,12 +168,26 @@ class FilterSpec(Strict):
         return self.zero_variance == "drop" or self.band is not None
 
 
+class BudgetSpec(Strict):
+    """Stop training once the run has generated this many completions or completion tokens
+    (whichever comes first; see dumpcli/train/compute.py), so runs whose steps cost different
+    amounts of generation are compared at equal cost. `train.grpo.max_steps` still caps the run."""
+
+    completions: int | None = Field(None, gt=0)
+    tokens: int | None = Field(None, gt=0)
+
+    @property
+    def active(self) -> bool:
+        return self.completions is not None or self.tokens is not None
+
+
 class TrainSpec(Strict):
     seed: int | None = None  # training seed (prompt draws, sampling); defaults to the recipe seed
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     reward: RewardSpec = Field(default_factory=RewardSpec)
     grpo: dict[str, Any] = Field(default_factory=dict)
     filter: FilterSpec = Field(default_factory=FilterSpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
     eval_every: int = Field(0, ge=0)
     save_steps: int = Field(0, ge=0)
 

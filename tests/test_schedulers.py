@@ -28,6 +28,7 @@ from dumpcli.schedulers.weights import Weights
 ABC = ["a", "b", "c"]
 SCHEDULERS = [
     "uniform", "proportional", "ucb", "sequential", "sec", "learnability", "exp3", "weights", "schedule", "pools",
+    "progress",
 ]  # fmt: skip
 
 
@@ -455,6 +456,10 @@ def recompute_from_stats(name: str, sched, stats: dict[str, dict[str, float]]) -
         return (1 - o.epsilon) * base + o.epsilon / sched.k
     if name == "exp3":
         return (1 - o.eps) * softmax(col("w"), 1.0) + o.eps / sched.k
+    if name == "progress":
+        score = col("score")
+        base = score / score.sum() if score.sum() > 0 else np.full(sched.k, 1 / sched.k)
+        return (1 - o.epsilon) * base + o.epsilon / sched.k
     if name in ("weights", "pools"):
         w = col("weight")
         return w / w.sum() if w.sum() > 0 else np.full(sched.k, 1 / sched.k)
@@ -537,7 +542,7 @@ def test_bad_feedback_is_a_clear_error(name):
     if name in ("ucb", "sec"):
         with pytest.raises(ValueError, match=r"feedback\[1\]\.advantage is nan"):
             s.update([fb("a", 1.0), fb("b", float("nan"))])
-    if name in ("sequential", "learnability", "exp3", "pools"):
+    if name in ("sequential", "learnability", "exp3", "pools", "progress"):
         with pytest.raises(
             ValueError, match=r"feedback\[0\]\.success is 2.0 \(expected a value in \[0, 1\]\)"
         ):

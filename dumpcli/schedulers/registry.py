@@ -30,6 +30,7 @@ _SCHEDULERS: dict[str, str] = {
     "schedule": "dumpcli.schedulers.schedule:Schedule",
     "pools": "dumpcli.schedulers.pools:Pools",
     "problem_pools": "dumpcli.schedulers.problem_pools:ProblemPools",
+    "progress": "dumpcli.schedulers.progress:Progress",
 }
 
 

@@ -31,6 +31,7 @@ ALLOWED = (
     "train.eval_every",
     "train.save_steps",
     "train.grpo.max_steps",
+    "train.budget",
     "train.grpo.save_steps",
     "train.grpo.save_total_limit",
     "train.grpo.logging_steps",

@@ -117,7 +117,8 @@ class _PeriodicEval(TrainerCallback):
         self._evaluate(state)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.every and state.global_step % self.every == 0:
+        # the step that spends train.budget ends the run: it gets its evaluation too
+        if self.every and (state.global_step % self.every == 0 or self.trainer.check_budget()):
             self._evaluate(state)
 
     def _evaluate(self, state: Any) -> None:
@@ -130,6 +131,7 @@ class _PeriodicEval(TrainerCallback):
         t = self.trainer
         accelerator = t.accelerator
         with (
+            t.compute.paused(),
             unwrap_model_for_generation(
                 t.model_wrapped, accelerator, gather_deepspeed3_params=t.args.ds3_gather_for_generation
             ) as model,
@@ -218,6 +220,18 @@ def _train(
             f"{max_steps(recipe)}); to train on, --resume with a larger train.grpo.max_steps"
         )
         return out
+    spec = recipe.train.budget
+    if checkpoint is not None and spec.active:
+        from dumpcli.train.compute import budget_reached, checkpoint_compute
+
+        spent = checkpoint_compute(checkpoint)
+        if budget_reached(spent, spec.completions, spec.tokens):
+            console.print(
+                f"{out} is finished: {checkpoint.name} spent its train.budget "
+                f"({int(spent.get('completions', 0))} completions, {int(spent.get('tokens', 0))} tokens); "
+                "to train on, --resume with a larger train.budget"
+            )
+            return out
 
     import torch
     from accelerate import PartialState
@@ -279,8 +293,10 @@ def _train(
     except ValueError as e:  # options that do not fit the prepared distributions (weights' globs, ...)
         raise RecipeError(f"{recipe._source_file}: train.scheduler: {e}") from None
     from_step = 0
+    saved_state: dict[str, Any] = {}
     if checkpoint is not None:
-        curriculum.load_state_dict(load_curriculum_state(checkpoint))
+        saved_state = load_curriculum_state(checkpoint)
+        curriculum.load_state_dict(saved_state)
         from_step = checkpoint_step(checkpoint) or 0
         if main_process:
             adopted = adopt_legacy(out)  # before run.json gets `runs` below
@@ -339,6 +355,7 @@ def _train(
         curriculum=curriculum,
         reward_function=RewardFunction(recipe.train.reward.scheme),
         group_filter=recipe.train.filter,
+        budget=recipe.train.budget,
         draw_observers=draw_observers,
         peft_config=lora_config(recipe) if checkpoint is None else None,
         callbacks=[
@@ -351,6 +368,7 @@ def _train(
         ],
     )
     periodic_eval.trainer = trainer
+    trainer.compute.load_state_dict(saved_state.get("compute"))
     trainer.remove_callback(PrinterCallback)  # the Rich bar replaces raw log dicts
     interrupt.install()
     try:
@@ -360,6 +378,12 @@ def _train(
     if interrupt.requested:
         console.print(f"[yellow]stopped at step {trainer.state.global_step}; continue with --resume")
         raise Interrupted(f"interrupted at step {trainer.state.global_step}; checkpoint saved in {out}")
+    if trainer.budget_reached:
+        c = trainer.compute
+        console.print(
+            f"train.budget spent at step {trainer.state.global_step}: {c.completions} completions, "
+            f"{c.tokens} completion tokens"
+        )
     _print_summary(curriculum, trainer, console)
     if main_process and recipe.train.eval_every:
         from dumpcli.evaluate import start_verdict

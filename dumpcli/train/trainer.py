@@ -30,10 +30,11 @@ from trl import GRPOTrainer
 from dumpcli.errors import DumpError
 from dumpcli.io import atomic_path
 from dumpcli.puzzles.rewards import RewardFunction, score
-from dumpcli.recipe import FilterSpec
+from dumpcli.recipe import BudgetSpec, FilterSpec
 from dumpcli.run_folder import CURRICULUM_STATE, clear_complete, mark_complete
 from dumpcli.schedulers import Feedback
 from dumpcli.schedulers.selector import Improvement
+from dumpcli.train.compute import ComputeCounter, budget_reached
 from dumpcli.train.curriculum import Curriculum
 from dumpcli.train.filters import keep_groups, merge_groups
 
@@ -58,6 +59,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         curriculum: Curriculum,
         reward_function: RewardFunction,
         group_filter: FilterSpec | None = None,
+        budget: BudgetSpec | None = None,
         draw_observers: Sequence[Callable[[Draw], None]] = (),
         **kwargs: Any,
     ):
@@ -79,6 +81,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         # wall time of the curriculum's own work (draw, scheduler update, improvement measure),
         # logged per step as curriculum/seconds: its share of the step is the curriculum's overhead
         self._curriculum_seconds = 0.0
+        self.compute = ComputeCounter()  # completions, tokens, seconds spent (train_log's compute/*)
+        self.budget = budget if budget is not None and budget.active else None
+        self.budget_reached = False
         self.add_callback(_CurriculumStepEnd(self))
         self.draw_observers = list(draw_observers)  # diagnostics and tests: what each rank drew
 
@@ -147,11 +152,13 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         device = self.accelerator.device
         local = torch.tensor(list(zip(rewards, successes, strict=True)), dtype=torch.float32, device=device)
         advantages = output["advantages"].detach().to(torch.float32).reshape(-1, 1)
-        gathered = self.accelerator.gather(torch.cat([local, advantages], dim=1)).cpu().tolist()
+        tokens = output["completion_mask"].sum(1).to(torch.float32).reshape(-1, 1)
+        gathered = self.accelerator.gather(torch.cat([local, advantages, tokens], dim=1)).cpu().tolist()
+        self.compute.add_generation(len(gathered), sum(row[3] for row in gathered))
         names = gather_object([(x["distribution"], x["id"]) for x in inputs])
         feedback = [
             Feedback(distribution=d, problem_id=pid, reward=r, advantage=a, success=s)
-            for (d, pid), (r, s, a) in zip(names, gathered, strict=True)
+            for (d, pid), (r, s, a, _) in zip(names, gathered, strict=True)
         ]
         started = time.perf_counter()
         per_dist = self.curriculum.observe(feedback)
@@ -284,13 +291,29 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         mask = batch["completion_mask"].to(torch.float32)
         # per-sequence mean log-ratio, then gather: groups may straddle ranks
         log_ratio = ((new - self._old_logps(batch)) * mask).sum(1) / mask.sum(1).clamp(min=1)
-        local = torch.stack([log_ratio.to(torch.float32), batch["advantages"].to(torch.float32)], dim=1)
+        local = torch.stack(
+            [log_ratio.to(torch.float32), batch["advantages"].to(torch.float32), mask.sum(1)], dim=1
+        )
         both = self.accelerator.gather(local).cpu().double()
+        self.compute.add_forward(int(both[:, 2].sum()))
         improvement = Improvement(both[:, 0], both[:, 1], self.num_generations)
         metrics = self.curriculum.observe_improvement(improvement)
         self._curriculum_seconds += time.perf_counter() - started
         for key, value in metrics.items():
             self._metrics["train"][key].append(value)
+
+    # -- compute ---------------------------------------------------------------------------
+    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+        """Every training log line carries the cumulative compute (`compute/*`, exact, not averaged)."""
+        if self.model.training:
+            logs = {**logs, **self.compute.as_log()}
+        super().log(logs, *args, **kwargs)
+
+    def check_budget(self) -> bool:
+        """True once `train.budget` is spent (then the step ends the run)."""
+        if self.budget is not None and budget_reached(self.compute, self.budget.completions, self.budget.tokens):
+            self.budget_reached = True
+        return self.budget_reached
 
     # -- checkpoints -------------------------------------------------------------------
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
@@ -303,7 +326,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             folder.mkdir(parents=True, exist_ok=True)
             clear_complete(folder)  # an earlier save of this step (before a resume) no longer counts
             with atomic_path(folder / CURRICULUM_STATE) as tmp:
-                torch.save(self.curriculum.state_dict(), tmp)
+                torch.save({**self.curriculum.state_dict(), "compute": self.compute.state_dict()}, tmp)
         # transformers deletes old checkpoints (save_total_limit) at the end of its save: here that
         # waits until the new one is marked complete, so a save cut short keeps the last good one.
         limit, self.args.save_total_limit = self.args.save_total_limit, None
@@ -337,10 +360,14 @@ def load_curriculum_state(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
 
 class _CurriculumStepEnd(TrainerCallback):
     """After the optimizer step, before logging and any checkpoint save: the selector's improvement
-    update once the generation batch is spent, then the step's curriculum time into the logs."""
+    update once the generation batch is spent, then the step's curriculum time into the logs, and
+    the end of the run (with a final checkpoint) once `train.budget` is spent."""
 
     def __init__(self, trainer: CurriculumGRPOTrainer) -> None:
         self.trainer = trainer
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.trainer.compute.start()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         t = self.trainer
@@ -351,3 +378,6 @@ class _CurriculumStepEnd(TrainerCallback):
             t.measure_improvement()
         t._metrics["train"]["curriculum/seconds"].append(t._curriculum_seconds)
         t._curriculum_seconds = 0.0
+        if t.check_budget():
+            control.should_save = True
+            control.should_training_stop = True
