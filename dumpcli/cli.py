@@ -202,9 +202,16 @@ def compare(
     jobs: Annotated[
         int, typer.Option(help="Runs trained at once, each in its own process with its share of the cores.")
     ] = 1,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Stop every run at the same compute: completions=N and/or tokens=N (train.budget)."
+        ),
+    ] = None,
     set_: SetOpt = None,
 ) -> None:
-    """Same recipe, same warm start, several schedulers and seeds side by side."""
+    """Same recipe, same warm start, several schedulers and seeds side by side, with paired verdicts."""
+    from dumpcli.compare import budget_overrides
     from dumpcli.compare import compare as run_compare
 
     names = [s.strip() for s in schedulers.split(",") if s.strip()]
@@ -212,7 +219,7 @@ def compare(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise DumpError(f"--seeds {seeds!r}: expected comma-separated integers") from None
-    loaded = _load(recipe, set_)
+    loaded = _load(recipe, [*(set_ or []), *budget_overrides(budget)])
     _check_trl()
     run_compare(loaded, schedulers=names, seeds=seed_list, console=console, jobs=jobs)
 

@@ -25,8 +25,16 @@ from rich.table import Table
 
 from dumpcli.errors import DumpError
 from dumpcli.io import atomic_path, read_json, write_json
-from dumpcli.recipe import Recipe, SchedulerSpec
-from dumpcli.run_folder import RunFolder, append_eval, checkpoint_dirs, is_complete, read_evals
+from dumpcli.recipe import Recipe, RecipeError, SchedulerSpec
+from dumpcli.run_folder import (
+    append_eval,
+    checkpoint_dirs,
+    checkpoint_step,
+    newest_intact_checkpoint,
+    read_evals,
+    read_train_log,
+)
+from dumpcli.stats import first_reaching, interpolate, mean_over, paired_verdict
 from dumpcli.train.config import max_steps as configured_max_steps
 
 MIN_EVAL_POINTS = 4  # when the recipe has no eval_every: evaluate at least this often
@@ -78,12 +86,38 @@ def compare_dir(recipe: Recipe) -> Path:
     return recipe.output_path / "compare"
 
 
-def _final_checkpoint(out: Path, max_steps: int) -> Path:
-    return RunFolder(out).checkpoint(max_steps)
+COMPUTE_AXES = ("completions", "tokens", "seconds")  # train_log's compute/* counters
 
 
-def _is_finished(out: Path, max_steps: int) -> bool:
-    return is_complete(_final_checkpoint(out, max_steps))
+def budget_overrides(text: str | None) -> list[str]:
+    """`--budget completions=N,tokens=M` as recipe overrides of train.budget."""
+    if not text:
+        return []
+    out = []
+    for part in text.split(","):
+        key, _, value = part.strip().partition("=")
+        if key not in ("completions", "tokens") or not value.strip().isdigit() or int(value) <= 0:
+            raise RecipeError(
+                f"--budget {text!r}: expected completions=N and/or tokens=N with N a positive integer"
+            )
+        out.append(f"train.budget.{key}={int(value)}")
+    return out
+
+
+def _final_checkpoint(r: Recipe, max_steps: int) -> Path | None:
+    """The checkpoint a finished run ended on: checkpoint-<max_steps>, or the one that spent the
+    recipe's train.budget. None while the run is not finished."""
+    from dumpcli.train.compute import budget_reached, checkpoint_compute
+
+    checkpoint, _ = newest_intact_checkpoint(r.output_path)
+    if checkpoint is None:
+        return None
+    if (checkpoint_step(checkpoint) or 0) >= max_steps:
+        return checkpoint
+    spec = r.train.budget
+    if spec.active and budget_reached(checkpoint_compute(checkpoint), spec.completions, spec.tokens):
+        return checkpoint
+    return None
 
 
 def _start_policy(recipe: Recipe, console: Console) -> Path | str:
@@ -128,32 +162,35 @@ def _start_eval(recipe: Recipe, root: Path, console: Console) -> dict[str, Any]:
     return start
 
 
-def _ensure_final_eval(r: Recipe, max_steps: int, console: Console) -> None:
+def _ensure_final_eval(r: Recipe, final: Path, console: Console) -> None:
     """The final step must be on every curve, even when eval_every does not divide the budget."""
     out = r.output_path
-    evals = read_evals(out)
-    if any(e["step"] == max_steps for e in evals):
+    step = checkpoint_step(final) or 0
+    if any(e["step"] == step for e in read_evals(out)):
         return
     console.print(f"evaluating the final checkpoint of {out.name}")
-    result = _evaluate_checkpoint(r, _final_checkpoint(out, max_steps))
-    append_eval(out, max_steps, result)
+    append_eval(out, step, _evaluate_checkpoint(r, final))
 
 
 def _run_one(r: Recipe, max_steps: int, console: Console, start: dict[str, Any] | None = None) -> str:
     from dumpcli.train.run import train
 
     out = r.output_path
-    if _is_finished(out, max_steps):
+    final = _final_checkpoint(r, max_steps)
+    if final is not None:
         console.print(f"[dim]{out.name}: finished earlier, reusing it")
         status = "reused"
     else:
         resume = bool(checkpoint_dirs(out))
         console.rule(f"{out.name}" + (" (resuming)" if resume else ""))
         train(r, resume=resume, console=console, start_eval=start)
-        if not _is_finished(out, max_steps):
-            raise DumpError(f"{out}: training ended without checkpoint-{max_steps}; rerun to resume")
+        final = _final_checkpoint(r, max_steps)
+        if final is None:
+            raise DumpError(
+                f"{out}: training ended before checkpoint-{max_steps} or its train.budget; rerun to resume"
+            )
         status = "resumed" if resume else "trained"
-    _ensure_final_eval(r, max_steps, console)
+    _ensure_final_eval(r, final, console)
     return status
 
 
@@ -186,12 +223,26 @@ def _train_all(
 
 
 def curve(out: Path, start: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """[{step, mean_accuracy, distributions: {d: accuracy}}] of one run, step 0 = the start."""
+    """[{step, mean_accuracy, distributions: {d: accuracy}, completions, tokens, seconds}] of one
+    run, step 0 = the start (no compute spent). The compute at a step is train_log's cumulative
+    compute/* counters at that step (absent for runs logged before the counters existed)."""
+    spent = compute_by_step(out)
     points = []
     if start is not None:
-        points.append(_point(0, start))
-    points += [_point(int(e["step"]), e) for e in read_evals(out) if e["step"] > 0]
+        points.append({**_point(0, start), **dict.fromkeys(COMPUTE_AXES, 0.0)})
+    for e in read_evals(out):
+        if e["step"] > 0:
+            points.append({**_point(int(e["step"]), e), **spent.get(int(e["step"]), {})})
     return points
+
+
+def compute_by_step(out: Path) -> dict[int, dict[str, float]]:
+    """{step: {completions, tokens, seconds}} from train_log.jsonl (the last line of a step wins)."""
+    found: dict[int, dict[str, float]] = {}
+    for line in read_train_log(out):
+        if "compute/completions" in line:
+            found[int(line["step"])] = {k: float(line[f"compute/{k}"]) for k in COMPUTE_AXES}  # type: ignore[literal-required]
+    return found
 
 
 def _point(step: int, result: dict[str, Any]) -> dict[str, Any]:
@@ -283,6 +334,90 @@ def summarise(
             reached / reference_steps if reached is not None and reference_steps else None
         )
     return {"reference": reference, "target": target, "summary": out}
+
+
+def _axis(points: list[dict[str, Any]], axis: str, key: str = "mean_accuracy") -> list[tuple[float, float]] | None:
+    if not all(axis in p for p in points):
+        return None
+    return [(float(p[axis]), float(p[key])) for p in points]
+
+
+def compute_verdicts(
+    curves: dict[str, dict[int, list[dict[str, Any]]]], order: list[str], reference: str, target: float
+) -> dict[str, Any]:
+    """Per method, against the reference, paired by seed (dumpcli/stats.py):
+    - `final`: final mean accuracy, as each run ended;
+    - `at_equal_completions`: mean accuracy at C, the fewest completions any run of the comparison
+      generated (linear between evaluations), so every method is read at the same cost;
+    - `auc_per_completion`: the mean accuracy over [0, C] completions (area under accuracy vs
+      completions / C), which rewards getting there early;
+    - `completions_to_target`: the completions at which the seed-mean curve (on the completions
+      axis) first reaches the target, the reference's seed-mean final accuracy (as the steps column
+      does on steps), and that as a multiple of the reference's; per seed too, for information;
+    - `per_distribution`: the paired final-accuracy difference of every distribution.
+    Compute-based parts are None when a run has no compute counters (logged before they existed)."""
+    seeds_of = {m: sorted(by_seed) for m, by_seed in curves.items()}
+    finals = {m: {seed: pts[-1] for seed, pts in by_seed.items()} for m, by_seed in curves.items()}
+    completions = {
+        m: {seed: _axis(pts, "completions") for seed, pts in by_seed.items()} for m, by_seed in curves.items()
+    }
+    have_compute = all(c is not None for per in completions.values() for c in per.values())
+    end = min(c[-1][0] for per in completions.values() for c in per.values() if c) if have_compute else None
+    out: dict[str, Any] = {"equal_completions": end, "methods": {}}
+    ref_seeds = set(seeds_of[reference])
+    reached_ref = None
+    for method in curves:
+        seeds = [s for s in seeds_of[method] if s in ref_seeds]
+        entry: dict[str, Any] = {"paired_seeds": seeds}
+        entry["final"] = paired_verdict(
+            [finals[method][s]["mean_accuracy"] for s in seeds],
+            [finals[reference][s]["mean_accuracy"] for s in seeds],
+        )
+        entry["per_distribution"] = {
+            d: paired_verdict(
+                [finals[method][s]["distributions"][d] for s in seeds],
+                [finals[reference][s]["distributions"][d] for s in seeds],
+            )
+            for d in order
+            if all(d in finals[x][s]["distributions"] for x in (method, reference) for s in seeds)
+        }
+        if have_compute and end is not None:
+            mine, ref = completions[method], completions[reference]
+            entry["at_equal_completions"] = paired_verdict(
+                [interpolate(mine[s], end) for s in seeds], [interpolate(ref[s], end) for s in seeds]  # type: ignore[arg-type]
+            )
+            entry["auc_per_completion"] = paired_verdict(
+                [mean_over(mine[s], end) for s in seeds], [mean_over(ref[s], end) for s in seeds]  # type: ignore[arg-type]
+            )
+            entry["completions_to_target"] = {
+                "completions": first_reaching(_seed_mean_curve(curves[method], "completions"), target),
+                "per_seed": [first_reaching(mine[s], target) for s in seeds_of[method]],  # type: ignore[arg-type]
+            }
+            spent = [c[-1][0] for c in mine.values() if c]
+            entry["completions_spent"] = sum(spent) / len(spent)
+            if method == reference:
+                reached_ref = entry["completions_to_target"]["completions"]
+        out["methods"][method] = entry
+    for entry in out["methods"].values():
+        to_target = entry.get("completions_to_target")
+        if to_target is not None:
+            mine_c = to_target["completions"]
+            to_target["ratio"] = mine_c / reached_ref if mine_c is not None and reached_ref else None
+    return out
+
+
+def _seed_mean_curve(by_seed: dict[int, list[dict[str, Any]]], axis: str) -> list[tuple[float, float]]:
+    """(mean over seeds of `axis`, mean over seeds of mean accuracy) at each step every seed evaluated:
+    the seed-mean curve on a compute axis (its last point reaches the method's own seed-mean final)."""
+    steps = sorted(set.intersection(*[{p["step"] for p in pts} for pts in by_seed.values()]))
+    at = [{p["step"]: p for p in pts} for pts in by_seed.values()]
+    return [
+        (
+            sum(float(a[step][axis]) for a in at) / len(at),
+            sum(float(a[step]["mean_accuracy"]) for a in at) / len(at),
+        )
+        for step in steps
+    ]
 
 
 def below_start(result: dict[str, Any]) -> list[str]:
@@ -424,6 +559,7 @@ def compare(
             "curve": pts,
         }
     summary = summarise(curves, order, reference)
+    verdicts = compute_verdicts(curves, order, reference, summary["target"])
     result = {
         "recipe": recipe.name,
         "schedulers": schedulers,
@@ -436,19 +572,45 @@ def compare(
             if reference == "uniform"
             else f"uniform not compared: {reference}'s final mean accuracy is the target"
         ),
+        "budget": recipe.train.budget.model_dump(exclude_none=True),
         **summary,
+        "verdicts": verdicts,
+        "drawn_share": {
+            sched: drawn_share([Path(runs[f"{sched}-seed{seed}"]["output_dir"]) for seed in seeds], order)
+            for sched in schedulers
+        },
         "runs": runs,
     }
     result["below_start"] = below_start(result)
     write_json(root / "compare.json", result)
-    plot = plot_mean_accuracy(result, root / "mean_accuracy.png")
-    md = _write_markdown(result, root / "compare.md", plot)
+    plots = [plot_mean_accuracy(result, root / "mean_accuracy.png")]
+    if verdicts["equal_completions"] is not None:
+        plots += [
+            plot_mean_accuracy(result, root / f"mean_accuracy_{axis}.png", axis=axis) for axis in COMPUTE_AXES
+        ]
+    md = _write_markdown(result, root / "compare.md", plots)
     console.print(compare_table(result))
+    console.print(verdict_table(result))
     for line in result["below_start"]:
         console.print(f"[yellow]{line}")
-    for path in (root / "compare.json", md, plot):
+    for path in (root / "compare.json", md, *plots):
         console.print(f"wrote {path}")
     return result
+
+
+def drawn_share(outs: list[Path], order: list[str]) -> dict[str, float]:
+    """Share of all prompts drawn per distribution, over the runs (curriculum.jsonl's `drawn`:
+    what was trained on, for a problem-level method too)."""
+    from dumpcli.io import read_jsonl
+    from dumpcli.run_folder import RunFolder
+
+    totals = dict.fromkeys(order, 0)
+    for out in outs:
+        for line in read_jsonl(RunFolder(out).curriculum_log):
+            for d, n in (line.get("drawn") or {}).items():
+                totals[d] = totals.get(d, 0) + int(n)
+    grand = sum(totals.values())
+    return {d: (n / grand if grand else 0.0) for d, n in totals.items()}
 
 
 def _cell(ms: dict[str, float] | None, seeds: int) -> str:
@@ -506,17 +668,38 @@ def compare_table(result: dict[str, Any]) -> Table:
     return table
 
 
-def plot_mean_accuracy(result: dict[str, Any], path: Path) -> Path:
+AXIS_LABELS = {
+    "step": "training step",
+    "completions": "completions generated",
+    "tokens": "completion tokens generated",
+    "seconds": "training seconds (evaluation excluded)",
+}
+
+
+def _mean_axis(result: dict[str, Any], sched: str, steps: list[int], axis: str) -> list[float]:
+    """x of each evaluated step on `axis`: the step, or the compute spent by then (mean over seeds)."""
+    if axis == "step":
+        return [float(x) for x in steps]
+    runs = [r for r in result["runs"].values() if r["scheduler"] == sched]
+    per_step = [{p["step"]: p.get(axis) for p in r["curve"]} for r in runs]
+    return [sum(float(at[step] or 0.0) for at in per_step) / len(per_step) for step in steps]
+
+
+def plot_mean_accuracy(result: dict[str, Any], path: Path, axis: str = "step") -> Path:
     import matplotlib
 
     from dumpcli.report import new_figure, save_figure
 
     fig, ax = new_figure(
-        f"{result['recipe']}: mean accuracy over distributions (test split)", "training step", "mean accuracy"
+        f"{result['recipe']}: mean accuracy over distributions (test split)", AXIS_LABELS[axis], "mean accuracy"
     )
+    if axis != "step":
+        from matplotlib.ticker import AutoLocator
+
+        ax.xaxis.set_major_locator(AutoLocator())
     cmap = matplotlib.colormaps["tab10"]
     for i, (sched, s) in enumerate(result["summary"].items()):
-        xs = [p["step"] for p in s["curve"]]
+        xs = _mean_axis(result, sched, [p["step"] for p in s["curve"]], axis)
         ys = [p["mean"] for p in s["curve"]]
         colour = cmap(i % 10)
         label = f"{sched} ({len(s['seeds'])} seed{'s' if len(s['seeds']) > 1 else ''})"
@@ -530,7 +713,79 @@ def plot_mean_accuracy(result: dict[str, Any], path: Path) -> Path:
     return save_figure(fig, path, "scheduler (band: \u00b1 std)")
 
 
-def _write_markdown(result: dict[str, Any], path: Path, plot: Path) -> Path:
+def _interval(v: dict[str, Any] | None) -> str:
+    if v is None or v["diff"] is None:
+        return "-"
+    if v["lo"] is None:
+        return f"{v['diff']:+.3f}"
+    return f"{v['diff']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}]"
+
+
+def _verdict_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    v = result["verdicts"]
+    end = v["equal_completions"]
+    header = ["method", "seeds", "final: diff [95% CI]", "verdict"]
+    if end is not None:
+        header += [
+            f"at {end:.0f} completions", "verdict", "AUC per completion", "verdict",
+            "completions to target", "completions spent",
+        ]  # fmt: skip
+    rows = []
+    for sched in result["schedulers"]:
+        e = v["methods"][sched]
+        ref = sched == result["reference"]
+        row = [sched + (" (ref)" if ref else ""), str(len(e["paired_seeds"]))]
+        row += ["-", "-"] if ref else [_interval(e["final"]), e["final"]["verdict"]]
+        if end is not None:
+            for key in ("at_equal_completions", "auc_per_completion"):
+                row += ["-", "-"] if ref else [_interval(e[key]), e[key]["verdict"]]
+            t = e["completions_to_target"]
+            if t["completions"] is None:
+                reach = "not reached"
+            else:
+                reach = f"{t['completions']:.0f}" + (f" ({t['ratio']:.2f}x)" if t["ratio"] is not None else "")
+            row += [reach, f"{e['completions_spent']:.0f}"]
+        rows.append(row)
+    return header, rows
+
+
+def verdict_table(result: dict[str, Any]) -> Table:
+    header, rows = _verdict_rows(result)
+    table = Table(
+        title=f"verdict against {result['reference']}, paired by seed",
+        caption="diff = mean over seeds of (method - reference); 95% CI by Student's t over the paired "
+        "seeds; better/worse only where the interval excludes 0",
+    )
+    for i, col in enumerate(header):
+        table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        *["| " + " | ".join(row) + " |" for row in rows],
+    ]
+
+
+def _per_distribution_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    order = result["distributions"]
+    header = ["method", *order]
+    rows = []
+    for sched in result["schedulers"]:
+        if sched == result["reference"]:
+            continue
+        per = result["verdicts"]["methods"][sched]["per_distribution"]
+        rows.append(
+            [sched, *[f"{_interval(per.get(d))} {per[d]['verdict']}" if d in per else "-" for d in order]]
+        )
+    return header, rows
+
+
+def _write_markdown(result: dict[str, Any], path: Path, plots: list[Path]) -> Path:
     header, rows = _rows(result)
     lines = [
         f"# Scheduler comparison: {result['recipe']}",
@@ -546,11 +801,36 @@ def _write_markdown(result: dict[str, Any], path: Path, plot: Path) -> Path:
         "start: final mean accuracy minus the starting policy's (step 0).",
         "",
         *[f"**{line}.**\n" for line in result.get("below_start", [])],
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
-        *["| " + " | ".join(row) + " |" for row in rows],
+        *_markdown_table(header, rows),
         "",
-        f"![mean accuracy vs step]({plot.name})",
+        f"## Verdict against {result['reference']}, paired by seed",
+        "",
+        "For each seed, method minus reference (the same seed: the same warm start, data and test "
+        "problems); the mean over seeds and its 95% interval (Student's t). *better* or *worse* only where "
+        "the interval excludes 0, otherwise *level*; one seed gives no verdict. `final`: mean accuracy "
+        "where each run ended. `at C completions`: mean accuracy when the run had generated C completions, "
+        "the fewest any run of this comparison generated (linear between evaluations), i.e. at equal cost. "
+        "`AUC per completion`: mean accuracy over [0, C] completions. `completions to target`: completions "
+        "at which the seed-mean curve first reaches the target (in brackets: as a multiple of the "
+        "reference's).",
+        "",
+        *_markdown_table(*_verdict_rows(result)),
+        "",
+        "Final accuracy per distribution, paired difference against the reference [95% CI] and verdict:",
+        "",
+        *_markdown_table(*_per_distribution_rows(result)),
+        "",
+        "Share of all prompts drawn per distribution (curriculum.jsonl, all seeds):",
+        "",
+        *_markdown_table(
+            ["method", *result["distributions"]],
+            [
+                [sched, *[f"{result['drawn_share'][sched].get(d, 0.0):.2f}" for d in result["distributions"]]]
+                for sched in result["schedulers"]
+            ],
+        ),
+        "",
+        *[f"![mean accuracy vs {p.stem.partition('_accuracy_')[2] or 'step'}]({p.name})" for p in plots],
         "",
         "Runs:",
         "",

@@ -13,7 +13,17 @@ from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
-from dumpcli.compare import auc, below_start, steps_to_target, summarise, threads_per_job
+from dumpcli.compare import (
+    auc,
+    below_start,
+    budget_overrides,
+    compute_verdicts,
+    steps_to_target,
+    summarise,
+    threads_per_job,
+)
+from dumpcli.recipe import RecipeError
+from dumpcli.stats import first_reaching, interpolate, mean_over, paired_verdict, t_quantile
 
 RECIPE = tiny_train_recipe(
     **{
@@ -77,6 +87,82 @@ def test_gain_over_start_and_below_start_sentence() -> None:
     assert "1 of 2 seed(s)" in lines[0]
 
 
+def test_paired_verdict_level_and_better_by_hand() -> None:
+    # diffs 0.02, -0.01, 0.05: mean 0.02, sd 0.03, half = t(0.975, 2) * 0.03 / sqrt(3) = 4.303 * 0.017320508
+    level = paired_verdict([0.52, 0.49, 0.55], [0.50, 0.50, 0.50])
+    assert level["diff"] == pytest.approx(0.02) and level["n"] == 3
+    assert level["lo"] == pytest.approx(0.02 - 0.0745301, abs=1e-6)
+    assert level["hi"] == pytest.approx(0.02 + 0.0745301, abs=1e-6)
+    assert level["verdict"] == "level"
+    # diffs 0.10, 0.12, 0.08, 0.10, 0.10: mean 0.10, sd sqrt(0.0008 / 4) = 0.0141421
+    # half = t(0.975, 4) 2.776 * 0.0141421 / sqrt(5) = 0.0175573 -> [0.0824, 0.1176]: better
+    better = paired_verdict([0.6, 0.62, 0.58, 0.6, 0.6], [0.5] * 5)
+    assert better["lo"] == pytest.approx(0.1 - 0.0175573, abs=1e-6) and better["verdict"] == "better"
+    worse = paired_verdict([0.5] * 5, [0.6, 0.62, 0.58, 0.6, 0.6])
+    assert worse["verdict"] == "worse" and worse["hi"] == pytest.approx(-0.1 + 0.0175573, abs=1e-6)
+    one = paired_verdict([0.9], [0.1])
+    assert one == {"diff": pytest.approx(0.8), "lo": None, "hi": None, "n": 1, "verdict": "-"}
+    assert t_quantile(1) == 12.706 and t_quantile(100) == 2.042
+    with pytest.raises(ValueError):
+        paired_verdict([0.1], [0.1, 0.2])
+
+
+def test_compute_axis_interpolation_area_and_first_reaching() -> None:
+    pts = [(0.0, 0.2), (100.0, 0.4), (300.0, 0.8)]
+    assert interpolate(pts, 50) == pytest.approx(0.3)
+    assert interpolate(pts, 200) == pytest.approx(0.6)
+    assert interpolate(pts, 1000) == pytest.approx(0.8) and interpolate(pts, -5) == pytest.approx(0.2)
+    # [0, 200]: 100 * (0.2 + 0.4) / 2 + 100 * (0.4 + 0.6) / 2 = 30 + 50 = 80 -> 80 / 200
+    assert mean_over(pts, 200) == pytest.approx(0.4)
+    assert first_reaching(pts, 0.4) == 100 and first_reaching(pts, 0.9) is None
+
+
+def test_compute_verdicts_by_hand() -> None:
+    """Two seeds; uniform spends 100 completions per evaluation, `focus` 200 (dynamic sampling)."""
+
+    def pts(values: list[float], per: int) -> list[dict]:
+        return [
+            {"step": i, "mean_accuracy": v, "distributions": {"a": v}, "completions": per * i,
+             "tokens": 10.0 * per * i, "seconds": float(i)}
+            for i, v in enumerate(values)
+        ]  # fmt: skip
+
+    curves = {
+        "uniform": {0: pts([0.2, 0.3, 0.4], 100), 1: pts([0.2, 0.4, 0.5], 100)},
+        "focus": {0: pts([0.2, 0.5, 0.6], 200), 1: pts([0.2, 0.4, 0.6], 200)},
+    }
+    target = 0.45  # uniform's seed-mean final
+    v = compute_verdicts(curves, ["a"], "uniform", target)
+    assert v["equal_completions"] == 200  # the fewest any run spent: uniform's 2 x 100
+    focus = v["methods"]["focus"]
+    # final: diffs 0.2, 0.1 -> mean 0.15
+    assert focus["final"]["diff"] == pytest.approx(0.15)
+    # at 200 completions: focus is at its step 1 (0.5, 0.4), uniform at its step 2 (0.4, 0.5): diffs 0.1, -0.1
+    assert focus["at_equal_completions"]["diff"] == pytest.approx(0.0)
+    assert focus["at_equal_completions"]["verdict"] == "level"
+    # AUC over [0, 200]: focus seed 0: (0.2 + 0.5) / 2 = 0.35; uniform seed 0: (0.25 + 0.35) / 2 = 0.3
+    #                    focus seed 1: 0.3;                     uniform seed 1: (0.3 + 0.45) / 2 = 0.375
+    assert focus["auc_per_completion"]["diff"] == pytest.approx(((0.35 - 0.3) + (0.3 - 0.375)) / 2)
+    # to 0.45 on the seed-mean curves: uniform (0, .2) (100, .35) (200, .45) -> 200;
+    # focus (0, .2) (200, .45) (400, .6) -> 200; ratio 1.0. Per seed: focus 200 and 400
+    assert focus["completions_to_target"] == {"completions": 200.0, "per_seed": [200.0, 400.0], "ratio": 1.0}
+    assert v["methods"]["uniform"]["completions_to_target"]["per_seed"] == [None, 200.0]
+    assert focus["per_distribution"]["a"]["diff"] == pytest.approx(0.15)
+    assert focus["completions_spent"] == 400
+
+
+def test_budget_option_parsing() -> None:
+    assert budget_overrides("completions=38400") == ["train.budget.completions=38400"]
+    assert budget_overrides("completions=10,tokens=99") == [
+        "train.budget.completions=10",
+        "train.budget.tokens=99",
+    ]
+    assert budget_overrides(None) == []
+    for bad in ("steps=3", "completions=", "completions=-1", "completions=1e4"):
+        with pytest.raises(RecipeError, match="--budget"):
+            budget_overrides(bad)
+
+
 def test_threads_per_job_shares_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert [threads_per_job(j) for j in (1, 2, 3)] == [2, 1, 1]
@@ -137,12 +223,30 @@ def test_compare_two_step_budget_every_scheduler_and_seed(
     assert data["summary"]["uniform"]["steps_to_target"] is not None  # the reference reaches its own final
 
     md = (root / "compare.md").read_text()
-    table = [line for line in md.splitlines() if line.startswith("| ")]
+    blocks = md.split("\n\n")
+    tables = [[line for line in b.splitlines() if line.startswith("| ")] for b in blocks]
+    tables = [t for t in tables if t]
+    table = tables[0]
     assert table[0].startswith("| scheduler | kk/2 | kk/3 | mean | gain over start | AUC | steps to")
     assert [row.split("|")[1].strip() for row in table[1:]] == ["uniform (ref)", "ucb"]
-    assert "![mean accuracy vs step](mean_accuracy.png)" in md
-    assert imread(root / "mean_accuracy.png").shape[:2] == (500, 1000)
+    verdict = tables[1]
+    assert verdict[0].startswith("| method | seeds | final: diff [95% CI] | verdict | at ")
+    assert "AUC per completion" in verdict[0] and "completions to target" in verdict[0]
+    assert verdict[1].split("|")[1].strip() == "uniform (ref)" and verdict[2].split("|")[1].strip() == "ucb"
+    assert verdict[2].split("|")[4].strip() in ("better", "level", "worse")
+    # 2 steps of 4 completions (per_device_train_batch_size 4, no filter): every run spent 8
+    v = data["verdicts"]
+    assert v["equal_completions"] == 8
+    assert v["methods"]["ucb"]["paired_seeds"] == [0, 1] and v["methods"]["ucb"]["completions_spent"] == 8
+    for run in data["runs"].values():
+        assert [p["completions"] for p in run["curve"]] == [0, 4, 8]
+        assert run["curve"][-1]["tokens"] > 0 and run["curve"][-1]["seconds"] > 0
+    assert sum(data["drawn_share"]["uniform"].values()) == pytest.approx(1.0)
+    for name in ("mean_accuracy", "mean_accuracy_completions", "mean_accuracy_tokens", "mean_accuracy_seconds"):
+        assert f"({name}.png)" in md
+        assert imread(root / f"{name}.png").shape[:2] == (500, 1000)
     assert "uniform" in result.output and "ucb" in result.output and "AUC" in result.output
+    assert "verdict against uniform" in result.output
 
     stamps = {p: p.stat().st_mtime_ns for p in root.glob("*/checkpoint-2/trainer_state.json")}
     # a run whose final evaluation is missing gets its final checkpoint evaluated: same numbers as
@@ -235,3 +339,43 @@ def test_dry_run_shows_the_selector_its_proposal_and_the_filter(tmp_path: Path) 
     assert "at most 3 generation rounds" in text
     schedule = dry_run(load_recipe(path, ["train.scheduler={name: schedule}"]), console=Console(quiet=True))
     assert schedule["scheduler"]["drawn_by"] == "schedule"
+
+
+@pytest.mark.slow
+def test_compare_budget_stops_every_run_at_the_same_completions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--budget completions=8: uniform (4 completions a step) stops at step 2; UCB with dynamic
+    sampling (4 per round, up to 3 rounds a step) stops at the first step whose rounds reach 8.
+    Every run ends at the step where its completions first reach the budget, below max_steps."""
+    monkeypatch.setenv("DUMP_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = tiny_train_recipe(
+        **{
+            **{k: v for k, v in RECIPE.items() if k not in ("train",)},
+            "train.scheduler": {"name": "ucb", "window": 50},
+            "train.grpo": {**RECIPE["train"]["grpo"], "max_steps": 6},
+            "compare": {
+                "variants": {"ucb-ds": {"scheduler": {"name": "ucb"}, "filter": {"zero_variance": "drop", "max_rounds": 3}}}
+            },
+        }
+    )
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    args = ["compare", str(path), "--schedulers", "uniform,ucb-ds", "--seeds", "0", "--budget", "completions=8"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = orjson.loads((tmp_path / "out" / "compare" / "compare.json").read_bytes())
+    assert data["budget"] == {"completions": 8}
+    for name, run in data["runs"].items():
+        out = Path(run["output_dir"])
+        logs = [orjson.loads(x) for x in (out / "train_log.jsonl").read_bytes().splitlines() if b'"loss"' in x]
+        spent = [line["compute/completions"] for line in logs]
+        assert spent[-1] >= 8 and all(c < 8 for c in spent[:-1]), name
+        last = logs[-1]["step"]
+        assert last < 6 and (out / f"checkpoint-{last}").is_dir(), name
+        assert run["curve"][-1]["step"] == last and run["curve"][-1]["completions"] == spent[-1]
+    assert data["runs"]["uniform-seed0"]["curve"][-1]["step"] == 2
+    again = CliRunner().invoke(app, args, catch_exceptions=False)  # finished by the budget: reused
+    assert again.exit_code == 0, again.output
+    rerun = orjson.loads((tmp_path / "out" / "compare" / "compare.json").read_bytes())
+    assert {run["status"] for run in rerun["runs"].values()} == {"reused"}
