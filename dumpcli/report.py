@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -80,22 +81,83 @@ def _moving_average(values: Sequence[float], window: int) -> list[float]:
     return out
 
 
+def is_problem_level(curriculum: Sequence[dict[str, Any]]) -> bool:
+    """Whether a problem-level selector chose the prompts (it logs its statistics as `selector`):
+    then `probabilities` are only its proposal's, and the drawn counts show what it chose."""
+    return any("selector" in line for line in curriculum)
+
+
+def drawn_per_step(curriculum: Sequence[dict[str, Any]], order: list[str]) -> tuple[list[int], np.ndarray]:
+    """(training steps, prompts drawn per step x distribution): the draws of one step are summed
+    (dynamic sampling may draw several rounds for one optimizer step)."""
+    steps: list[int] = []
+    rows: list[list[int]] = []
+    for i, line in enumerate(curriculum):
+        step = int(line.get("step", line.get("draw", i)))
+        counts = [int(line.get("drawn", {}).get(d, 0)) for d in order]
+        if steps and steps[-1] == step:
+            rows[-1] = [a + b for a, b in zip(rows[-1], counts, strict=True)]
+        else:
+            steps.append(step)
+            rows.append(counts)
+    return steps, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(order))
+
+
+def drawn_shares(counts: np.ndarray, half_window: int) -> np.ndarray:
+    """Share drawn from each distribution around each step: the prompts drawn from it over the steps
+    within `half_window` either side, divided by all prompts drawn in those steps (a ratio of sums,
+    so a step that drew more weighs more). Steps x distributions; rows sum to 1 (0 where none drawn)."""
+    total = np.vstack([np.zeros((1, counts.shape[1])), np.cumsum(counts, axis=0)])
+    idx = np.arange(counts.shape[0])
+    lo = np.clip(idx - half_window, 0, counts.shape[0])
+    hi = np.clip(idx + half_window + 1, 0, counts.shape[0])
+    window = total[hi] - total[lo]
+    sums = window.sum(axis=1, keepdims=True)
+    return np.divide(window, sums, out=np.zeros_like(window), where=sums > 0)
+
+
+def share_half_window(curriculum: Sequence[dict[str, Any]]) -> int:
+    """Smoothing of the drawn share: about a twentieth of the run's steps, centred (no lag behind p)."""
+    steps = {line.get("step", line.get("draw", i)) for i, line in enumerate(curriculum)}
+    return round(len(steps) / 40)
+
+
 def plot_probabilities(
     curriculum: Sequence[dict[str, Any]], order: list[str], path: Path, title: str
 ) -> Path:
+    """Stacked areas: what the method chose (the sampling probability of a distribution-level
+    scheduler; the share drawn for a problem-level selector, whose proposal is often flat). Dashed
+    lines: the other one's stack boundaries, so the two can be compared at a glance."""
+    from matplotlib.patheffects import withStroke
+
     steps = [line.get("step", line.get("draw", i)) for i, line in enumerate(curriculum)]
-    stacks = [[float(line.get("probabilities", {}).get(d, 0.0)) for line in curriculum] for d in order]
-    # the draw at step s is used for step s: close the last one at s + 1
+    probs = [[float(line.get("probabilities", {}).get(d, 0.0)) for line in curriculum] for d in order]
+    share_steps, counts = drawn_per_step(curriculum, order)
+    half = share_half_window(curriculum)
+    shares = drawn_shares(counts, half).T.tolist()
+    # a step's draw holds until the next one: steps, not slopes; close the last one at step + 1
     steps.append(steps[-1] + 1)
-    for stack in stacks:
+    share_steps.append(share_steps[-1] + 1)
+    for stack in (*probs, *shares):
         stack.append(stack[-1])
-    fig, ax = new_figure(
-        f"{title}: sampling probability per distribution", "training step", "sampling probability"
-    )
-    # a draw's probabilities hold until the next draw: steps, not slopes
-    ax.stackplot(steps, stacks, labels=order, colors=colours(len(order)), alpha=0.9, step="post")
+    smooth = f", {2 * half + 1}-step window" if half else ""
+    share_label = f"share drawn{smooth}"
+    if is_problem_level(curriculum):
+        ylabel, heading = "share of prompts drawn", f"share of prompts drawn per distribution{smooth}"
+        area, lines, line_label = (share_steps, shares), (steps, probs), "proposal's probability"
+    else:
+        ylabel, heading = "sampling probability", "sampling probability per distribution"
+        area, lines, line_label = (steps, probs), (share_steps, shares), share_label
+    fig, ax = new_figure(f"{title}: {heading}", "training step", ylabel)
+    ax.stackplot(*area, labels=order, colors=colours(len(order)), alpha=0.9, step="post")
+    xs, stacks = lines
+    boundaries = np.cumsum(np.asarray(stacks), axis=0)[:-1]  # the top edge is always 1
+    outline = [withStroke(linewidth=2, foreground="white", alpha=0.6)]  # visible on dark and light areas
+    for i, boundary in enumerate(boundaries):
+        ax.step(xs, boundary, where="post", color="black", linestyle="--", linewidth=0.8,
+                path_effects=outline, label=line_label if i == 0 else None)  # fmt: skip
     ax.set_ylim(0, 1)
-    ax.set_xlim(min(steps), max(steps))
+    ax.set_xlim(min(steps[0], share_steps[0]), max(steps[-1], share_steps[-1]))
     return save_figure(fig, path, "easy \u2192 hard")
 
 
@@ -140,9 +202,12 @@ def plot_eval_accuracy(evals: Sequence[dict[str, Any]], order: list[str], path: 
 def final_rows(
     curriculum: Sequence[dict[str, Any]], evals: Sequence[dict[str, Any]], order: list[str]
 ) -> list[dict[str, Any]]:
-    """Per distribution: final sampling probability, train reward / accuracy over the last tenth
-    of generation steps, and the last evaluation."""
+    """Per distribution: final sampling probability, prompts drawn and their share (over the run and
+    over the last tenth of generation steps), train reward / accuracy over that last tenth, and the
+    last evaluation."""
     tail = curriculum[-max(1, len(curriculum) // 10) :] if curriculum else []
+    run_share = _share(curriculum, order)
+    tail_share = _share(tail, order)
     last_probs = curriculum[-1].get("probabilities", {}) if curriculum else {}
     last_eval = evals[-1] if evals else {}
     start_eval = next((e for e in evals if e.get("step") == 0), {})
@@ -157,6 +222,8 @@ def final_rows(
                 "distribution": dist,
                 "probability": last_probs.get(dist),
                 "drawn": drawn,
+                "share": run_share.get(dist),
+                "tail_share": tail_share.get(dist),
                 "train_reward": sum(rewards) / len(rewards) if rewards else None,
                 "train_accuracy": sum(accs) / len(accs) if accs else None,
                 "start_accuracy": start_eval.get("distributions", {}).get(dist, {}).get("accuracy"),
@@ -165,6 +232,13 @@ def final_rows(
             }
         )
     return rows
+
+
+def _share(curriculum: Sequence[dict[str, Any]], order: list[str]) -> dict[str, float]:
+    """Prompts drawn from each distribution / all prompts drawn in these lines ({} if none)."""
+    _, counts = drawn_per_step(curriculum, order)
+    total = counts.sum()
+    return {d: float(c / total) for d, c in zip(order, counts.sum(axis=0), strict=True)} if total else {}
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -203,23 +277,29 @@ def report(run_dir: Path, console: Console) -> dict[str, Path]:
     rows = final_rows(curriculum, evals, order)
     written["report"] = _write_markdown(run_dir, run_info, curriculum, evals, rows, written, notes, scheduler)
 
-    table = Table(title=f"{run_dir} ({scheduler}, step {curriculum[-1].get('step', '?')})")
+    # collapse_padding: the nine columns fit an 80-column terminal without cutting a header word
+    table = Table(
+        title=f"{run_dir} ({scheduler}, step {curriculum[-1].get('step', '?')})", collapse_padding=True
+    )
     for col in (
         "distribution",
         "p (last draw)",
-        "drawn",
+        "share drawn",  # of all prompts drawn; report.md also has the counts
+        "share (last tenth)",
         "train reward",
         "train acc",
-        "eval acc (start)",
+        "eval acc step 0",
         "eval acc",
         "eval reward",
     ):
-        table.add_column(col, justify="left" if col == "distribution" else "right")
+        first = col == "distribution"
+        table.add_column(col, justify="left" if first else "right", no_wrap=first)  # names stay whole
     for r in rows:
         table.add_row(
             r["distribution"],
             _fmt(r["probability"], ".3f"),
-            str(r["drawn"]),
+            _fmt(r["share"], ".3f"),
+            _fmt(r["tail_share"], ".3f"),
             _fmt(r["train_reward"], "+.2f"),
             _fmt(r["train_accuracy"], ".2f"),
             _fmt(r["start_accuracy"], ".3f"),
@@ -259,12 +339,23 @@ def _write_markdown(
         f"- distributions, easy \u2192 hard: {', '.join(f'`{d}`' for d in (r['distribution'] for r in rows))}",
         "",
     ]
-    sections = [
-        (
-            "probabilities",
+    half = share_half_window(curriculum)
+    window = f" over the {2 * half + 1} steps around each step" if half else " at each step"
+    if is_problem_level(curriculum):
+        share_section = (
+            "Share of prompts drawn per distribution",
+            f"Stacked: the share of the prompts drawn from each{window}, which is what the "
+            f"{scheduler} selector chose. Dashed: its proposal's sampling probabilities (the candidate "
+            "pool it chose from).",
+        )
+    else:
+        share_section = (
             "Sampling probability per distribution",
-            "Stacked: the share of prompts drawn from each.",
-        ),
+            "Stacked: the scheduler's probability of drawing each. Dashed: the share of the prompts "
+            f"actually drawn from each{window}.",
+        )
+    sections = [
+        ("probabilities", *share_section),
         (
             "train_reward",
             "Train reward per distribution",
@@ -282,13 +373,14 @@ def _write_markdown(
     lines += [
         f"## Final state{final_eval}",
         "",
-        "| distribution | p (last draw) | drawn | train reward | train accuracy | eval accuracy at step 0 "
-        "| eval accuracy | eval reward |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| distribution | p (last draw) | drawn | share drawn | share drawn (last tenth) | train reward "
+        "| train accuracy | eval accuracy at step 0 | eval accuracy | eval reward |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['distribution']} | {_fmt(r['probability'], '.3f')} | {r['drawn']} | "
+            f"{_fmt(r['share'], '.3f')} | {_fmt(r['tail_share'], '.3f')} | "
             f"{_fmt(r['train_reward'], '+.2f')} | {_fmt(r['train_accuracy'], '.2f')} | "
             f"{_fmt(r['start_accuracy'], '.3f')} | {_fmt(r['eval_accuracy'], '.3f')} | "
             f"{_fmt(r['eval_reward'], '+.2f')} |"
@@ -300,7 +392,15 @@ def _write_markdown(
     lines += [
         "",
         "Train reward and accuracy: mean over those of the last tenth of generation steps that drew "
-        "the distribution (`-`: none did). `drawn`: prompts drawn from it over the whole run.",
+        "the distribution (`-`: none did). `drawn`: prompts drawn from it over the whole run; "
+        "`share drawn`: that over all prompts drawn, over the run and over the last tenth of "
+        "generation steps."
+        + (
+            f" `p` is the proposal's probability; the {scheduler} selector chose among its candidates, "
+            "so the share drawn is what it did."
+            if is_problem_level(curriculum)
+            else ""
+        ),
         "",
     ]
     path = run_dir / "report.md"

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
+import yaml
+from helpers import tiny_train_recipe
 from matplotlib.image import imread
 from typer.testing import CliRunner
 
@@ -94,9 +96,9 @@ def test_report_writes_plots_and_markdown(tmp_path: Path) -> None:
     table = [line for line in md.splitlines() if line.startswith("| kk/")]
     assert [row.split("|")[1].strip() for row in table] == DISTS  # easy -> hard, not alphabetical
     # final table: last probabilities and the last evaluation (step 30)
-    assert table[2].split("|")[7].strip() == f"{30 / 300:.3f}"
-    assert table[0].split("|")[7].strip() == f"{0.3 + 30 / 50:.3f}"
-    assert table[0].split("|")[6].strip() == f"{0.3:.3f}"  # the starting policy, step 0
+    assert table[2].split("|")[9].strip() == f"{30 / 300:.3f}"
+    assert table[0].split("|")[9].strip() == f"{0.3 + 30 / 50:.3f}"
+    assert table[0].split("|")[8].strip() == f"{0.3:.3f}"  # the starting policy, step 0
     start, last = (0.3 + 0.2 + 0) / 3, (0.9 + 0.5 + 0.1) / 3
     assert f"mean accuracy {start:.3f} at step 0 (the starting policy) -> {last:.3f} at step 30" in md
     assert "BELOW" not in md
@@ -141,3 +143,131 @@ def test_report_on_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no such directory" in result.output
     result = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 1 and "not a training run" in result.output
+
+
+# A problem-level selector's log, by hand: its proposal is flat (1/3 each), it never chose c, and
+# step 1 drew two rounds (dynamic sampling). Prompts per step: [3, 1, 0], [3, 3, 0], [0, 4, 0], [4, 0, 0].
+SELECTOR_DRAWS = [
+    (0, {"a": 3, "b": 1}),
+    (1, {"a": 2, "b": 2}),
+    (1, {"a": 1, "b": 1}),
+    (2, {"b": 4}),
+    (3, {"a": 4}),
+]
+
+
+def selector_run(root: Path) -> Path:
+    run = root / "selector-run"
+    run.mkdir()
+    (run / "run.json").write_bytes(
+        orjson.dumps({"scheduler": "thompson", "seed": 0, "distributions": ["a", "b", "c"]})
+    )
+    write_jsonl(
+        run / "curriculum.jsonl",
+        [
+            {
+                "step": step,
+                "draw": draw,
+                "probabilities": {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3},
+                "stats": {},
+                "drawn": drawn,
+                "selector": {"a": {"selected": drawn.get("a", 0)}},
+                "scheduler": "thompson",
+                "reward": {d: 0.0 for d in drawn},
+            }
+            for draw, (step, drawn) in enumerate(SELECTOR_DRAWS)
+        ],
+    )
+    return run
+
+
+def test_drawn_shares_per_step_against_hand_computed_values(tmp_path: Path) -> None:
+    from dumpcli.report import drawn_per_step, drawn_shares, is_problem_level
+    from dumpcli.run_folder import read_curriculum
+
+    curriculum = read_curriculum(selector_run(tmp_path))
+    assert is_problem_level(curriculum) and not is_problem_level([{"drawn": {"a": 1}}])
+    steps, counts = drawn_per_step(curriculum, ["a", "b", "c"])
+    assert steps == [0, 1, 2, 3]
+    assert counts.tolist() == [[3, 1, 0], [3, 3, 0], [0, 4, 0], [4, 0, 0]]  # step 1's two rounds summed
+    # no smoothing: each step's own share
+    assert drawn_shares(counts, 0).tolist() == [[0.75, 0.25, 0], [0.5, 0.5, 0], [0, 1, 0], [1, 0, 0]]
+    # one step either side, a ratio of sums: step 0 sees steps 0-1 ([6, 4, 0] of 10), step 1 steps 0-2
+    # ([6, 8, 0] of 14), step 2 steps 1-3 ([7, 7, 0] of 14), step 3 steps 2-3 ([4, 4, 0] of 8)
+    expected = [[0.6, 0.4, 0], [3 / 7, 4 / 7, 0], [0.5, 0.5, 0], [0.5, 0.5, 0]]
+    assert np.allclose(drawn_shares(counts, 1), expected, atol=1e-12)
+    assert drawn_shares(np.zeros((2, 3)), 1).tolist() == [[0, 0, 0], [0, 0, 0]]  # nothing drawn: no share
+
+
+def test_report_of_a_selector_shows_the_share_it_drew_not_its_flat_proposal(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from dumpcli.report import colours
+
+    run = selector_run(tmp_path)
+    console = Console(record=True, width=200)
+    report(run, console)
+    md = (run / "report.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:6]] for line in md.splitlines()
+            if line.startswith("| a ") or line.startswith("| b ") or line.startswith("| c ")}  # fmt: skip
+    # p (last draw), drawn, share over the run (10, 8, 0 of 18), share over the last tenth (the last draw)
+    assert rows == {
+        "a": ["0.333", "10", f"{10 / 18:.3f}", "1.000"],
+        "b": ["0.333", "8", f"{8 / 18:.3f}", "0.000"],
+        "c": ["0.333", "0", "0.000", "0.000"],
+    }
+    assert "## Share of prompts drawn per distribution" in md
+    assert "what the thompson selector chose" in md and "Dashed: its proposal's sampling probabilities" in md
+    text = console.export_text()
+    assert "share drawn" in text
+    assert any(
+        line.split()[:5] == ["│", "a", "│", "0.333", "│"] and "0.556" in line for line in text.splitlines()
+    )
+    # the plot's stacked areas are the share drawn: c (never drawn) has no area, though its proposal is 1/3
+    check_png(run / "probabilities.png")
+    image = (imread(run / "probabilities.png")[..., :3] * 255).astype(np.int16)
+    plot_area = image[:, : image.shape[1] * 2 // 3]  # left of the legend
+    fills = [np.array([0.9 * c + 0.1 for c in rgba[:3]]) * 255 for rgba in colours(3)]  # alpha 0.9 on white
+    pixels = [int((np.abs(plot_area - fill).max(axis=-1) <= 3).sum()) for fill in fills]
+    assert pixels[0] > 10000 and pixels[1] > 10000  # a and b share the area
+    assert pixels[2] < pixels[0] / 50  # c: at most an edge
+
+
+@pytest.mark.slow
+def test_report_after_thompson_training_shows_the_share_it_drew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dump train --scheduler thompson` then `dump report`: the proposal is uniform over the two
+    distributions (p = 0.5 at every draw), the report shows what the selector actually drew."""
+    monkeypatch.setenv("DUMP_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = tmp_path / "recipe.yaml"
+    # seed 1: the 16 prompts of the 4 steps split 10 / 6 (seed 0 happens to split them 8 / 8)
+    recipe.write_text(yaml.safe_dump(tiny_train_recipe(seed=1, output_dir=str(tmp_path / "out"))))
+    result = CliRunner().invoke(
+        app, ["train", str(recipe), "--scheduler", "thompson"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "out"
+    lines = [orjson.loads(line) for line in (run / "curriculum.jsonl").read_bytes().splitlines()]
+    assert all(line["probabilities"] == {"kk/2": 0.5, "kk/3": 0.5} for line in lines)
+    drawn = {d: sum(line["drawn"].get(d, 0) for line in lines) for d in ("kk/2", "kk/3")}
+    share = {d: n / sum(drawn.values()) for d, n in drawn.items()}
+    assert share["kk/2"] != 0.5  # what the selector chose, not its proposal
+    last = {d: lines[-1]["drawn"].get(d, 0) / 4 for d in drawn}  # the last tenth of 4 draws: the last one
+
+    result = CliRunner().invoke(app, ["report", str(run)], terminal_width=80, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for d in drawn:  # console: distribution, p (last draw), share drawn, share (last tenth)
+        row = next(line for line in result.output.splitlines() if f" {d} " in line)
+        assert row.split("│")[1:5] == [f" {d}         ", " 0.500 ", f" {share[d]:.3f} ", f" {last[d]:.3f} "]
+    md = (run / "report.md").read_text()
+    assert "## Share of prompts drawn per distribution" in md and "thompson selector chose" in md
+    for d in drawn:
+        row = next(line for line in md.splitlines() if line.startswith(f"| {d} "))
+        assert [c.strip() for c in row.split("|")[2:6]] == [
+            "0.500",
+            str(drawn[d]),
+            f"{share[d]:.3f}",
+            f"{last[d]:.3f}",
+        ]
+    check_png(run / "probabilities.png")
