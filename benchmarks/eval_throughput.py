@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from dumpcli.data.prepare import ensure_prepared, load_split
+from dumpcli.data.ensure import ensure_prepared
+from dumpcli.data.prepared import load_split
 from dumpcli.evaluate import hf_sampler, render_prompts, select_rows
 from dumpcli.recipe import load_recipe
 from dumpcli.train.model import load_pretrained

@@ -88,7 +88,8 @@ def _is_finished(out: Path, max_steps: int) -> bool:
 
 def _start_policy(recipe: Recipe, console: Console) -> Path | str:
     """The shared starting policy (built and warm-started once, cached by the trainer's key)."""
-    from dumpcli.data.prepare import ensure_prepared, load_split
+    from dumpcli.data.ensure import ensure_prepared
+    from dumpcli.data.prepared import load_split
     from dumpcli.train.warmup import prepare_policy
 
     ensure_prepared(recipe, console)
@@ -404,7 +405,7 @@ def compare(
         f"{max_steps} steps each, eval every {every} step{'s' if every > 1 else ''} and at the end"
     )
 
-    from dumpcli.data.prepare import load_manifest
+    from dumpcli.data.prepared import load_manifest
 
     start = _start_eval(recipe, root, console)
     order = [d["name"] for d in load_manifest(recipe)["distributions"]]

@@ -58,7 +58,7 @@ def select_rows(
     """The first `max_per_distribution` rows of each distribution, in split order (deterministic:
     training-time and CLI evaluations see the same problems), grouped easy -> hard by `order`."""
     if hasattr(rows, "column_names"):  # a datasets.Dataset: pick indices from one column, then rows
-        from dumpcli.data.prepare import split_column
+        from dumpcli.data.prepared import split_column
 
         dists = split_column(rows, "distribution")
         picked = _pick(dists, max_per_distribution)
@@ -422,7 +422,7 @@ _TEST_ROWS: dict[tuple[str, int | None], tuple[list[dict], list[str]]] = {}
 def _test_rows(recipe: Recipe) -> tuple[list[dict], list[str]]:
     """Selected test rows and distribution order of a prepared recipe (cached: training evaluates
     the same problems every time)."""
-    from dumpcli.data.prepare import load_manifest, load_split
+    from dumpcli.data.prepared import load_manifest, load_split
 
     key = (str(recipe.output_path.resolve()), recipe.eval.max_per_distribution)
     if key not in _TEST_ROWS:
@@ -605,7 +605,8 @@ def evaluate_cli(
             raise DumpError(VLLM_MISSING) from None
     paths = _checkpoints(checkpoints, run_dir)
     start = start_policy(run_dir) if run_dir is not None else None
-    from dumpcli.data.prepare import ensure_prepared, load_split
+    from dumpcli.data.ensure import ensure_prepared
+    from dumpcli.data.prepared import load_split
 
     manifest = ensure_prepared(recipe, console)
     order = [d["name"] for d in manifest["distributions"]]

@@ -350,7 +350,7 @@ def prepared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Any
 
 
 def _scripted_checkpoint(recipe: Any, where: Path, token: str) -> Path:
-    from dumpcli.data.prepare import load_split
+    from dumpcli.data.prepared import load_split
 
     rows = list(load_split(recipe, "train")) + list(load_split(recipe, "test"))
     tokenizer = tiny_tokenizer(rows)
@@ -574,7 +574,7 @@ def test_vllm_eval_shuts_each_engine_down_before_the_next(
 
 
 def load_split_rows(recipe: Any) -> list[dict[str, Any]]:
-    from dumpcli.data.prepare import load_manifest, load_split
+    from dumpcli.data.prepared import load_manifest, load_split
 
     order = [d["name"] for d in load_manifest(recipe)["distributions"]]
     return select_rows(load_split(recipe, "test"), recipe.eval.max_per_distribution, order)

@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 
 from dumpcli.data import fastpath
-from dumpcli.data.prepare import load_split, prepare
+from dumpcli.data.prepare import prepare
+from dumpcli.data.prepared import load_split
 from dumpcli.recipe import load_recipe
 
 

@@ -11,7 +11,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
-from dumpcli.data.prepare import load_split, prepare
+from dumpcli.data.prepare import prepare
+from dumpcli.data.prepared import load_split
 from dumpcli.data.readers import chunk_bounds
 from dumpcli.errors import DataError
 from dumpcli.recipe import load_recipe

@@ -253,7 +253,7 @@ def test_a_resume_on_other_prepared_problems_is_refused(run, trained):
     """Same recipe, other data: run.json's fingerprint of the prepared problems (ids and answers)
     is that of the data the run trained on; a resume on data that differs from it (an input file or
     a generator changed since) stops with exit 2 before any log is cut."""
-    from dumpcli.data.prepare import load_split
+    from dumpcli.data.prepared import load_split
     from dumpcli.recipe import load_recipe
     from dumpcli.train.warmup import data_fingerprint
 

@@ -376,7 +376,7 @@ def test_accelerate_launch_with_the_shipped_config_trains_and_ranks_agree(tmp_pa
     """The documented launch, `accelerate launch --config_file recipes/accelerate/multi_gpu.yaml`,
     with 2 CPU processes (gloo): every rank draws the same prompts. `dump train` runs through
     tests/rank_log_train.py, which passes train() a draw observer that logs each rank's draws."""
-    from dumpcli.data.prepare import load_split
+    from dumpcli.data.prepared import load_split
     from dumpcli.train.warmup import prepare_policy
 
     recipe = write_recipe(tmp_path, TINY)

@@ -13,7 +13,7 @@ from helpers import run_prepare
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
-from dumpcli.data.prepare import is_prepared, load_split
+from dumpcli.data.prepared import is_prepared, load_split
 from dumpcli.errors import DataError, DumpError
 from dumpcli.puzzles.registry import get_verifier
 from dumpcli.recipe import RecipeError, load_recipe

@@ -223,7 +223,8 @@ def _train(
     from accelerate import PartialState
     from trl import GRPOConfig
 
-    from dumpcli.data.prepare import ensure_prepared, load_split, split_column
+    from dumpcli.data.ensure import ensure_prepared
+    from dumpcli.data.prepared import load_split, split_column
     from dumpcli.puzzles.rewards import RewardFunction
     from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps
     from dumpcli.train.model import load_pretrained, lora_config

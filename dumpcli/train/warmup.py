@@ -8,7 +8,6 @@ settings, seed), so `dump compare` starts every scheduler and seed from the same
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import orjson
 from rich.console import Console
 
 from dumpcli import __version__
+from dumpcli.data.prepared import cache_root
 from dumpcli.io import atomic_path
 from dumpcli.puzzles.registry import get_verifier
 from dumpcli.recipe import Recipe, _hash
@@ -29,14 +29,10 @@ from dumpcli.train.model import (
 )
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("DUMP_CACHE_DIR", Path.home() / ".cache" / "dumpcli"))
-
-
 def data_fingerprint(*splits: Any) -> str:
     """Hash of the prepared problems and answers themselves: a generator or prepare change that
     alters the data must not reuse a warm start trained on the old data."""
-    from dumpcli.data.prepare import split_column
+    from dumpcli.data.prepared import split_column
 
     h = hashlib.sha256()
     for split in splits:
