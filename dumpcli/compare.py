@@ -100,7 +100,7 @@ def _evaluate_checkpoint(recipe: Recipe, path: Path | str) -> dict[str, Any]:
     import gc
 
     from dumpcli.evaluate import evaluate_during_training
-    from dumpcli.train.model import load_pretrained
+    from dumpcli.model import load_pretrained
 
     model, tokenizer = load_pretrained(path, recipe)
     try:

@@ -154,7 +154,7 @@ def render_prompts(tokenizer: Any, rows: Sequence[dict]) -> list[str]:
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     """What ends a completion, as in TRL's GRPOTrainer: the generation config's EOS ids (which
     `load_pretrained` extends with the chat template's end of turn) and the tokenizer's EOS."""
-    from dumpcli.train.model import stop_token_ids
+    from dumpcli.model import stop_token_ids
 
     declared = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     ids = stop_token_ids(declared, tokenizer)
@@ -293,7 +293,7 @@ def vllm_sampler(llm: Any, tokenizer: Any, spec: EvalSpec, seed: int) -> Sampler
     greedy asks for one sample per prompt and repeats it, as the HF path does."""
     import vllm
 
-    from dumpcli.train.model import stop_token_ids
+    from dumpcli.model import stop_token_ids
 
     sampling = spec.temperature > 0
     eos = set(stop_token_ids(None, tokenizer))  # also the chat template's end of turn, as the HF path
@@ -550,7 +550,7 @@ def start_policy(run_dir: Path) -> Path | None:
     """The policy a run started from (its step 0: the warm start or the base model), as recorded
     in its run.json: a local model directory, or a hub id (run.json names local ones by absolute
     path); None when it is neither (a directory removed since)."""
-    from dumpcli.train.model import HF_ID
+    from dumpcli.model import HF_ID
 
     recorded = (read_run_info(run_dir) or {}).get("policy_start")
     if not isinstance(recorded, str):
@@ -564,7 +564,7 @@ def start_policy(run_dir: Path) -> Path | None:
 def _checkpoints(checkpoints: Sequence[Path], run_dir: Path | None) -> list[Path]:
     """What to evaluate: the given checkpoints, then a run's starting policy (step 0) and its
     checkpoints."""
-    from dumpcli.train.model import HF_ID
+    from dumpcli.model import HF_ID
 
     paths = [Path(p) for p in checkpoints]
     if run_dir is not None:
@@ -648,7 +648,7 @@ def evaluate_cli(
             del llm
             gc.collect()
         else:
-            from dumpcli.train.model import load_pretrained
+            from dumpcli.model import load_pretrained
 
             model, tokenizer = load_pretrained(path, recipe)
             if torch.cuda.is_available():
@@ -671,7 +671,7 @@ def evaluate_cli(
 
 
 def _load_tokenizer(path: Path, recipe: Recipe) -> Any:
-    from dumpcli.train.model import load_tokenizer
+    from dumpcli.model import load_tokenizer
 
     return load_tokenizer(path, recipe.model.trust_remote_code)
 

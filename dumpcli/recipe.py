@@ -21,6 +21,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from dumpcli.data.sources import SPECS, SourceSpec
 from dumpcli.data.sources.base import DifficultyRule, FieldMap, Strict
+from dumpcli.errors import RecipeError
 from dumpcli.grpo import check_grpo
 
 __all__ = ["DifficultyRule", "FieldMap", "Recipe", "RecipeError", "SourceSpec", "Strict", "load_recipe"]
@@ -72,10 +73,6 @@ _Loader.add_implicit_resolver(
 def safe_load(text: str) -> Any:
     """yaml.safe_load with floats like 1e-6 (no arbitrary objects: SafeLoader underneath)."""
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-
-
-class RecipeError(Exception):
-    """A recipe that cannot be used; the message names the file and the YAML path."""
 
 
 class DataSpec(Strict):

@@ -468,7 +468,7 @@ def test_eval_cli_errors(prepared: tuple[Path, Any], tmp_path: Path) -> None:
 
 def test_evaluate_during_training_restores_mode_and_rng(prepared: tuple[Path, Any], tmp_path: Path) -> None:
     from dumpcli.evaluate import evaluate_during_training
-    from dumpcli.train.model import load_pretrained
+    from dumpcli.model import load_pretrained
 
     _, recipe = prepared
     ckpt = _scripted_checkpoint(recipe, tmp_path / "policy", "knave")
@@ -525,7 +525,7 @@ def test_vllm_backend_wiring(
 
     path, recipe = prepared
     ckpt = _scripted_checkpoint(recipe, tmp_path / "ckpt", "knight")
-    from dumpcli.train.model import load_tokenizer
+    from dumpcli.model import load_tokenizer
 
     tokenizer = load_tokenizer(ckpt)
     fake = FakeVLLM(eos=tokenizer.eos_token_id)
@@ -563,7 +563,7 @@ def test_vllm_eval_shuts_each_engine_down_before_the_next(
 
     path, recipe = prepared
     ckpts = [_scripted_checkpoint(recipe, tmp_path / "run" / f"checkpoint-{k}", "knight") for k in (1, 2)]
-    from dumpcli.train.model import load_tokenizer
+    from dumpcli.model import load_tokenizer
 
     fake = FakeVLLM(eos=load_tokenizer(ckpts[0]).eos_token_id)
     monkeypatch.setitem(sys.modules, "vllm", fake)

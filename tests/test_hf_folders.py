@@ -63,9 +63,9 @@ def test_train_eval_and_dry_run_from_a_model_folder(kind, lora, request, tmp_pat
     """Full fine-tuning after a 2-step SFT warm start, or LoRA on the folder itself (no warm
     start); then every checkpoint evaluates, and the dry run describes the folder."""
     from dumpcli.evaluate import _eos_ids
+    from dumpcli.model import load_pretrained
     from dumpcli.recipe import load_recipe
     from dumpcli.train.dry_run import dry_run
-    from dumpcli.train.model import load_pretrained
 
     folder = request.getfixturevalue(f"hf_{kind}_folder")
     changes: dict = {}

@@ -25,9 +25,9 @@ from dumpcli import __version__
 from dumpcli.cli import app
 from dumpcli.data.templates import DUMP_KK_SYSTEM, render
 from dumpcli.errors import DumpError
+from dumpcli.model import describe_model_source, load_pretrained, resolve_model_path
 from dumpcli.recipe import ModelSpec, load_recipe
 from dumpcli.train.dry_run import batch_plan, dry_run
-from dumpcli.train.model import describe_model_source, load_pretrained, resolve_model_path
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted([*REPO.glob("recipes/*.yaml"), *REPO.glob("recipes/examples/*.yaml")])

@@ -199,9 +199,9 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     """Resolve and print everything `dump train` would use; return it as a dict (for tests and
     tools). Loads no weights and writes nothing."""
     from dumpcli.data.templates import render
+    from dumpcli.model import describe_model_source, describe_tokenizer, lora_config
     from dumpcli.schedulers import registry as schedulers
     from dumpcli.train.curriculum import distribution_level_part, generation_steps
-    from dumpcli.train.model import describe_model_source, describe_tokenizer, lora_config
 
     notes: list[str] = []
     errors: list[str] = []

@@ -225,9 +225,9 @@ def _train(
 
     from dumpcli.data.ensure import ensure_prepared
     from dumpcli.data.prepared import load_split, split_column
+    from dumpcli.model import load_pretrained, lora_config
     from dumpcli.puzzles.rewards import RewardFunction
     from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps
-    from dumpcli.train.model import load_pretrained, lora_config
     from dumpcli.train.progress import RichProgress
     from dumpcli.train.resume import ReplanLearningRate
     from dumpcli.train.trainer import CurriculumGRPOTrainer, load_curriculum_state

@@ -18,15 +18,15 @@ from rich.console import Console
 from dumpcli import __version__
 from dumpcli.data.prepared import cache_root
 from dumpcli.io import atomic_path
-from dumpcli.puzzles.registry import get_verifier
-from dumpcli.recipe import Recipe, _hash
-from dumpcli.train.model import (
+from dumpcli.model import (
     is_tiny,
     load_pretrained,
     model_identity,
     resolve_model_path,
     torch_dtype,
 )
+from dumpcli.puzzles.registry import get_verifier
+from dumpcli.recipe import Recipe, _hash
 
 
 def data_fingerprint(*splits: Any) -> str:
