@@ -261,8 +261,31 @@ def test_eval_every_starts_at_step_0_with_the_starting_policy(tmp_path):
             d: m[key] for d, m in start["distributions"].items()
         }
 
+    # and recorded in the run's evaluation store: training's lines, then those of `dump eval`
+    lines = read_jsonl(out / "eval.jsonl")
+    assert [(e["step"], e.get("source")) for e in lines] == [
+        *[(s, None) for s in (0, 2, 4)],
+        *[(s, "dump eval") for s in (0, 2, 4)],
+    ]
+
     run_cli("train", str(recipe), "--resume")
-    assert [e["step"] for e in read_jsonl(out / "eval.jsonl")] == [0, 2, 4]
+    assert read_jsonl(out / "eval.jsonl") == lines  # a finished run: nothing added, no second step 0
+
+
+def test_readme_quickstart_train_then_eval_then_report_shows_the_evaluation(tmp_path):
+    """The README's `dump train`, `dump eval --run`, `dump report`: with no evaluation during
+    training, the report said "no eval.jsonl" although `dump eval` had just scored every checkpoint."""
+    recipe = write_recipe(tmp_path, tiny_train_recipe(**{"train.eval_every": 0}))
+    out = tmp_path / "out"
+    run_cli("train", str(recipe))
+    assert not (out / "eval.jsonl").exists()
+    run_cli("eval", str(recipe), "--run", str(out))
+    result = CliRunner().invoke(app, ["report", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (out / "eval_accuracy.png").is_file()
+    report = (out / "report.md").read_text()
+    assert "no eval.jsonl" not in report and "Final state (eval at step 4)" in report
+    assert "mean accuracy" in report and "at step 0 (the starting policy) ->" in report
 
 
 def test_thompson_trains_end_to_end_and_resumes_with_its_posterior(tmp_path):

@@ -39,6 +39,7 @@ from dumpcli.run_folder import (
     newest_intact_checkpoint,
     read_evals,
     read_run_info,
+    start_verdict,
     truncate_logs,
 )
 from dumpcli.train.config import GRPO_DEFAULTS, grpo_config_kwargs, max_steps, train_seed
@@ -363,8 +364,6 @@ def _train(
         raise Interrupted(f"interrupted at step {trainer.state.global_step}; checkpoint saved in {out}")
     _print_summary(curriculum, trainer, console)
     if main_process and recipe.train.eval_every:
-        from dumpcli.evaluate import start_verdict
-
         verdict, below = start_verdict(read_evals(out))
         console.print(f"[bold red]{verdict}" if below else verdict)
     return out
