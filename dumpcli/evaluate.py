@@ -560,8 +560,6 @@ def evaluate_cli(
 def _evaluate_cli(
     recipe: Recipe, checkpoints: list[Path], run_dir: Path | None, output: Path | None, console: Console
 ) -> dict[str, Any]:
-    import torch
-
     spec = recipe.eval
     scheme = recipe.train.reward.scheme
     if spec.backend == "vllm":
@@ -569,6 +567,7 @@ def _evaluate_cli(
             import vllm  # noqa: F401
         except ImportError:
             raise DumpError(VLLM_MISSING) from None
+    import torch  # after the checks that take no time
     paths = _checkpoints(checkpoints, run_dir)
     start = start_policy(run_dir) if run_dir is not None else None
     from dumpcli.data.ensure import ensure_prepared

@@ -9,7 +9,6 @@ intact checkpoint with the same recipe (dumpcli/train/resume.py).
 
 from __future__ import annotations
 
-import importlib.util
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from transformers.trainer_callback import PrinterCallback
 from dumpcli import __version__
 from dumpcli.errors import DumpError, Interrupted, RecipeChanged
 from dumpcli.io import append_jsonl, own_folder, refuse_symlinks, write_json
-from dumpcli.recipe import Recipe, RecipeError
+from dumpcli.recipe import Recipe, RecipeError, missing_extras
 from dumpcli.run_folder import (
     RUN_FILES,
     RunFolder,
@@ -177,11 +176,9 @@ def train(
 
     The run folder has one owner: a second `dump train` / `dump prepare` on it stops at once, and
     a log or run.json that is a symbolic link stops the run before any work (see io.own_folder)."""
-    if recipe.train.grpo.get("use_vllm") and importlib.util.find_spec("vllm") is None:
-        raise DumpError(
-            "train.grpo.use_vllm: true needs vLLM, which is not installed: pip install 'dumpcli[vllm]'"
-            " (GPU machines), or --set train.grpo.use_vllm=false"
-        )
+    missing = missing_extras(recipe)
+    if missing:
+        raise DumpError("; ".join(missing))
     with own_folder(recipe.output_path, "dump train"):
         checkpoints = [p.name for p in recipe.output_path.glob("checkpoint-*")]
         refuse_symlinks(recipe.output_path, [*RUN_FILES, *checkpoints])
