@@ -21,11 +21,7 @@ from dumpcli.data.prepared import is_prepared, load_manifest, load_split
 from dumpcli.errors import DataError
 from dumpcli.recipe import RecipeError, load_recipe
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch):
-    """Messages show input paths relative to the working directory."""
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 run = run_prepare  # (manifest, printed text) of `dump prepare` on a recipe file

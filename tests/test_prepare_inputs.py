@@ -17,10 +17,7 @@ from dumpcli.data.readers import chunk_bounds
 from dumpcli.errors import DataError
 from dumpcli.recipe import load_recipe
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def run(path: Path, **kw) -> tuple[dict, str]:

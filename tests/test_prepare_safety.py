@@ -26,10 +26,7 @@ from dumpcli.data.prepared import is_prepared, load_manifest, load_split
 from dumpcli.errors import DataError
 from dumpcli.recipe import load_recipe
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 run = run_prepare  # (manifest, printed text) of `dump prepare` on a recipe file

@@ -527,12 +527,10 @@ def run_dump(*args: str, cwd: Path) -> tuple[int, str, list[str]]:
 
 
 def _tiny_train_recipe(tmp_path: Path, **changes: object) -> Path:
-    import yaml
+    from conftest import save_recipe
     from helpers import tiny_train_recipe
 
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(tiny_train_recipe(**changes)))
-    return path
+    return save_recipe(tmp_path, tiny_train_recipe(**changes))
 
 
 def test_a_scheduler_typo_is_reported_for_the_flag_typed_and_before_torch_and_trl(tmp_path):
