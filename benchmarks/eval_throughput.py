@@ -28,10 +28,11 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from dumpcli.data.prepare import ensure_prepared, load_split
+from dumpcli.data.ensure import ensure_prepared
+from dumpcli.data.prepared import load_split
 from dumpcli.evaluate import hf_sampler, render_prompts, select_rows
+from dumpcli.model import load_pretrained
 from dumpcli.recipe import load_recipe
-from dumpcli.train.model import load_pretrained
 from dumpcli.train.warmup import prepare_policy
 
 ROOT = Path(__file__).resolve().parent.parent

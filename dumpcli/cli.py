@@ -68,9 +68,24 @@ def _reports_errors(fn: F) -> F:
 
 
 def _load(
-    recipe: Path, overrides: list[str] | None, extra: list[str] | None = None, check_files: bool = True
+    recipe: Path,
+    overrides: list[str] | None,
+    flags: dict[str, str] | None = None,
+    check_files: bool = True,
+    flags_first: bool = False,
+    check_extras: bool = False,
 ) -> Recipe:
-    return load_recipe(recipe, [*(overrides or []), *(extra or [])], check_files=check_files)
+    """The recipe with the --set overrides and `flags` (override -> the option that made it, as
+    the user typed it) applied; an error names the option an override came from."""
+    sets, extra = list(overrides or []), list(flags or {})
+    ordered = [*extra, *sets] if flags_first else [*sets, *extra]
+    return load_recipe(recipe, ordered, check_files=check_files, flags=flags, check_extras=check_extras)
+
+
+def _scheduler_names() -> str:
+    from dumpcli.schedulers import registry
+
+    return ", ".join(registry.names())
 
 
 def _version(value: bool) -> None:
@@ -114,7 +129,8 @@ def train(
     recipe: RecipeArg,
     set_: SetOpt = None,
     scheduler: Annotated[
-        str | None, typer.Option(help="Curriculum scheduler (overrides the recipe).")
+        str | None,
+        typer.Option(help=f"Curriculum scheduler (overrides the recipe): {_scheduler_names()}."),
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint.")] = False,
     dry_run: Annotated[
@@ -123,9 +139,10 @@ def train(
 ) -> None:
     """GRPO (TRL) with a curriculum scheduler choosing the distribution of every prompt."""
     # --scheduler first, so that --set can give the new scheduler its options
-    extra = _scheduler_override(recipe, scheduler)
+    flags = _scheduler_override(recipe, scheduler)
     # a dry run checks a recipe away from its data: missing input files are reported, not fatal
-    loaded = _load(recipe, [*extra, *(set_ or [])], check_files=not dry_run)
+    # (missing extras: the dry run lists them; a run stops before torch and TRL are imported)
+    loaded = _load(recipe, set_, flags, check_files=not dry_run, flags_first=True, check_extras=not dry_run)
     _check_trl()
     if dry_run:
         from dumpcli.train.dry_run import dry_run as run_dry_run
@@ -137,11 +154,11 @@ def train(
     run_train(loaded, resume=resume, console=console)
 
 
-def _scheduler_override(recipe: Path, scheduler: str | None) -> list[str]:
+def _scheduler_override(recipe: Path, scheduler: str | None) -> dict[str, str]:
     """`--scheduler X`: keep the recipe's scheduler options if it already names X; otherwise they
     belong to another scheduler (ucb's window, ...) and X starts from its own defaults."""
     if not scheduler:
-        return []
+        return {}
     import yaml
 
     try:
@@ -150,8 +167,8 @@ def _scheduler_override(recipe: Path, scheduler: str | None) -> list[str]:
     except (OSError, yaml.YAMLError, AttributeError):
         current = None  # load_recipe reports what is wrong with the file
     if current == scheduler:
-        return []
-    return [f"train.scheduler={{name: {scheduler}}}"]
+        return {}
+    return {f"train.scheduler={{name: {scheduler}}}": f"--scheduler {scheduler}"}
 
 
 @app.command("eval")
@@ -174,13 +191,15 @@ def eval_(
     """Score checkpoints per distribution on the test split (accuracy, reward, format, pass@k, length)."""
     from dumpcli.evaluate import evaluate_cli
 
-    extra = []
+    flags = {}
     if max_per_distribution is not None:
-        extra.append(f"eval.max_per_distribution={max_per_distribution}")
+        flags[f"eval.max_per_distribution={max_per_distribution}"] = (
+            f"--max-per-distribution {max_per_distribution}"
+        )
     if backend is not None:
-        extra.append(f"eval.backend={backend}")
+        flags[f"eval.backend={backend}"] = f"--backend {backend}"
     evaluate_cli(
-        _load(recipe, set_, extra), checkpoints=checkpoint or [], run_dir=run, output=output, console=console
+        _load(recipe, set_, flags), checkpoints=checkpoint or [], run_dir=run, output=output, console=console
     )
 
 
@@ -197,7 +216,9 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A training run's output
 @_reports_errors
 def compare(
     recipe: RecipeArg,
-    schedulers: Annotated[str, typer.Option(help="Comma-separated scheduler names.")] = "uniform,ucb",
+    schedulers: Annotated[
+        str, typer.Option(help=f"Comma-separated scheduler names: {_scheduler_names()}.")
+    ] = "uniform,ucb",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
     jobs: Annotated[
         int, typer.Option(help="Runs trained at once, each in its own process with its share of the cores.")

@@ -122,7 +122,8 @@ def _final_checkpoint(r: Recipe, max_steps: int) -> Path | None:
 
 def _start_policy(recipe: Recipe, console: Console) -> Path | str:
     """The shared starting policy (built and warm-started once, cached by the trainer's key)."""
-    from dumpcli.data.prepare import ensure_prepared, load_split
+    from dumpcli.data.ensure import ensure_prepared
+    from dumpcli.data.prepared import load_split
     from dumpcli.train.warmup import prepare_policy
 
     ensure_prepared(recipe, console)
@@ -133,7 +134,7 @@ def _evaluate_checkpoint(recipe: Recipe, path: Path | str) -> dict[str, Any]:
     import gc
 
     from dumpcli.evaluate import evaluate_during_training
-    from dumpcli.train.model import load_pretrained
+    from dumpcli.model import load_pretrained
 
     model, tokenizer = load_pretrained(path, recipe)
     try:
@@ -539,7 +540,7 @@ def compare(
         f"{max_steps} steps each, eval every {every} step{'s' if every > 1 else ''} and at the end"
     )
 
-    from dumpcli.data.prepare import load_manifest
+    from dumpcli.data.prepared import load_manifest
 
     start = _start_eval(recipe, root, console)
     order = [d["name"] for d in load_manifest(recipe)["distributions"]]

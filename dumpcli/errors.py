@@ -1,6 +1,10 @@
 """Errors the CLI reports as one clear message and an exit code, never a traceback."""
 
 
+class RecipeError(Exception):
+    """A recipe that cannot be used; the message names the file and the YAML path (exit 2)."""
+
+
 class DumpError(Exception):
     """A failure the user can fix; `exit_code` is what the CLI returns."""
 

@@ -20,16 +20,23 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dumpcli.errors import DumpError
-from dumpcli.io import write_json
+from dumpcli.io import own_folder, refuse_symlinks, write_json
 from dumpcli.puzzles.registry import get_verifier
 from dumpcli.recipe import EvalSpec, Recipe
-from dumpcli.run_folder import CHECKPOINT, TRAINER_STATE, list_checkpoints, read_run_info
+from dumpcli.run_folder import (
+    CHECKPOINT,
+    EVAL_TABLE,
+    RunFolder,
+    append_eval,
+    list_checkpoints,
+    model_step,
+    start_policy,
+)
 
 # One completion: (decoded text, length in tokens up to EOS, EOS excluded).
 Sample = tuple[str, int]
@@ -58,7 +65,7 @@ def select_rows(
     """The first `max_per_distribution` rows of each distribution, in split order (deterministic:
     training-time and CLI evaluations see the same problems), grouped easy -> hard by `order`."""
     if hasattr(rows, "column_names"):  # a datasets.Dataset: pick indices from one column, then rows
-        from dumpcli.data.prepare import split_column
+        from dumpcli.data.prepared import split_column
 
         dists = split_column(rows, "distribution")
         picked = _pick(dists, max_per_distribution)
@@ -154,7 +161,7 @@ def render_prompts(tokenizer: Any, rows: Sequence[dict]) -> list[str]:
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     """What ends a completion, as in TRL's GRPOTrainer: the generation config's EOS ids (which
     `load_pretrained` extends with the chat template's end of turn) and the tokenizer's EOS."""
-    from dumpcli.train.model import stop_token_ids
+    from dumpcli.model import stop_token_ids
 
     declared = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     ids = stop_token_ids(declared, tokenizer)
@@ -293,7 +300,7 @@ def vllm_sampler(llm: Any, tokenizer: Any, spec: EvalSpec, seed: int) -> Sampler
     greedy asks for one sample per prompt and repeats it, as the HF path does."""
     import vllm
 
-    from dumpcli.train.model import stop_token_ids
+    from dumpcli.model import stop_token_ids
 
     sampling = spec.temperature > 0
     eos = set(stop_token_ids(None, tokenizer))  # also the chat template's end of turn, as the HF path
@@ -422,7 +429,7 @@ _TEST_ROWS: dict[tuple[str, int | None], tuple[list[dict], list[str]]] = {}
 def _test_rows(recipe: Recipe) -> tuple[list[dict], list[str]]:
     """Selected test rows and distribution order of a prepared recipe (cached: training evaluates
     the same problems every time)."""
-    from dumpcli.data.prepare import load_manifest, load_split
+    from dumpcli.data.prepared import load_manifest, load_split
 
     key = (str(recipe.output_path.resolve()), recipe.eval.max_per_distribution)
     if key not in _TEST_ROWS:
@@ -504,67 +511,13 @@ def evaluate_during_training(
         model.train(was_training)
 
 
-def start_verdict(evals: Sequence[dict[str, Any]]) -> tuple[str, bool | None]:
-    """One sentence on the last evaluation against the starting policy (step 0) and whether it
-    is below it (None: no step-0 evaluation to compare with). Greedy mean accuracy, plus the
-    sampled pass@1 when the evaluations have it."""
-    start = next((e for e in evals if e.get("step") == 0), None)
-    last = evals[-1] if evals else None
-    if start is None or last is None or last is start:
-        return "no evaluation at step 0 and after it: cannot tell whether training helped", None
-    gain = last["mean_accuracy"] - start["mean_accuracy"]
-    text = (
-        f"mean accuracy {start['mean_accuracy']:.3f} at step 0 (the starting policy) -> "
-        f"{last['mean_accuracy']:.3f} at step {last['step']} ({gain:+.3f})"
-    )
-    if "mean_sampled_accuracy" in start and "mean_sampled_accuracy" in last:
-        sampled_gain = last["mean_sampled_accuracy"] - start["mean_sampled_accuracy"]
-        text += (
-            f"; sampled pass@1 {start['mean_sampled_accuracy']:.3f} -> "
-            f"{last['mean_sampled_accuracy']:.3f} ({sampled_gain:+.3f})"
-        )
-    below = gain < 0
-    if below:
-        text += ": BELOW the starting policy"
-    return text, below
-
-
 # ----------------------------------------------------------------------------- CLI
-
-
-def checkpoint_step(path: Path) -> int | None:
-    """Training step of a checkpoint dir: from its name (checkpoint-<step>) or trainer_state.json."""
-    m = CHECKPOINT.match(path.name)
-    if m:
-        return int(m.group(1))
-    state = path / TRAINER_STATE
-    if state.is_file():
-        try:
-            return int(orjson.loads(state.read_bytes())["global_step"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            return None
-    return None
-
-
-def start_policy(run_dir: Path) -> Path | None:
-    """The policy a run started from (its step 0: the warm start or the base model), as recorded
-    in its run.json: a local model directory, or a hub id (run.json names local ones by absolute
-    path); None when it is neither (a directory removed since)."""
-    from dumpcli.train.model import HF_ID
-
-    recorded = (read_run_info(run_dir) or {}).get("policy_start")
-    if not isinstance(recorded, str):
-        return None
-    path = Path(recorded)
-    if any((path / f).exists() for f in ("config.json", "adapter_config.json")):
-        return path
-    return path if not path.is_absolute() and not path.exists() and HF_ID.match(recorded) else None
 
 
 def _checkpoints(checkpoints: Sequence[Path], run_dir: Path | None) -> list[Path]:
     """What to evaluate: the given checkpoints, then a run's starting policy (step 0) and its
     checkpoints."""
-    from dumpcli.train.model import HF_ID
+    from dumpcli.model import HF_ID
 
     paths = [Path(p) for p in checkpoints]
     if run_dir is not None:
@@ -593,9 +546,20 @@ def _checkpoints(checkpoints: Sequence[Path], run_dir: Path | None) -> list[Path
 def evaluate_cli(
     recipe: Recipe, checkpoints: list[Path], run_dir: Path | None, output: Path | None, console: Console
 ) -> dict[str, Any]:
-    """`dump eval`: every checkpoint on the prepared test split; Rich table + eval.json."""
-    import torch
+    """`dump eval`: every checkpoint on the prepared test split; Rich table + eval.json. With
+    `--run`, each result for the run (its start as step 0, its checkpoints) is also recorded in
+    the run's eval.jsonl, where `dump report` and `dump compare` read evaluations. The run folder
+    is held meanwhile, as `dump train` holds it: with both on one folder, the later one stops."""
+    if run_dir is None or not run_dir.is_dir():
+        return _evaluate_cli(recipe, checkpoints, run_dir, output, console)  # says what is wrong
+    with own_folder(run_dir, "dump eval"):
+        refuse_symlinks(run_dir, [RunFolder(run_dir).eval_log.name, *([EVAL_TABLE] if output is None else [])])
+        return _evaluate_cli(recipe, checkpoints, run_dir, output, console)
 
+
+def _evaluate_cli(
+    recipe: Recipe, checkpoints: list[Path], run_dir: Path | None, output: Path | None, console: Console
+) -> dict[str, Any]:
     spec = recipe.eval
     scheme = recipe.train.reward.scheme
     if spec.backend == "vllm":
@@ -603,16 +567,19 @@ def evaluate_cli(
             import vllm  # noqa: F401
         except ImportError:
             raise DumpError(VLLM_MISSING) from None
+    import torch  # after the checks that take no time
     paths = _checkpoints(checkpoints, run_dir)
     start = start_policy(run_dir) if run_dir is not None else None
-    from dumpcli.data.prepare import ensure_prepared, load_split
+    from dumpcli.data.ensure import ensure_prepared
+    from dumpcli.data.prepared import load_split
 
     manifest = ensure_prepared(recipe, console)
     order = [d["name"] for d in manifest["distributions"]]
     rows = select_rows(load_split(recipe, "test"), spec.max_per_distribution, order)
     if not rows:
         raise DumpError(f"the prepared test split of {recipe.output_path} is empty: nothing to evaluate on")
-    target = output if output is not None else (run_dir or recipe.output_path) / "eval.json"
+    target = output if output is not None else (run_dir or recipe.output_path) / EVAL_TABLE
+    in_run = set(list_checkpoints(run_dir)) if run_dir is not None else set()
     results: dict[str, Any] = {
         "recipe": recipe.name,
         "scheme": scheme,
@@ -647,7 +614,7 @@ def evaluate_cli(
             del llm
             gc.collect()
         else:
-            from dumpcli.train.model import load_pretrained
+            from dumpcli.model import load_pretrained
 
             model, tokenizer = load_pretrained(path, recipe)
             if torch.cuda.is_available():
@@ -656,8 +623,10 @@ def evaluate_cli(
             result = evaluate_model(model, tokenizer, rows, spec, scheme, order, console=console)
             del model
             gc.collect()
-        step = 0 if start is not None and path == start else checkpoint_step(path)
+        step = 0 if start is not None and path == start else model_step(path)
         results["checkpoints"][str(path)] = {"step": step, **result}
+        if run_dir is not None and step is not None and (path == start or path in in_run):
+            append_eval(run_dir, step, {**result, "source": "dump eval", "eval": results["eval"]})
         console.print(
             f"  mean accuracy {result['mean_accuracy']:.3f}, mean reward {result['mean_reward']:+.3f} "
             f"({result['num_completions']} completions, {result['completions_per_second']:.1f}/s)"
@@ -670,7 +639,7 @@ def evaluate_cli(
 
 
 def _load_tokenizer(path: Path, recipe: Recipe) -> Any:
-    from dumpcli.train.model import load_tokenizer
+    from dumpcli.model import load_tokenizer
 
     return load_tokenizer(path, recipe.model.trust_remote_code)
 

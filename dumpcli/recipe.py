@@ -21,6 +21,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from dumpcli.data.sources import SPECS, SourceSpec
 from dumpcli.data.sources.base import DifficultyRule, FieldMap, Strict
+from dumpcli.errors import DumpError, RecipeError
 from dumpcli.grpo import check_grpo
 
 __all__ = ["DifficultyRule", "FieldMap", "Recipe", "RecipeError", "SourceSpec", "Strict", "load_recipe"]
@@ -72,10 +73,6 @@ _Loader.add_implicit_resolver(
 def safe_load(text: str) -> Any:
     """yaml.safe_load with floats like 1e-6 (no arbitrary objects: SafeLoader underneath)."""
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-
-
-class RecipeError(Exception):
-    """A recipe that cannot be used; the message names the file and the YAML path."""
 
 
 class DataSpec(Strict):
@@ -353,7 +350,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 _TYPE_TAG = re.compile(r"^(int|str|float|bool|none|function-.*|.*\[.*\])$")
 
 
-def _format_validation_error(err: ValidationError, origin: str, overridden: list[str] | None = None) -> str:
+def _format_validation_error(err: ValidationError, origin: str, overridden: list[tuple[str, str | None]] | None = None) -> str:
     """One line per YAML path. Union members (`int | str`) come back from pydantic as one error
     per member with the type as an extra path part; fold them into one line."""
     grouped: dict[str, list[dict[str, Any]]] = {}
@@ -395,8 +392,7 @@ def _format_validation_error(err: ValidationError, origin: str, overridden: list
         ) or isinstance(first.get("input"), dict)
         got = "" if quiet else f" (got {_short(first.get('input'))})"
         where = loc or "recipe"
-        via = [o for o in overridden or [] if loc == o or loc.startswith(o + ".")]
-        note = f" [from --set {via[0]}=...]" if via and loc else ""
+        note = _from_override("", loc, overridden or []) if loc else ""
         lines.append(f"{where}: {' or '.join(msgs)}{got}{note}")
     return f"{origin}: invalid recipe\n  " + "\n  ".join(lines)
 
@@ -406,8 +402,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None, check_files: bool = True) -> Recipe:
-    """Read, override, validate. Raises RecipeError with a one-screen message."""
+def load_recipe(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    check_files: bool = True,
+    flags: dict[str, str] | None = None,
+    check_extras: bool = False,
+) -> Recipe:
+    """Read, override, validate. Raises RecipeError with a one-screen message. `flags` names the
+    command-line option an override came from (`{"train.scheduler={name: x}": "--scheduler x"}`),
+    for the messages; any other override came from `--set`. `check_extras`: a valid recipe that
+    needs an optional extra that is not installed raises DumpError (see `missing_extras`)."""
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"{path}: recipe file not found")
@@ -427,14 +432,14 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_file
         raise RecipeError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     raw = apply_overrides(raw, overrides or [])
     _check_size(raw, str(path))
-    keys = [o.split("=", 1)[0].strip() for o in overrides or []]
+    keys = [(o.split("=", 1)[0].strip(), (flags or {}).get(o)) for o in overrides or []]
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
         raise RecipeError(_format_validation_error(e, str(path), keys)) from None
     recipe._base_dir = path.resolve().parent
     recipe._source_file = path.resolve()
-    _check_semantics(recipe, str(path), check_files, keys)
+    _check_semantics(recipe, str(path), check_files, keys, check_extras)
     return recipe
 
 
@@ -471,7 +476,13 @@ def _check_size(raw: dict[str, Any], origin: str) -> None:
         )
 
 
-def _check_semantics(recipe: Recipe, origin: str, check_files: bool, overridden: list[str]) -> None:
+def _check_semantics(
+    recipe: Recipe,
+    origin: str,
+    check_files: bool,
+    overridden: list[tuple[str, str | None]],
+    check_extras: bool = False,
+) -> None:
     """Checks that need the registries or the file system."""
     from dumpcli.puzzles import registry as puzzles
     from dumpcli.schedulers import registry as schedulers
@@ -519,17 +530,36 @@ def _check_semantics(recipe: Recipe, origin: str, check_files: bool, overridden:
             for msg in schedulers.check_options(sched.name, sched.options()):
                 key = msg.split(":", 1)[0]  # an option's own problem, or one across options
                 problems.append(f"{where}.{msg}" if key in keys else f"{where}: {msg}")
-    problems.extend(check_grpo(recipe.train.grpo))
+    if not problems and check_extras and missing_extras(recipe):
+        raise DumpError("; ".join(missing_extras(recipe)))
+    if not problems:  # train.grpo is checked against trl.GRPOConfig: importing trl (and torch)
+        problems.extend(check_grpo(recipe.train.grpo))  # takes seconds, so what is cheap comes first
     if problems:
-        lines = [_from_override(p, overridden) for p in problems]
+        lines = [_from_override(p, p.split(":", 1)[0], overridden) for p in problems]
         raise RecipeError(f"{origin}: invalid recipe\n  " + "\n  ".join(lines))
 
 
-def _from_override(problem: str, overridden: list[str]) -> str:
-    """'train.grpo.x: ...' -> '... [from --set train.grpo.x=...]' when a --set put it there."""
-    loc = problem.split(":", 1)[0]
-    via = [o for o in overridden if loc == o or loc.startswith(o + ".")]
-    return f"{problem} [from --set {via[0]}=...]" if via else problem
+def _from_override(problem: str, loc: str, overridden: list[tuple[str, str | None]]) -> str:
+    """'train.grpo.x: ...' -> '... [from --set train.grpo.x=...]' when a --set put it there, or
+    '... [from --scheduler x]' when that option did (the last override of a path wins)."""
+    via = [(key, flag) for key, flag in overridden if loc == key or loc.startswith(key + ".")]
+    if not via:
+        return problem
+    key, flag = max(via, key=lambda v: len(v[0]))  # the most specific: --set train.scheduler.x over --scheduler
+    return f"{problem} [from {flag or f'--set {key}=...'}]"
+
+
+def missing_extras(recipe: Recipe) -> list[str]:
+    """What `dump train` needs that is not installed (an optional extra), one message each: checked
+    before torch and TRL are imported, so it is said in a second, not after twenty."""
+    import importlib.util
+
+    if recipe.train.grpo.get("use_vllm") and importlib.util.find_spec("vllm") is None:
+        return [
+            "train.grpo.use_vllm: true needs vLLM, which is not installed: pip install 'dumpcli[vllm]'"
+            " (GPU machines), or --set train.grpo.use_vllm=false"
+        ]
+    return []
 
 
 def _template_names() -> list[str]:

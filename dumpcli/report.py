@@ -17,9 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dumpcli.errors import DumpError
-from dumpcli.evaluate import start_verdict
 from dumpcli.io import atomic_path
-from dumpcli.run_folder import RunFolder, read_curriculum, read_evals, read_run_info
+from dumpcli.run_folder import RunFolder, read_curriculum, read_evals, read_run_info, start_verdict
 
 FIGSIZE = (10.0, 5.0)  # inches; at DPI this is the PNG size in pixels (1000 x 500)
 DPI = 100
@@ -272,7 +271,7 @@ def report(run_dir: Path, console: Console) -> dict[str, Path]:
     if evals:
         written["eval_accuracy"] = plot_eval_accuracy(evals, order, run_dir / "eval_accuracy.png", title)
     else:
-        notes["eval_accuracy"] = "no eval.jsonl (set `train.eval_every` > 0, or run `dump eval`)"
+        notes["eval_accuracy"] = "no eval.jsonl (set `train.eval_every` > 0, or run `dump eval --run`)"
 
     rows = final_rows(curriculum, evals, order)
     written["report"] = _write_markdown(run_dir, run_info, curriculum, evals, rows, written, notes, scheduler)

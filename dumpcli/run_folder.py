@@ -9,7 +9,10 @@ other dumpcli stage (only `io` and the version).
       manifest.json        the prepared data's manifest (published by `dump prepare`)
       curriculum.jsonl     one CurriculumLine per generation round (draw)
       train_log.jsonl      one TrainLogLine per TRL log call
-      eval.jsonl           one EvalLine per in-training evaluation
+      eval.jsonl           one EvalLine per evaluation (the evaluation store): every
+                           `train.eval_every` steps during training, and what `dump eval --run`
+                           scored; the last line of a step wins
+      eval.json            `dump eval --run`'s table: every checkpoint it scored, by path
       checkpoint-<step>/   model, optimizer, TRL state, rng state, curriculum_state.pt and, written
                            last, checkpoint_complete.json (the file list with sizes)
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 import re
 import struct
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -36,6 +39,7 @@ CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 CURRICULUM_LOG = "curriculum.jsonl"
 TRAIN_LOG = "train_log.jsonl"
 EVAL_LOG = "eval.jsonl"
+EVAL_TABLE = "eval.json"
 RUN_INFO = "run.json"
 MANIFEST = "manifest.json"
 CURRICULUM_STATE = "curriculum_state.pt"  # torch.save: a selector's state may hold tensors
@@ -76,7 +80,8 @@ class TrainLogLine(_Step, total=False):
 
 class EvalLine(_Step, total=False):
     """An evaluation of the policy at `step` on the test split (step 0: the starting policy);
-    the keys are those of `dumpcli.evaluate.run_evaluation`."""
+    the keys are those of `dumpcli.evaluate.run_evaluation`, plus `source` and `eval` (the
+    settings) on a line `dump eval --run` wrote."""
 
     distributions: dict[str, dict[str, float]]
     mean_accuracy: float
@@ -87,6 +92,8 @@ class EvalLine(_Step, total=False):
     num_completions: int
     seconds: float
     completions_per_second: float
+    source: str  # "dump eval" (absent: written during training)
+    eval: dict[str, Any]
 
 
 class RunSegment(TypedDict, total=False):
@@ -149,8 +156,34 @@ def read_train_log(root: Path) -> list[TrainLogLine]:
 
 
 def append_eval(root: Path, step: int, result: dict[str, Any]) -> None:
+    """Record an evaluation of the policy at `step` where `report` and `compare` read it."""
     line: EvalLine = {"step": step, **result}  # type: ignore[typeddict-item]
     append_jsonl(RunFolder(root).eval_log, line)
+
+
+def start_verdict(evals: Sequence[dict[str, Any]]) -> tuple[str, bool | None]:
+    """One sentence on the last evaluation against the starting policy (step 0) and whether it
+    is below it (None: no step-0 evaluation to compare with). Greedy mean accuracy, plus the
+    sampled pass@1 when the evaluations have it."""
+    start = next((e for e in evals if e.get("step") == 0), None)
+    last = evals[-1] if evals else None
+    if start is None or last is None or last is start:
+        return "no evaluation at step 0 and after it: cannot tell whether training helped", None
+    gain = last["mean_accuracy"] - start["mean_accuracy"]
+    text = (
+        f"mean accuracy {start['mean_accuracy']:.3f} at step 0 (the starting policy) -> "
+        f"{last['mean_accuracy']:.3f} at step {last['step']} ({gain:+.3f})"
+    )
+    if "mean_sampled_accuracy" in start and "mean_sampled_accuracy" in last:
+        sampled_gain = last["mean_sampled_accuracy"] - start["mean_sampled_accuracy"]
+        text += (
+            f"; sampled pass@1 {start['mean_sampled_accuracy']:.3f} -> "
+            f"{last['mean_sampled_accuracy']:.3f} ({sampled_gain:+.3f})"
+        )
+    below = gain < 0
+    if below:
+        text += ": BELOW the starting policy"
+    return text, below
 
 
 def read_run_info(root: Path) -> dict[str, Any] | None:
@@ -204,6 +237,31 @@ def checkpoint_step(path: Path) -> int | None:
     """The step in a `checkpoint-<step>` folder name (None for any other name)."""
     m = CHECKPOINT.match(Path(path).name)
     return int(m.group(1)) if m else None
+
+
+def model_step(path: Path) -> int | None:
+    """The training step of a model folder: from its name (checkpoint-<step>), else from its
+    trainer_state.json (a checkpoint copied under another name); None for neither."""
+    step = checkpoint_step(path)
+    if step is not None:
+        return step
+    try:
+        return int(read_json(Path(path) / TRAINER_STATE)["global_step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def start_policy(root: Path) -> Path | None:
+    """The policy a run started from (its step 0: the warm start or the base model), as run.json
+    records it: a local model folder (recorded by absolute path), or a hub id (a relative name
+    that is no folder here); None when it is neither (a folder removed since)."""
+    recorded = (read_run_info(root) or {}).get("policy_start")
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    path = Path(recorded)
+    if any((path / f).exists() for f in ("config.json", "adapter_config.json")):
+        return path
+    return path if not path.is_absolute() and not path.exists() else None
 
 
 def checkpoint_dirs(root: Path) -> list[Path]:

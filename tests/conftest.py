@@ -16,6 +16,35 @@ import yaml
 
 from dumpcli.puzzles.base import PuzzleFamily, Verdict
 
+# ----------------------------------------------------------------------------- shared helpers
+# (plain functions: `from conftest import read_jsonl, save_recipe, wrap`)
+
+
+def save_recipe(folder: Path, recipe: dict[str, Any], name: str = "recipe.yaml") -> Path:
+    """Write a recipe (a dict, e.g. helpers.tiny_train_recipe()) as YAML; returns its path."""
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every line of a JSONL file; unlike dumpcli.io.read_jsonl, a torn line fails the test."""
+    return [orjson.loads(line) for line in Path(path).read_bytes().splitlines() if line.strip()]
+
+
+def wrap(text: str, think: str = "x") -> str:
+    """A completion in the reasoning format the verifiers expect, answering `text`."""
+    return f"<think>{think}</think><answer>{text}</answer>"
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test in tmp_path (messages show input paths relative to the working directory);
+    a module opts in with `pytestmark = pytest.mark.usefixtures("in_tmp")`."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
 
 @pytest.fixture
 def write_recipe(tmp_path: Path) -> Callable[..., Path]:
@@ -27,10 +56,7 @@ def write_recipe(tmp_path: Path) -> Callable[..., Path]:
         body: dict[str, Any] = {"name": "test", "seed": 0, "output_dir": "out", **top}
         if data is not None:
             body["data"] = data
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
-        return path
+        return save_recipe(tmp_path, body, name)
 
     return write
 

@@ -18,7 +18,6 @@ from dumpcli.cli import app
 from dumpcli.data.templates import render
 from dumpcli.errors import DumpError
 from dumpcli.evaluate import (
-    checkpoint_step,
     evaluate_model,
     hf_sampler,
     pass_at_k,
@@ -27,7 +26,7 @@ from dumpcli.evaluate import (
 )
 from dumpcli.puzzles.registry import get_family
 from dumpcli.recipe import EvalSpec, TinyModelSpec, load_recipe
-from dumpcli.run_folder import mark_complete
+from dumpcli.run_folder import mark_complete, model_step
 
 # ----------------------------------------------------------------------------- pass@k
 
@@ -311,12 +310,12 @@ def test_scripted_model_counts_lengths_up_to_eos() -> None:
     assert all(m["mean_length"] == 0.0 for m in silent["distributions"].values())  # EOS first: empty
 
 
-def test_checkpoint_step(tmp_path: Path) -> None:
-    assert checkpoint_step(tmp_path / "checkpoint-40") == 40
+def test_model_step(tmp_path: Path) -> None:
+    assert model_step(tmp_path / "checkpoint-40") == 40
     (tmp_path / "final").mkdir()
-    assert checkpoint_step(tmp_path / "final") is None
+    assert model_step(tmp_path / "final") is None
     (tmp_path / "final" / "trainer_state.json").write_text('{"global_step": 12}')
-    assert checkpoint_step(tmp_path / "final") == 12
+    assert model_step(tmp_path / "final") == 12
 
 
 # ----------------------------------------------------------------------------- CLI + training hook
@@ -350,7 +349,7 @@ def prepared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Any
 
 
 def _scripted_checkpoint(recipe: Any, where: Path, token: str) -> Path:
-    from dumpcli.data.prepare import load_split
+    from dumpcli.data.prepared import load_split
 
     rows = list(load_split(recipe, "train")) + list(load_split(recipe, "test"))
     tokenizer = tiny_tokenizer(rows)
@@ -446,6 +445,48 @@ def test_eval_run_scores_a_hub_id_start_as_step_0(
     assert {name: c["step"] for name, c in out.items()} == {"acme/tiny": 0, str(ckpt): 2}
 
 
+def test_eval_run_records_its_results_where_report_and_compare_read_them(
+    prepared: tuple[Path, Any], tmp_path: Path
+) -> None:
+    """`dump eval --run` wrote only eval.json (keyed by path), which `dump report` never reads: now
+    each result of the run (its start as step 0, its checkpoints) also goes to the run's eval.jsonl,
+    marked as written by `dump eval`, with the settings it ran with."""
+    from dumpcli.run_folder import read_evals
+
+    path, recipe = prepared
+    run = tmp_path / "run"
+    start = _scripted_checkpoint(recipe, tmp_path / "start", "knave")
+    ckpt = _scripted_checkpoint(recipe, run / "checkpoint-2", "knight")
+    (ckpt / "trainer_state.json").write_text('{"global_step": 2}')
+    mark_complete(ckpt, 2)
+    (run / "run.json").write_text(orjson.dumps({"policy_start": str(start)}).decode())
+    outside = _scripted_checkpoint(recipe, tmp_path / "other" / "checkpoint-7", "knight")
+    result = CliRunner().invoke(
+        app, ["eval", str(path), "--run", str(run), "-c", str(outside), "--max-per-distribution", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    table = orjson.loads((run / "eval.json").read_bytes())["checkpoints"]
+    evals = read_evals(run)
+    assert [e["step"] for e in evals] == [0, 2]  # not checkpoint-7: it is not this run's
+    assert all(e["source"] == "dump eval" and e["eval"]["max_per_distribution"] == 1 for e in evals)
+    for e, key in zip(evals, (str(start), str(ckpt)), strict=True):
+        assert e["distributions"] == table[key]["distributions"]
+
+
+def test_eval_run_writes_no_result_through_a_symbolic_link(prepared: tuple[Path, Any], tmp_path: Path) -> None:
+    path, recipe = prepared
+    run = tmp_path / "run"
+    ckpt = _scripted_checkpoint(recipe, run / "checkpoint-2", "knight")
+    (ckpt / "trainer_state.json").write_text('{"global_step": 2}')
+    mark_complete(ckpt, 2)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    (run / "eval.jsonl").symlink_to(victim)
+    result = CliRunner().invoke(app, ["eval", str(path), "--run", str(run), "--max-per-distribution", "1"])
+    assert result.exit_code == 2 and "eval.jsonl" in result.output
+    assert victim.read_text() == "mine"
+
+
 def test_eval_cli_errors(prepared: tuple[Path, Any], tmp_path: Path) -> None:
     path, _ = prepared
     result = CliRunner().invoke(app, ["eval", str(path)])
@@ -468,7 +509,7 @@ def test_eval_cli_errors(prepared: tuple[Path, Any], tmp_path: Path) -> None:
 
 def test_evaluate_during_training_restores_mode_and_rng(prepared: tuple[Path, Any], tmp_path: Path) -> None:
     from dumpcli.evaluate import evaluate_during_training
-    from dumpcli.train.model import load_pretrained
+    from dumpcli.model import load_pretrained
 
     _, recipe = prepared
     ckpt = _scripted_checkpoint(recipe, tmp_path / "policy", "knave")
@@ -525,7 +566,7 @@ def test_vllm_backend_wiring(
 
     path, recipe = prepared
     ckpt = _scripted_checkpoint(recipe, tmp_path / "ckpt", "knight")
-    from dumpcli.train.model import load_tokenizer
+    from dumpcli.model import load_tokenizer
 
     tokenizer = load_tokenizer(ckpt)
     fake = FakeVLLM(eos=tokenizer.eos_token_id)
@@ -563,7 +604,7 @@ def test_vllm_eval_shuts_each_engine_down_before_the_next(
 
     path, recipe = prepared
     ckpts = [_scripted_checkpoint(recipe, tmp_path / "run" / f"checkpoint-{k}", "knight") for k in (1, 2)]
-    from dumpcli.train.model import load_tokenizer
+    from dumpcli.model import load_tokenizer
 
     fake = FakeVLLM(eos=load_tokenizer(ckpts[0]).eos_token_id)
     monkeypatch.setitem(sys.modules, "vllm", fake)
@@ -574,7 +615,7 @@ def test_vllm_eval_shuts_each_engine_down_before_the_next(
 
 
 def load_split_rows(recipe: Any) -> list[dict[str, Any]]:
-    from dumpcli.data.prepare import load_manifest, load_split
+    from dumpcli.data.prepared import load_manifest, load_split
 
     order = [d["name"] for d in load_manifest(recipe)["distributions"]]
     return select_rows(load_split(recipe, "test"), recipe.eval.max_per_distribution, order)

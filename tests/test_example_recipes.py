@@ -11,7 +11,7 @@ import orjson
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
-from dumpcli.data.prepare import load_manifest, load_split
+from dumpcli.data.prepared import load_manifest, load_split
 from dumpcli.puzzles.registry import get_verifier
 from dumpcli.recipe import load_recipe
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-import yaml
+from conftest import read_jsonl, save_recipe
 from helpers import tiny_train_recipe
 from rich.console import Console
 from typer.testing import CliRunner
@@ -30,19 +30,13 @@ def write_recipe(path: Path, folder: str | Path, **changes: object) -> Path:
             **changes,
         }
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(recipe))
-    return path
+    return save_recipe(path.parent, recipe, path.name)
 
 
 def cli(*args: str) -> str:
     result = CliRunner().invoke(app, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
 def end_of_answer_token(tokenizer, prompt: list[dict], answer: str) -> int:
@@ -58,14 +52,15 @@ def end_of_answer_token(tokenizer, prompt: list[dict], answer: str) -> int:
 PROMPT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Who is a knight?"}]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("kind", "lora"), [("chat", False), ("chat", True), ("base", False), ("base", True)])
 def test_train_eval_and_dry_run_from_a_model_folder(kind, lora, request, tmp_path):
     """Full fine-tuning after a 2-step SFT warm start, or LoRA on the folder itself (no warm
     start); then every checkpoint evaluates, and the dry run describes the folder."""
     from dumpcli.evaluate import _eos_ids
+    from dumpcli.model import load_pretrained
     from dumpcli.recipe import load_recipe
     from dumpcli.train.dry_run import dry_run
-    from dumpcli.train.model import load_pretrained
 
     folder = request.getfixturevalue(f"hf_{kind}_folder")
     changes: dict = {}
@@ -118,6 +113,7 @@ def test_train_eval_and_dry_run_from_a_model_folder(kind, lora, request, tmp_pat
     assert dry_run(load_recipe(recipe), console=Console(file=io.StringIO()))["checkpoint"] == str(checkpoint)
 
 
+@pytest.mark.slow
 def test_relative_model_folders_are_told_apart(hf_chat_folder, hf_base_folder, tmp_path, monkeypatch):
     """`model.name_or_path: model` in two recipe folders names two different models: each gets
     its own warm start; run.json records where the starting policy is, whatever the working

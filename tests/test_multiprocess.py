@@ -67,6 +67,7 @@ def test_progress_is_drawn_by_the_main_process_only():
         assert ("GRPO test" in out.getvalue()) is drawn
 
 
+@pytest.mark.slow
 def test_two_ranks_evaluate_during_training_and_one_prints(tmp_path):
     """torchrun, 2 CPU processes (gloo), eval every step over an odd number of test problems (one
     rank pads its share): the run finishes, eval.jsonl has steps 0, 1, 2 with every problem scored

@@ -15,16 +15,13 @@ from helpers import run_prepare
 from rich.console import Console
 
 from dumpcli.data import templates
+from dumpcli.data.ensure import ensure_prepared
 from dumpcli.data.fields import normalise, question_ids, source_seed
-from dumpcli.data.prepare import ensure_prepared, is_prepared, load_manifest, load_split
+from dumpcli.data.prepared import is_prepared, load_manifest, load_split
 from dumpcli.errors import DataError
 from dumpcli.recipe import RecipeError, load_recipe
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch):
-    """Messages show input paths relative to the working directory."""
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 run = run_prepare  # (manifest, printed text) of `dump prepare` on a recipe file
@@ -599,7 +596,7 @@ def test_ensure_prepared_and_loaders(write_recipe, write_jsonl, tmp_path):
 
 def test_split_column_reads_what_the_rows_hold(write_recipe, write_jsonl):
     """split_column reads a column with Arrow; the same values, in the same order, as the rows."""
-    from dumpcli.data.prepare import split_column
+    from dumpcli.data.prepared import split_column
 
     write_jsonl("data/x.jsonl", [rec(i % 30, depth=2 + i % 3) for i in range(60)])
     path = write_recipe({"sources": [kk_source(test_fraction=0.3)]})

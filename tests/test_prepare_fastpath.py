@@ -11,13 +11,11 @@ import pytest
 from rich.console import Console
 
 from dumpcli.data import fastpath
-from dumpcli.data.prepare import load_split, prepare
+from dumpcli.data.prepare import prepare
+from dumpcli.data.prepared import load_split
 from dumpcli.recipe import load_recipe
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def outputs(path: Path, overrides: list[str], **kw) -> tuple[dict, list[dict], list[dict]]:

@@ -12,7 +12,8 @@ from rich.console import Console
 
 from dumpcli.data import templates
 from dumpcli.data.fields import stable_seed
-from dumpcli.data.prepare import load_split, prepare
+from dumpcli.data.prepare import prepare
+from dumpcli.data.prepared import load_split
 from dumpcli.errors import DataError
 from dumpcli.puzzles import registry
 from dumpcli.recipe import RecipeError, load_recipe

@@ -11,15 +11,13 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
-from dumpcli.data.prepare import load_split, prepare
+from dumpcli.data.prepare import prepare
+from dumpcli.data.prepared import load_split
 from dumpcli.data.readers import chunk_bounds
 from dumpcli.errors import DataError
 from dumpcli.recipe import load_recipe
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def run(path: Path, **kw) -> tuple[dict, str]:

@@ -21,14 +21,12 @@ from typer.testing import CliRunner
 
 from dumpcli.cli import app
 from dumpcli.data import prepare as prep
-from dumpcli.data.prepare import is_prepared, load_manifest, load_split
+from dumpcli.data import prepared
+from dumpcli.data.prepared import is_prepared, load_manifest, load_split
 from dumpcli.errors import DataError
 from dumpcli.recipe import load_recipe
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 run = run_prepare  # (manifest, printed text) of `dump prepare` on a recipe file
@@ -198,10 +196,12 @@ def test_a_crash_before_the_manifest_never_mixes_old_and_new(
             raise RuntimeError("power cut")
         real(target, obj)
 
-    monkeypatch.setattr(prep, "write_json", crash)
+    monkeypatch.setattr(prep, "write_json", crash)  # the build
+    monkeypatch.setattr(prepared, "write_json", crash)  # the copy published into the output folder
     with pytest.raises(RuntimeError, match="power cut"):
         run(path)
     monkeypatch.setattr(prep, "write_json", real)
+    monkeypatch.setattr(prepared, "write_json", real)
     recipe = load_recipe(path)
     manifest = load_manifest(recipe)
     assert manifest["splits"]["train"] == load_split(recipe, "train").num_rows  # data and manifest agree

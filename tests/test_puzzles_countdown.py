@@ -8,14 +8,11 @@ from fractions import Fraction
 
 import orjson
 import pytest
+from conftest import wrap
 
 from dumpcli.puzzles.countdown import Countdown, evaluate, expression_of, solve
 
 CD = Countdown()
-
-
-def wrap(text: str) -> str:
-    return f"<think>x</think><answer>{text}</answer>"
 
 
 @pytest.fixture

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import wrap
 
 from dumpcli.puzzles.exact import ExactMatch, normalise
 from dumpcli.puzzles.registry import get_verifier
 
 EXACT = ExactMatch()
-
-
-def wrap(text: str) -> str:
-    return f"<think>x</think><answer>{text}</answer>"
 
 
 @pytest.mark.parametrize(

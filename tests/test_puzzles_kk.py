@@ -8,6 +8,7 @@ import random
 
 import orjson
 import pytest
+from conftest import wrap
 
 from dumpcli.puzzles import kk_logic
 from dumpcli.puzzles.knights_knaves import SAID, KnightsKnaves, render
@@ -46,10 +47,6 @@ def brute_force(statements: tuple) -> list[list[bool]]:
 
 def answer_of(record: dict) -> str:
     return record["solution_text_format"]
-
-
-def wrap(text: str) -> str:
-    return f"<think>reasoning</think><answer>{text}</answer>"
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 8, 12])

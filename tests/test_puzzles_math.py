@@ -6,16 +6,13 @@ from __future__ import annotations
 import threading
 
 import pytest
+from conftest import wrap
 
 from dumpcli.puzzles import math_answer
 from dumpcli.puzzles.math_answer import MathAnswer, last_boxed
 from dumpcli.puzzles.registry import get_verifier
 
 MATH = MathAnswer()
-
-
-def wrap(text: str) -> str:
-    return f"<think>x</think><answer>{text}</answer>"
 
 
 EQUIVALENT = [

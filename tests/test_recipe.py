@@ -287,9 +287,9 @@ def test_cli_scheduler_flag_drops_the_other_schedulers_options(tmp_path):
 
     path = tmp_path / "r.yaml"
     path.write_text("train:\n  scheduler: {name: ucb, window: 50}\n")
-    assert _scheduler_override(path, "ucb") == []  # same scheduler: keep its options
-    assert _scheduler_override(path, "uniform") == ["train.scheduler={name: uniform}"]
-    assert _scheduler_override(path, None) == []
+    assert _scheduler_override(path, "ucb") == {}  # same scheduler: keep its options
+    assert _scheduler_override(path, "uniform") == {"train.scheduler={name: uniform}": "--scheduler uniform"}
+    assert _scheduler_override(path, None) == {}
 
 
 # ---------------------------------------------------------------- train.grpo against trl.GRPOConfig
@@ -498,3 +498,81 @@ def test_aliases_within_bounds_and_recursive_aliases(tmp_path):
     assert "kk: unknown key" in _error(path)  # aliases themselves are fine
     path.write_text("a: &a [*a]\n")
     assert _error(path) == f"{path}: a YAML alias refers to a mapping or list that contains it"
+
+
+# ---------------------------------------------------------------------- --scheduler and other flags
+
+# the `dump` command in a fresh interpreter; at exit it says which heavy libraries it imported
+CLI_REPORTING_IMPORTS = """
+import atexit, sys
+atexit.register(lambda: print("imported:", [m for m in ("torch", "trl", "transformers") if m in sys.modules],
+                              file=sys.stderr))
+from dumpcli.cli import app
+app()
+"""
+
+
+def run_dump(*args: str, cwd: Path) -> tuple[int, str, list[str]]:
+    """(exit code, stderr without the last line, heavy libraries imported)."""
+    import ast
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_REPORTING_IMPORTS, *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+    *message, last = done.stderr.strip().splitlines()
+    assert last.startswith("imported: "), done.stderr
+    return done.returncode, "\n".join(message), ast.literal_eval(last.removeprefix("imported: "))
+
+
+def _tiny_train_recipe(tmp_path: Path, **changes: object) -> Path:
+    from conftest import save_recipe
+    from helpers import tiny_train_recipe
+
+    return save_recipe(tmp_path, tiny_train_recipe(**changes))
+
+
+def test_a_scheduler_typo_is_reported_for_the_flag_typed_and_before_torch_and_trl(tmp_path):
+    """The message ended with `[from --set train.scheduler=...]` although the user typed
+    `--scheduler`, and came after train.grpo's check had imported TRL and torch (10-20 s)."""
+    path = _tiny_train_recipe(tmp_path)
+    code, message, heavy = run_dump("train", str(path), "--scheduler", "ucbb", cwd=tmp_path)
+    assert code == 2
+    assert "train.scheduler.name: unknown scheduler 'ucbb'" in message
+    assert message.endswith("[from --scheduler ucbb]") and "--set" not in message
+    assert heavy == []
+
+
+def test_a_set_under_the_new_scheduler_is_named_as_the_set(tmp_path):
+    path = _tiny_train_recipe(tmp_path)
+    result = CliRunner().invoke(
+        app, ["train", str(path), "--scheduler", "sequential", "--set", "train.scheduler.window=0"]
+    )
+    assert result.exit_code == 2
+    assert "train.scheduler.window: " in result.output
+    assert "[from --set train.scheduler.window=...]" in result.output and "--scheduler" not in result.output
+
+
+def test_eval_flags_are_named_in_recipe_errors(tmp_path):
+    path = _tiny_train_recipe(tmp_path)
+    result = CliRunner().invoke(app, ["eval", str(path), "--backend", "tpu"])
+    assert result.exit_code == 2 and "eval.backend: " in result.output
+    assert "[from --backend tpu]" in result.output
+
+
+def test_train_help_lists_every_scheduler_of_the_registry():
+    from dumpcli.schedulers import registry
+
+    for command in ("train", "compare"):
+        result = CliRunner().invoke(app, [command, "--help"], terminal_width=400)
+        assert result.exit_code == 0
+        assert all(name in result.output for name in registry.names()), (command, result.output)
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("vllm") is not None, reason="vLLM is installed")
+def test_a_missing_optional_extra_is_reported_before_torch_and_trl(tmp_path):
+    path = _tiny_train_recipe(tmp_path, **{"train.grpo.use_vllm": True})
+    code, message, heavy = run_dump("train", str(path), cwd=tmp_path)
+    assert code == 1 and "train.grpo.use_vllm: true needs vLLM" in message and "dumpcli[vllm]" in message
+    assert heavy == []

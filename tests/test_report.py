@@ -109,7 +109,7 @@ def test_report_writes_plots_and_markdown(tmp_path: Path) -> None:
 
 
 def test_start_verdict_says_when_a_run_ends_below_its_start() -> None:
-    from dumpcli.evaluate import start_verdict
+    from dumpcli.run_folder import start_verdict
 
     evals = [
         {"step": 0, "mean_accuracy": 0.60, "mean_sampled_accuracy": 0.25},

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-import yaml
+from conftest import read_jsonl, save_recipe
 from helpers import tiny_train_recipe
 from typer.testing import CliRunner
 
@@ -34,20 +34,10 @@ RECIPE = tiny_train_recipe(**{"train.eval_every": 2})
 LOGS = (CURRICULUM_LOG, TRAIN_LOG, EVAL_LOG)
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-
-
 def invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args))
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, result.output
-
-
-def write_recipe(where: Path, recipe: dict) -> Path:
-    path = where / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +46,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("trained")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DUMP_CACHE_DIR", str(root / "cache"))
-        code, output = invoke("train", str(write_recipe(root, RECIPE)))
+        code, output = invoke("train", str(save_recipe(root, RECIPE)))
     assert code == 0, output
     return root
 
@@ -102,6 +92,7 @@ DAMAGE = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "damage"), DAMAGE)
 def test_a_damaged_latest_checkpoint_is_passed_over_and_the_run_finishes(run, trained, name, damage):
     out = run / "out"
@@ -110,7 +101,7 @@ def test_a_damaged_latest_checkpoint_is_passed_over_and_the_run_finishes(run, tr
     assert any(name in p for p in checkpoint_problems(out / "checkpoint-4"))
     assert checkpoint_problems(out / "checkpoint-2") == []
 
-    code, output = invoke("train", str(write_recipe(run, RECIPE)), "--resume")
+    code, output = invoke("train", str(save_recipe(run, RECIPE)), "--resume")
     assert code == 0, output
     assert "passing over checkpoint-4" in output and name in output
     assert "falling back to checkpoint-2" in output
@@ -121,17 +112,19 @@ def test_a_damaged_latest_checkpoint_is_passed_over_and_the_run_finishes(run, tr
     assert segments[-1]["checkpoint"] == "checkpoint-2" and name in segments[-1]["skipped"][0]
 
 
+@pytest.mark.slow
 def test_no_intact_checkpoint_is_one_message_and_no_log_is_touched(run):
     out = run / "out"
     for step in (2, 4):
         truncate(out / f"checkpoint-{step}" / "optimizer.pt")
     before = {name: (out / name).read_bytes() for name in (*LOGS, RUN_INFO)}
-    code, output = invoke("train", str(write_recipe(run, RECIPE)), "--resume")
+    code, output = invoke("train", str(save_recipe(run, RECIPE)), "--resume")
     assert code == 1
     assert "no intact checkpoint" in output and "checkpoint-2: optimizer.pt" in output
     assert {name: (out / name).read_bytes() for name in before} == before
 
 
+@pytest.mark.slow
 def test_a_kill_after_trainer_state_json_leaves_a_checkpoint_that_does_not_count(
     trained, tmp_path, monkeypatch
 ):
@@ -147,7 +140,7 @@ def test_a_kill_after_trainer_state_json_leaves_a_checkpoint_that_does_not_count
         if self.global_step == 4:
             raise RuntimeError("killed")
 
-    recipe = write_recipe(tmp_path, RECIPE)
+    recipe = save_recipe(tmp_path, RECIPE)
     with monkeypatch.context() as patched:
         patched.setattr(TrainerState, "save_to_json", killed_after_writing)
         result = CliRunner().invoke(app, ["train", str(recipe)])
@@ -161,6 +154,7 @@ def test_a_kill_after_trainer_state_json_leaves_a_checkpoint_that_does_not_count
     assert_same_logs_as(out, trained / "out")
 
 
+@pytest.mark.slow
 def test_save_total_limit_keeps_the_last_good_checkpoint_until_the_new_one_is_complete(
     trained, tmp_path, monkeypatch
 ):
@@ -177,7 +171,7 @@ def test_save_total_limit_keeps_the_last_good_checkpoint_until_the_new_one_is_co
             raise RuntimeError("killed")
         original(folder, step)
 
-    recipe = write_recipe(
+    recipe = save_recipe(
         tmp_path, tiny_train_recipe(**{"train.eval_every": 2, "train.grpo.save_total_limit": 1})
     )
     with monkeypatch.context() as patched:
@@ -194,6 +188,7 @@ def test_save_total_limit_keeps_the_last_good_checkpoint_until_the_new_one_is_co
     assert_same_logs_as(out, trained / "out")
 
 
+@pytest.mark.slow
 def test_a_run_started_before_checkpoint_markers_resumes(run, trained):
     """Checkpoints of an earlier dumpcli have no marker and its run.json no `runs`: resume checks
     them by their headers, marks them complete and records the first start as the first segment."""
@@ -205,7 +200,7 @@ def test_a_run_started_before_checkpoint_markers_resumes(run, trained):
     (out / RUN_INFO).write_bytes(orjson.dumps(info))
     shutil.rmtree(out / "checkpoint-4")  # killed during step 3 or 4
     assert latest_checkpoint(out) == out / "checkpoint-2"
-    code, output = invoke("train", str(write_recipe(run, RECIPE)), "--resume")
+    code, output = invoke("train", str(save_recipe(run, RECIPE)), "--resume")
     assert code == 0, output
     assert "earlier dumpcli" in output and "resuming from" in output
     assert (out / "checkpoint-2" / "checkpoint_complete.json").is_file()
@@ -214,8 +209,9 @@ def test_a_run_started_before_checkpoint_markers_resumes(run, trained):
     assert [(s["from_step"], s["max_steps"]) for s in segments] == [(0, 4), (2, 4)]
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_run_adds_no_line(run, trained):
-    code, output = invoke("train", str(write_recipe(run, RECIPE)), "--resume")
+    code, output = invoke("train", str(save_recipe(run, RECIPE)), "--resume")
     assert code == 0, output
     assert_same_logs_as(run / "out", trained / "out")
 
@@ -237,11 +233,12 @@ CHANGES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("override", "key"), CHANGES)
 def test_a_resume_that_would_change_the_run_is_refused_before_anything_is_touched(run, override, key):
     out = run / "out"
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    code, output = invoke("train", str(write_recipe(run, RECIPE)), "--resume", "--set", override)
+    code, output = invoke("train", str(save_recipe(run, RECIPE)), "--resume", "--set", override)
     assert code == 2, output
     flat = " ".join(output.split())
     assert f"{key}: " in flat and "output_dir=NEW_DIR" in flat
@@ -249,15 +246,16 @@ def test_a_resume_that_would_change_the_run_is_refused_before_anything_is_touche
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.slow
 def test_a_resume_on_other_prepared_problems_is_refused(run, trained):
     """Same recipe, other data: run.json's fingerprint of the prepared problems (ids and answers)
     is that of the data the run trained on; a resume on data that differs from it (an input file or
     a generator changed since) stops with exit 2 before any log is cut."""
-    from dumpcli.data.prepare import load_split
+    from dumpcli.data.prepared import load_split
     from dumpcli.recipe import load_recipe
     from dumpcli.train.warmup import data_fingerprint
 
-    out, recipe = run / "out", write_recipe(run, RECIPE)
+    out, recipe = run / "out", save_recipe(run, RECIPE)
     info = orjson.loads((out / "run.json").read_bytes())
     loaded = load_recipe(trained / "recipe.yaml")  # prepared there
     assert info["data"]["fingerprint"] == data_fingerprint(
@@ -273,12 +271,13 @@ def test_a_resume_on_other_prepared_problems_is_refused(run, trained):
     assert {name: (out / name).read_bytes() for name in before} == before
 
 
+@pytest.mark.slow
 def test_extending_max_steps_gives_the_lr_of_a_run_of_the_new_length(run, trained):
     """Linear decay: step s of a run of T steps trains at LR * (1 - (s - 1) / T). After extending
     4 -> 6 steps, steps 5 and 6 get 6-step values (4 / 6 and 1 / 6 of LR), not 0.0 then a jump.
     Eval settings may change too."""
     out = run / "out"
-    recipe = write_recipe(run, RECIPE)
+    recipe = save_recipe(run, RECIPE)
     code, output = invoke(
         "train", str(recipe), "--resume",
         "--set", "train.grpo.max_steps=6", "--set", "train.eval_every=3", "--set", "eval.max_new_tokens=10",

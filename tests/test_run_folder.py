@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
+from conftest import save_recipe
 from helpers import tiny_train_recipe
 from typer.testing import CliRunner
 
@@ -25,12 +25,6 @@ from dumpcli.errors import RunFolderError
 from dumpcli.io import OWNER_FILE, append_jsonl, own_folder
 
 LOGS = ("curriculum.jsonl", "train_log.jsonl", "eval.jsonl", "run.json")
-
-
-def write_recipe(tmp_path: Path, **changes: object) -> Path:
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(tiny_train_recipe(**changes)))
-    return path
 
 
 def dump(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -42,7 +36,7 @@ def dump(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("command", ["train", "prepare"])
 def test_a_second_command_on_a_held_folder_stops_at_once(tmp_path, command):
-    recipe = write_recipe(tmp_path)
+    recipe = save_recipe(tmp_path, tiny_train_recipe())
     out = tmp_path / "out"
     with own_folder(out, "dump train"):  # this test process is the first owner
         proc = dump(tmp_path, command, str(recipe))
@@ -93,9 +87,10 @@ def test_own_folder_is_reentrant_in_one_process(tmp_path):
         assert (tmp_path / "out" / OWNER_FILE).exists()
 
 
+@pytest.mark.slow
 def test_resume_refuses_symlinked_logs_and_leaves_their_targets_alone(tmp_path):
-    recipe = write_recipe(
-        tmp_path, **{"train.grpo.max_steps": 2, "train.save_steps": 1, "train.eval_every": 1}
+    recipe = save_recipe(
+        tmp_path, tiny_train_recipe(**{"train.grpo.max_steps": 2, "train.save_steps": 1, "train.eval_every": 1})
     )
     runner = CliRunner()
     result = runner.invoke(app, ["train", str(recipe)], catch_exceptions=False)

@@ -17,6 +17,7 @@ import orjson
 import pytest
 import torch
 import yaml
+from conftest import save_recipe
 from helpers import tiny_train_recipe
 from rich.console import Console
 from typer.testing import CliRunner
@@ -25,9 +26,9 @@ from dumpcli import __version__
 from dumpcli.cli import app
 from dumpcli.data.templates import DUMP_KK_SYSTEM, render
 from dumpcli.errors import DumpError
+from dumpcli.model import describe_model_source, load_pretrained, resolve_model_path
 from dumpcli.recipe import ModelSpec, load_recipe
 from dumpcli.train.dry_run import batch_plan, dry_run
-from dumpcli.train.model import describe_model_source, load_pretrained, resolve_model_path
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted([*REPO.glob("recipes/*.yaml"), *REPO.glob("recipes/examples/*.yaml")])
@@ -64,12 +65,6 @@ def no_network(monkeypatch):
         return real(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guard)
-
-
-def write_recipe(tmp_path: Path, recipe: dict, name: str = "recipe.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    return path
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -172,7 +167,7 @@ def test_dump_kk_template_is_the_papers_prompt_and_think_answer_is_unchanged():
 
 
 def test_dry_run_reports_prepared_data_and_an_existing_run(tmp_path, no_network):
-    path = write_recipe(tmp_path, TINY)
+    path = save_recipe(tmp_path, TINY)
     code, output = invoke("prepare", str(path))
     assert code == 0, output
     got = dry_run(load_recipe(path), console=quiet())
@@ -189,7 +184,7 @@ def test_dry_run_notes_missing_inputs_but_fails_on_a_malformed_model_or_grpo_con
     recipe["data"]["sources"].append(
         {"name": "files", "files": ["data/*.jsonl"], "verifier": "knights_knaves", "difficulty": {"value": 1}}
     )
-    path = write_recipe(tmp_path, recipe)
+    path = save_recipe(tmp_path, recipe)
     code, output = invoke("train", str(path), "--dry-run")
     assert code == 0, output
     assert "no file matches 'data/*.jsonl'" in " ".join(output.split())
@@ -376,10 +371,10 @@ def test_accelerate_launch_with_the_shipped_config_trains_and_ranks_agree(tmp_pa
     """The documented launch, `accelerate launch --config_file recipes/accelerate/multi_gpu.yaml`,
     with 2 CPU processes (gloo): every rank draws the same prompts. `dump train` runs through
     tests/rank_log_train.py, which passes train() a draw observer that logs each rank's draws."""
-    from dumpcli.data.prepare import load_split
+    from dumpcli.data.prepared import load_split
     from dumpcli.train.warmup import prepare_policy
 
-    recipe = write_recipe(tmp_path, TINY)
+    recipe = save_recipe(tmp_path, TINY)
     assert invoke("prepare", str(recipe))[0] == 0  # prepare once so the ranks only read
     # and warm-start once: on CPU, accelerate forms the gloo group only when GRPOConfig is built, so
     # run.py's main_process_first() cannot yet stop both ranks from building the warm start at once
@@ -417,7 +412,7 @@ def test_lora_trains_and_eval_and_resume_load_the_adapter(tmp_path):
     from safetensors.torch import load_file
     from transformers import PreTrainedTokenizerFast
 
-    path = write_recipe(tmp_path, with_lora(TINY))
+    path = save_recipe(tmp_path, with_lora(TINY))
     code, output = invoke("train", str(path))
     assert code == 0, output
     checkpoint = tmp_path / "out" / "checkpoint-2"
@@ -471,7 +466,7 @@ def test_an_adapter_whose_base_model_is_gone_is_a_clear_error(tmp_path):
     (adapter / "adapter_config.json").write_text(
         orjson.dumps({"base_model_name_or_path": str(missing)}).decode()
     )
-    recipe = load_recipe(write_recipe(tmp_path, with_lora(TINY)))
+    recipe = load_recipe(save_recipe(tmp_path, with_lora(TINY)))
     with pytest.raises(DumpError, match="base model .* does not exist here"):
         load_pretrained(adapter, recipe)
 
@@ -481,7 +476,7 @@ def test_an_adapter_whose_base_model_is_gone_is_a_clear_error(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
 def test_vllm_without_vllm_says_how_to_get_it(tmp_path):
-    path = write_recipe(tmp_path, TINY)
+    path = save_recipe(tmp_path, TINY)
     code, output = invoke("eval", str(path), "--backend", "vllm", "--checkpoint", str(tmp_path))
     assert code == 1
     assert "pip install 'dumpcli[vllm]'" in output

@@ -13,15 +13,12 @@ from helpers import run_prepare
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
-from dumpcli.data.prepare import is_prepared, load_split
+from dumpcli.data.prepared import is_prepared, load_split
 from dumpcli.errors import DataError, DumpError
 from dumpcli.puzzles.registry import get_verifier
 from dumpcli.recipe import RecipeError, load_recipe
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 run = run_prepare  # (manifest, printed text) of `dump prepare` on a recipe file

@@ -14,6 +14,9 @@ STAGES = (
     "dumpcli.cli",
     "dumpcli.run_folder",
     "dumpcli.data.prepare",
+    "dumpcli.data.prepared",
+    "dumpcli.data.ensure",
+    "dumpcli.model",
     "dumpcli.train.config",
     "dumpcli.train.curriculum",
     "dumpcli.train.trainer",
@@ -137,6 +140,50 @@ def test_no_stage_module_imports_a_module_that_imports_it_back():
     assert set(STAGES) <= set(module_names())
     on_a_circle = [c for c in cycles(import_graph()) if set(c) & set(STAGES)]
     assert on_a_circle == []
+
+
+def _inside_one_package(circle: list[str]) -> bool:
+    """A package whose `__init__` imports its own submodules: importing a submodule runs the
+    `__init__` first, so the graph has a circle, one that no import order can break."""
+    return any(all(m == c or m.startswith(c + ".") for m in circle) for c in circle)
+
+
+def test_no_module_anywhere_imports_a_module_that_imports_it_back():
+    """Not only the stages: recipe <-> data/sources/base (for RecipeError) and
+    schedulers/registry <-> selector (to validate a proposal) were circles closed inside a function."""
+    assert [c for c in cycles(import_graph()) if not _inside_one_package(c)] == []
+
+
+# packages that are one stage or one registry: outside modules see each as a whole
+PACKAGES = ("dumpcli.train", "dumpcli.schedulers", "dumpcli.puzzles")
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The import graph with each of PACKAGES (and everything under it) as one node."""
+
+    def node(m: str) -> str:
+        return next((p for p in PACKAGES if m == p or m.startswith(p + ".")), m)
+
+    out: dict[str, set[str]] = {}
+    for m, targets in graph.items():
+        out.setdefault(node(m), set()).update(node(t) for t in targets if node(t) != node(m))
+    return out
+
+
+def test_no_stage_package_and_another_module_import_each_other():
+    """train/run.py evaluates during training (evaluate.py) and evaluate.py loaded models through
+    dumpcli/train/model.py: the train stage and eval each imported the other. Model loading is
+    shared (dumpcli/model.py), so `dump eval` depends on no part of the train stage."""
+    assert cycles(package_graph(import_graph())) == []
+    assert "dumpcli.train" not in package_graph(import_graph())["dumpcli.evaluate"]
+
+
+def test_only_dump_prepare_imports_the_data_builder():
+    """train, eval and compare read prepared data through data/prepared.py; the builder
+    (data/prepare.py) is imported by `dump prepare` and, when data must be built, data/ensure.py."""
+    graph = import_graph()
+    importers = {m for m, targets in graph.items() if "dumpcli.data.prepare" in targets}
+    assert importers == {"dumpcli.cli", "dumpcli.data.ensure"}
 
 
 FRESH_IMPORTS = """

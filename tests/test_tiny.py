@@ -6,10 +6,10 @@ import random
 
 import orjson
 
+from dumpcli.model import load_tokenizer
 from dumpcli.puzzles.registry import get_family
 from dumpcli.puzzles.rewards import score
 from dumpcli.recipe import TinyModelSpec
-from dumpcli.train.model import load_tokenizer
 from dumpcli.train.tiny import build_model, build_tokenizer, save_tiny
 from dumpcli.train.warmup import reference_completion
 

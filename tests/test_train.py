@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-import yaml
+from conftest import read_jsonl, save_recipe
 from helpers import TINY_TRAIN_RECIPE, tiny_train_recipe
 from typer.testing import CliRunner
 
@@ -22,19 +22,7 @@ TINY_RECIPE = TINY_TRAIN_RECIPE
 RANK_LOG_TRAIN = Path(__file__).parent / "rank_log_train.py"  # `dump train` logging each rank's draws
 
 
-def write_recipe(tmp_path: Path, recipe: dict | None = None) -> Path:
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe or TINY_RECIPE))
-    return path
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("DUMP_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.slow  # every test here trains the tiny model end to end
 
 
 def run_cli(*args: str) -> None:
@@ -43,7 +31,7 @@ def run_cli(*args: str) -> None:
 
 
 def test_train_feeds_the_scheduler_every_completion_and_moves_probabilities(tmp_path):
-    recipe = write_recipe(tmp_path)
+    recipe = save_recipe(tmp_path, TINY_RECIPE)
     run_cli("train", str(recipe))
     out = tmp_path / "out"
     lines = read_jsonl(out / "curriculum.jsonl")
@@ -75,7 +63,7 @@ def test_train_feeds_the_scheduler_every_completion_and_moves_probabilities(tmp_
 
 
 def test_resume_after_a_crash_reproduces_the_schedule(tmp_path):
-    recipe = write_recipe(tmp_path)
+    recipe = save_recipe(tmp_path, TINY_RECIPE)
     run_cli("train", str(recipe))
     full = read_jsonl(tmp_path / "out" / "curriculum.jsonl")
     # simulate kill -9 during step 3: checkpoint-4 never written, log has lines past checkpoint-2
@@ -94,7 +82,7 @@ def test_resume_after_a_crash_reproduces_the_schedule(tmp_path):
 
 
 def test_train_refuses_to_overwrite_a_run_without_resume(tmp_path):
-    recipe = write_recipe(tmp_path)
+    recipe = save_recipe(tmp_path, TINY_RECIPE)
     run_cli("train", str(recipe), "--set", "train.grpo.max_steps=2")
     result = CliRunner().invoke(app, ["train", str(recipe)])
     assert result.exit_code == 1
@@ -105,7 +93,7 @@ def test_two_ranks_draw_identical_batches(tmp_path):
     """torchrun with 2 CPU processes (gloo): both ranks compute the same probabilities, and the
     concatenated local batches are each drawn prompt repeated num_generations times (each rank's
     draws come from a draw observer that tests/rank_log_train.py passes to train())."""
-    recipe = write_recipe(tmp_path)
+    recipe = save_recipe(tmp_path, TINY_RECIPE)
     run_cli("prepare", str(recipe))  # prepare once so the ranks only read
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [
@@ -127,7 +115,7 @@ def test_two_ranks_draw_identical_batches(tmp_path):
 
 
 def test_curator_trains_end_to_end_and_learns_from_policy_improvement(tmp_path):
-    recipe = write_recipe(tmp_path)
+    recipe = save_recipe(tmp_path, TINY_RECIPE)
     run_cli(
         "train", str(recipe), "--scheduler", "curator",
         "--set", "train.scheduler.warmup_steps=1", "--set", "train.scheduler.pool_factor=4",
@@ -159,7 +147,7 @@ def test_curator_trains_end_to_end_and_learns_from_policy_improvement(tmp_path):
 )  # fmt: skip
 def test_distribution_level_schedulers_train_from_the_cli(tmp_path, spec, expected):
     one_prompt = {"train.grpo.per_device_train_batch_size": 2}  # 1 prompt x 2 generations per step
-    recipe = write_recipe(
+    recipe = save_recipe(
         tmp_path, tiny_train_recipe(**{"train.scheduler": spec, "train.grpo.max_steps": 2, **one_prompt})
     )
     run_cli("train", str(recipe))
@@ -185,7 +173,7 @@ def test_distribution_level_schedulers_train_from_the_cli(tmp_path, spec, expect
 
 def test_a_mixture_that_misses_a_distribution_is_a_recipe_error(tmp_path):
     spec = {"name": "weights", "weights": {"kk/2": 1}}
-    recipe = write_recipe(tmp_path, tiny_train_recipe(**{"train.scheduler": spec, "train.grpo.max_steps": 2}))
+    recipe = save_recipe(tmp_path, tiny_train_recipe(**{"train.scheduler": spec, "train.grpo.max_steps": 2}))
     result = CliRunner().invoke(app, ["train", str(recipe)])
     assert result.exit_code == 2, result.output
     assert "train.scheduler: weights: no key matches 1 distribution(s): kk/3" in " ".join(
@@ -199,7 +187,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     import signal
     import time
 
-    recipe = write_recipe(tmp_path, tiny_train_recipe(**{"train.grpo.max_steps": 40, "train.save_steps": 0}))
+    recipe = save_recipe(tmp_path, tiny_train_recipe(**{"train.grpo.max_steps": 40, "train.save_steps": 0}))
     run_cli("prepare", str(recipe))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
@@ -232,7 +220,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
 def test_eval_every_starts_at_step_0_with_the_starting_policy(tmp_path):
     """eval.jsonl opens with the starting policy (step 0), before any update; `dump eval --run`
     scores that same policy as its step 0; a resume does not add a second step 0."""
-    recipe = write_recipe(
+    recipe = save_recipe(
         tmp_path,
         tiny_train_recipe(
             **{
@@ -261,12 +249,35 @@ def test_eval_every_starts_at_step_0_with_the_starting_policy(tmp_path):
             d: m[key] for d, m in start["distributions"].items()
         }
 
+    # and recorded in the run's evaluation store: training's lines, then those of `dump eval`
+    lines = read_jsonl(out / "eval.jsonl")
+    assert [(e["step"], e.get("source")) for e in lines] == [
+        *[(s, None) for s in (0, 2, 4)],
+        *[(s, "dump eval") for s in (0, 2, 4)],
+    ]
+
     run_cli("train", str(recipe), "--resume")
-    assert [e["step"] for e in read_jsonl(out / "eval.jsonl")] == [0, 2, 4]
+    assert read_jsonl(out / "eval.jsonl") == lines  # a finished run: nothing added, no second step 0
+
+
+def test_readme_quickstart_train_then_eval_then_report_shows_the_evaluation(tmp_path):
+    """The README's `dump train`, `dump eval --run`, `dump report`: with no evaluation during
+    training, the report said "no eval.jsonl" although `dump eval` had just scored every checkpoint."""
+    recipe = save_recipe(tmp_path, tiny_train_recipe(**{"train.eval_every": 0}))
+    out = tmp_path / "out"
+    run_cli("train", str(recipe))
+    assert not (out / "eval.jsonl").exists()
+    run_cli("eval", str(recipe), "--run", str(out))
+    result = CliRunner().invoke(app, ["report", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (out / "eval_accuracy.png").is_file()
+    report = (out / "report.md").read_text()
+    assert "no eval.jsonl" not in report and "Final state (eval at step 4)" in report
+    assert "mean accuracy" in report and "at step 0 (the starting policy) ->" in report
 
 
 def test_thompson_trains_end_to_end_and_resumes_with_its_posterior(tmp_path):
-    recipe = write_recipe(tmp_path)
+    recipe = save_recipe(tmp_path, TINY_RECIPE)
     run_cli("train", str(recipe), "--scheduler", "thompson")
     out = tmp_path / "out"
     lines = read_jsonl(out / "curriculum.jsonl")
@@ -294,7 +305,7 @@ def test_zero_variance_drop_keeps_all_equal_groups_out_of_a_full_batch(tmp_path,
         return original(self, model, inputs, *args, **kwargs)
 
     monkeypatch.setattr(CurriculumGRPOTrainer, "compute_loss", recording)
-    recipe = write_recipe(
+    recipe = save_recipe(
         tmp_path, tiny_train_recipe(**{"train.filter": {"zero_variance": "drop", "max_rounds": 6}})
     )
     run_cli("train", str(recipe))
@@ -316,7 +327,7 @@ def test_zero_variance_drop_keeps_all_equal_groups_out_of_a_full_batch(tmp_path,
 
 
 def test_problem_pools_trains_from_the_cli(tmp_path):
-    recipe = write_recipe(tmp_path)
+    recipe = save_recipe(tmp_path, TINY_RECIPE)
     run_cli("train", str(recipe), "--scheduler", "problem_pools")
     lines = read_jsonl(tmp_path / "out" / "curriculum.jsonl")
     assert [line["scheduler"] for line in lines] == ["problem_pools"] * 4

@@ -6,7 +6,8 @@ column-wise (fastpath.py: pyarrow parses, pyarrow.compute and numpy check and ta
 else record by record (ingest.py, in worker processes for big JSONL files); staging.py writes the
 accepted rows in their final form (Arrow IPC stream files that `datasets.Dataset.from_file`
 memory-maps) and keeps ~23 bytes a row in memory; this module decides dedup and the split with
-numpy on those arrays and writes each split as its list of rows (`load_split` selects them),
+numpy on those arrays and writes each split as its list of rows (prepared.py, the one reader of
+prepared data, selects them with `load_split`),
 then the manifest, all in a staging folder committed by one rename (see `_commit`), and a
 summary. Input files are hashed (xxh3-128, for the manifest and staleness checks) on a thread
 while they are parsed.
@@ -39,7 +40,6 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import gc
-import hashlib
 import os
 import random
 import secrets
@@ -50,7 +50,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import numpy as np
 import orjson
@@ -69,36 +69,25 @@ from dumpcli.data.fields import (
     source_seed,
     stable_seed,
 )
+from dumpcli.data.prepared import (
+    MANIFEST,
+    PARTS,
+    REJECTS,
+    SPLITS,
+    cache_root,
+    data_location,
+    is_prepared,
+    load_manifest,
+    publish,
+)
 from dumpcli.data.readers import chunk_bounds, count_parquet_rows, iter_jsonl
-from dumpcli.data.sources.base import GROUP_NAMES, TEST, TO_SPLIT, TRAIN, Input, Plan, Source, display
+from dumpcli.data.sources.base import GROUP_NAMES, TEST, TO_SPLIT, TRAIN, Input, Source, display
 from dumpcli.data.staging import Dists, Stage
-from dumpcli.errors import DataError, DumpError
-from dumpcli.io import atomic_path, read_json, write_json, xxh3_file
+from dumpcli.errors import DataError
+from dumpcli.io import atomic_path, write_json, xxh3_file
 from dumpcli.recipe import Recipe, RecipeError
 
-MANIFEST = "manifest.json"
-REJECTS = "rejects.jsonl"
-SPLITS = ("train", "test")
-PARTS = "parts.json"  # the Arrow files that hold the rows, in row order
 STAGING = ".staging-"  # prefix of build folders in the data cache (removed when their lock is free)
-
-# ---------------------------------------------------------------- where prepared data lives
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("DUMP_CACHE_DIR", Path.home() / ".cache" / "dumpcli"))
-
-
-def data_location(recipe: Recipe) -> Path:
-    """The prepared data of a recipe: `CACHE/data/<key>/` with train/, test/, manifest.json and
-    rejects.jsonl, committed as one folder. The key hashes the data section (with the seed) and
-    the recipe's folder (relative input paths resolve against it), so every run and every
-    comparison of a recipe reads the same data, with nothing copied or linked into run folders."""
-    key = hashlib.sha256(
-        orjson.dumps({"data": recipe.data_hash(), "base": str(recipe.base_dir.resolve())})
-    ).hexdigest()[:16]
-    return cache_root() / "data" / key
-
 
 # ---------------------------------------------------------------- public API
 
@@ -117,7 +106,7 @@ def prepare(
     if not force and is_prepared(recipe):
         manifest = load_manifest(recipe)
         if skip_invalid or not manifest["counts"]["rejected"]:
-            _publish(recipe, manifest, skip_invalid)
+            publish(recipe, manifest, skip_invalid)
             console.print(
                 f"[green]up to date[/]: {escape(display(out.resolve()))} (inputs and recipe unchanged; --force rebuilds)",
                 highlight=False,
@@ -151,177 +140,6 @@ def _check_output_dir(recipe: Recipe) -> None:
                 + (f"output_dir: {display(path)}" if what == "output_dir" else f"{what}: {path}")
                 + f": cannot write there ({reason})"
             ) from None
-
-
-def is_prepared(recipe: Recipe) -> bool:
-    """True if the data cache holds data built from this recipe's data section and the same
-    inputs (each input file unchanged by size + mtime, or else by its xxh3-128; same set of inputs;
-    datasets and generators with the same identity)."""
-    where = data_location(recipe)
-    try:
-        manifest = read_json(where / MANIFEST)
-    except (OSError, ValueError):
-        return False
-    if manifest.get("data_hash") != recipe.data_hash() or manifest.get("tool_version") != __version__:
-        return False
-    if not (where / PARTS).is_file() or not all((where / f"{s}.idx.npy").is_file() for s in SPLITS):
-        return False
-    try:
-        current = [item for i, s in enumerate(recipe.data.sources) for item in s.build(i, recipe).inputs()]
-    except (RecipeError, DumpError, KeyError, ImportError, OSError):
-        return False
-    recorded_inputs = manifest.get("inputs", [])
-    if len(recorded_inputs) != len(current):
-        return False
-    return all(_same_input(item, rec, recipe) for item, rec in zip(current, recorded_inputs, strict=True))
-
-
-def _same_input(item: Input, rec: dict[str, Any], recipe: Recipe) -> bool:
-    if rec.get("kind") != item.kind or rec.get("source") != recipe.data.sources[item.source].name:
-        return False
-    if any(rec.get(k) != v for k, v in item.identity.items()):
-        return False
-    if item.path is None:
-        return True
-    if str(recipe.resolve(rec["path"]).resolve()) != str(item.path.resolve()):
-        return False
-    try:
-        st = item.path.stat()
-    except OSError:
-        return False
-    if st.st_size != rec.get("size"):
-        return False
-    return st.st_mtime_ns == rec.get("mtime_ns") or xxh3_file(item.path) == rec.get("xxh3_128")
-
-
-def ensure_prepared(recipe: Recipe, console: Console) -> dict:
-    """The data a command needs: prepare it if missing or stale (saying so), else load the manifest."""
-    if is_prepared(recipe):
-        manifest = load_manifest(recipe)
-        _publish(recipe, manifest, bool(manifest.get("skip_invalid")))
-        return manifest
-    console.print(
-        f"[yellow]preparing data[/]: {escape(display(recipe.output_path.resolve()))} is missing or out of date",
-        highlight=False,
-    )
-    return prepare(recipe, console=console)
-
-
-def load_manifest(recipe_or_output_dir: Recipe | str | Path) -> dict:
-    """A recipe's manifest (the one committed with its data), or OUTPUT_DIR/manifest.json."""
-    if isinstance(recipe_or_output_dir, Recipe):
-        path = data_location(recipe_or_output_dir) / MANIFEST
-    else:
-        path = Path(recipe_or_output_dir) / MANIFEST
-    try:
-        return read_json(path)
-    except FileNotFoundError:
-        if isinstance(recipe_or_output_dir, Recipe):  # named as the user knows it
-            path = recipe_or_output_dir.output_path / MANIFEST
-        raise DataError(f"{path}: not found; run `dump prepare RECIPE` first") from None
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: unreadable manifest ({e}); run `dump prepare RECIPE --force`") from None
-
-
-def load_split(recipe_or_output_dir: Recipe | str | Path, split: Literal["train", "test"]):
-    """The prepared split as a `datasets.Dataset` (memory-mapped, nothing copied). From an
-    output folder, the data its manifest.json names."""
-
-    if split not in SPLITS:
-        raise DataError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
-    if isinstance(recipe_or_output_dir, Recipe):
-        where = data_location(recipe_or_output_dir)
-    else:
-        try:
-            where = Path(read_json(Path(recipe_or_output_dir) / MANIFEST).get("data_dir") or "")
-        except (OSError, ValueError):
-            where = Path(recipe_or_output_dir) / "no-manifest"
-    if not (where / PARTS).is_file():
-        raise DataError(f"{where / split}: no prepared data; run `dump prepare RECIPE` first")
-    return _open_split(where, split)
-
-
-def split_column(split: Any, name: str) -> list[Any]:
-    """One column of a split (from `load_split`) as a list, read column-wise with Arrow.
-
-    `split[name]` also gives it, but `datasets` reads a dataset that selects rows (as a split
-    does: a row list over the data's files) one row at a time: about 100 us a row, minutes for a
-    million. Anything that is not a `datasets.Dataset` (a list of rows) is read row by row."""
-    table = getattr(split, "data", None)
-    if table is None or not hasattr(split, "column_names"):
-        return [row[name] for row in split]
-    column = table.column(name)
-    indices = getattr(split, "_indices", None)  # the row list `select` made, if any
-    if indices is not None:
-        column = column.take(indices.column(0))
-    return column.to_pylist()
-
-
-def _open_rows(where: Path) -> Any:
-    """Every staged row, from the data's Arrow files in order (memory-mapped)."""
-    import datasets
-
-    from dumpcli.data.staging import SCHEMA
-
-    parts = read_json(where / PARTS)["parts"]
-    if not parts:
-        return datasets.Dataset.from_dict(
-            {c: [] for c in SCHEMA.names}, features=datasets.Features.from_arrow_schema(SCHEMA)
-        )
-    tables = [datasets.Dataset.from_file(str(where / p)) for p in parts]
-    return tables[0] if len(tables) == 1 else datasets.concatenate_datasets(tables)
-
-
-def _open_split(where: Path, split: str) -> Any:
-    """A split: the rows of the data's Arrow files (memory-mapped) its index lists, in order."""
-    rows = _open_rows(where)
-    index = np.load(where / f"{split}.idx.npy")
-    if len(index) == rows.num_rows and (not len(index) or (index == np.arange(len(index))).all()):
-        return rows
-    return rows.select(index, keep_in_memory=True)
-
-
-def _publish(recipe: Recipe, manifest: dict, skip_invalid: bool) -> None:
-    """OUTPUT/manifest.json and OUTPUT/rejects.jsonl: copies of what was committed with the data
-    (rewritten when they differ, e.g. after a crash right after the commit)."""
-    out = recipe.output_path
-    where = Path(manifest.get("data_dir") or data_location(recipe))
-    try:
-        if (out / MANIFEST).is_file() and read_json(out / MANIFEST) == manifest:
-            pass
-        else:
-            write_json(out / MANIFEST, manifest)
-    except ValueError:
-        write_json(out / MANIFEST, manifest)
-    committed = where / REJECTS
-    if committed.is_file():
-        target = out / REJECTS
-        if not target.is_file() or target.stat().st_size != committed.stat().st_size:
-            with atomic_path(target) as tmp:
-                shutil.copyfile(committed, tmp)
-    elif not skip_invalid:
-        _remove_own_rejects(out)
-
-
-def _remove_own_rejects(out: Path) -> None:
-    """An earlier --skip-invalid run's rejects.jsonl no longer describes the data (only a file
-    this tool wrote: one JSON object per line with source and reason)."""
-    path = out / REJECTS
-    if not path.is_file() or path.is_symlink():
-        return
-    try:
-        with open(path, "rb") as f:
-            first = f.readline()
-        row = orjson.loads(first) if first.strip() else {}
-    except (OSError, orjson.JSONDecodeError):
-        return
-    if not first.strip() or (isinstance(row, dict) and {"source", "reason"} <= set(row)):
-        path.unlink()
-
-
-def plan(recipe: Recipe) -> list[tuple[int, Plan]]:
-    """What each source says before reading (for `dump train --dry-run`)."""
-    return [(i, s.build(i, recipe).plan()) for i, s in enumerate(recipe.data.sources)]
 
 
 def _provenance(item: Input) -> str:
@@ -398,7 +216,7 @@ class _Build:
             if not self.force and is_prepared(self.recipe):  # another process built it meanwhile
                 manifest = load_manifest(self.recipe)
                 if self.skip_invalid or not manifest["counts"]["rejected"]:
-                    _publish(self.recipe, manifest, self.skip_invalid)
+                    publish(self.recipe, manifest, self.skip_invalid)
                     return manifest
             _remove_dead_staging(root)
             staging = root / f"{STAGING}{where.name}-{os.getpid()}-{secrets.token_hex(4)}"
@@ -413,7 +231,7 @@ class _Build:
                     shutil.rmtree(staging)
                 lock.release()
                 Path(str(staging) + ".lock").unlink(missing_ok=True)
-        _publish(self.recipe, manifest, self.skip_invalid)
+        publish(self.recipe, manifest, self.skip_invalid)
         self._summary(manifest)
         return manifest
 

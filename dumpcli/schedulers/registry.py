@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from dumpcli.schedulers.base import Scheduler
-from dumpcli.schedulers.selector import ProblemSelector
+from dumpcli.schedulers.base import Method, Scheduler
+
+if TYPE_CHECKING:  # selector.py validates a selector's proposal with this registry: no import back
+    from dumpcli.schedulers.selector import ProblemSelector
 
 _SCHEDULERS: dict[str, str] = {
     "uniform": "dumpcli.schedulers.uniform:Uniform",
@@ -38,7 +40,7 @@ def names() -> list[str]:
     return [n for n, t in _SCHEDULERS.items() if importlib.util.find_spec(t.split(":")[0]) is not None]
 
 
-def get_class(name: str) -> type[Scheduler] | type[ProblemSelector]:
+def get_class(name: str) -> type[Method]:
     if name not in names():
         raise KeyError(f"unknown scheduler {name!r} (available: {', '.join(names())})")
     module, cls = _SCHEDULERS[name].split(":")
@@ -46,7 +48,8 @@ def get_class(name: str) -> type[Scheduler] | type[ProblemSelector]:
 
 
 def is_problem_level(name: str) -> bool:
-    return issubclass(get_class(name), ProblemSelector)
+    """A method is a distribution-level `Scheduler` or else a problem-level `ProblemSelector`."""
+    return not issubclass(get_class(name), Scheduler)
 
 
 def distribution_level() -> list[str]:
@@ -92,6 +95,6 @@ def build_selector(
     **options: Any,
 ) -> ProblemSelector:
     cls = get_class(name)
-    if not issubclass(cls, ProblemSelector):
+    if issubclass(cls, Scheduler):
         raise ValueError(f"{name!r} is a distribution-level scheduler: build it with build")
     return cls(distributions, seed=seed, sizes=sizes, **options)

@@ -68,7 +68,7 @@ def planned_data(recipe: Recipe) -> dict[str, Any]:
     """The prepared distributions if the data is prepared and current; else what `dump prepare`
     would make: exact counts for puzzle generators (before deduplication), input files and their
     record counts for file sources (their distributions are known only after reading them)."""
-    from dumpcli.data.prepare import is_prepared, load_manifest
+    from dumpcli.data.prepared import is_prepared, load_manifest
 
     if is_prepared(recipe):
         manifest = load_manifest(recipe)
@@ -80,13 +80,13 @@ def planned_data(recipe: Recipe) -> dict[str, Any]:
             "unknown_sources": [],
         }
     from dumpcli.data.fields import natural_key
-    from dumpcli.data.prepare import plan
 
     planned: dict[str, list[Any]] = {}  # name -> [sort key, train, test]
     files: list[dict[str, Any]] = []
     missing: list[str] = []
     unknown: list[str] = []
-    for i, p in plan(recipe):  # each source kind says what it can before reading
+    # each source kind says what it can before reading
+    for i, p in ((i, s.build(i, recipe).plan()) for i, s in enumerate(recipe.data.sources)):
         for name, train, test in p.distributions:
             entry = planned.setdefault(name, [(natural_key(name.rsplit("/", 1)[-1]), i), 0, 0])
             entry[1] += train
@@ -199,9 +199,9 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     """Resolve and print everything `dump train` would use; return it as a dict (for tests and
     tools). Loads no weights and writes nothing."""
     from dumpcli.data.templates import render
+    from dumpcli.model import describe_model_source, describe_tokenizer, lora_config
     from dumpcli.schedulers import registry as schedulers
     from dumpcli.train.curriculum import distribution_level_part, generation_steps
-    from dumpcli.train.model import describe_model_source, describe_tokenizer, lora_config
 
     notes: list[str] = []
     errors: list[str] = []
@@ -491,7 +491,7 @@ def _warm_start_dir(recipe: Recipe, prepared: bool) -> Path | None:
     """Where the warm start is cached; its key hashes the prepared problems, so None before prepare."""
     if not prepared:
         return None
-    from dumpcli.data.prepare import load_split
+    from dumpcli.data.prepared import load_split
     from dumpcli.train.warmup import cache_root, data_fingerprint, warm_start_key
 
     fingerprint = data_fingerprint(load_split(recipe, "train"), load_split(recipe, "test"))

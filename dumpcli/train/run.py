@@ -9,7 +9,6 @@ intact checkpoint with the same recipe (dumpcli/train/resume.py).
 
 from __future__ import annotations
 
-import importlib.util
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from transformers.trainer_callback import PrinterCallback
 from dumpcli import __version__
 from dumpcli.errors import DumpError, Interrupted, RecipeChanged
 from dumpcli.io import append_jsonl, own_folder, refuse_symlinks, write_json
-from dumpcli.recipe import Recipe, RecipeError
+from dumpcli.recipe import Recipe, RecipeError, missing_extras
 from dumpcli.run_folder import (
     RUN_FILES,
     RunFolder,
@@ -39,6 +38,7 @@ from dumpcli.run_folder import (
     newest_intact_checkpoint,
     read_evals,
     read_run_info,
+    start_verdict,
     truncate_logs,
 )
 from dumpcli.train.config import GRPO_DEFAULTS, grpo_config_kwargs, max_steps, train_seed
@@ -178,11 +178,9 @@ def train(
 
     The run folder has one owner: a second `dump train` / `dump prepare` on it stops at once, and
     a log or run.json that is a symbolic link stops the run before any work (see io.own_folder)."""
-    if recipe.train.grpo.get("use_vllm") and importlib.util.find_spec("vllm") is None:
-        raise DumpError(
-            "train.grpo.use_vllm: true needs vLLM, which is not installed: pip install 'dumpcli[vllm]'"
-            " (GPU machines), or --set train.grpo.use_vllm=false"
-        )
+    missing = missing_extras(recipe)
+    if missing:
+        raise DumpError("; ".join(missing))
     with own_folder(recipe.output_path, "dump train"):
         checkpoints = [p.name for p in recipe.output_path.glob("checkpoint-*")]
         refuse_symlinks(recipe.output_path, [*RUN_FILES, *checkpoints])
@@ -237,10 +235,11 @@ def _train(
     from accelerate import PartialState
     from trl import GRPOConfig
 
-    from dumpcli.data.prepare import ensure_prepared, load_split, split_column
+    from dumpcli.data.ensure import ensure_prepared
+    from dumpcli.data.prepared import load_split, split_column
+    from dumpcli.model import load_pretrained, lora_config
     from dumpcli.puzzles.rewards import RewardFunction
     from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps
-    from dumpcli.train.model import load_pretrained, lora_config
     from dumpcli.train.progress import RichProgress
     from dumpcli.train.resume import ReplanLearningRate
     from dumpcli.train.trainer import CurriculumGRPOTrainer, load_curriculum_state
@@ -386,8 +385,6 @@ def _train(
         )
     _print_summary(curriculum, trainer, console)
     if main_process and recipe.train.eval_every:
-        from dumpcli.evaluate import start_verdict
-
         verdict, below = start_verdict(read_evals(out))
         console.print(f"[bold red]{verdict}" if below else verdict)
     return out

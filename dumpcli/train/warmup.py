@@ -8,7 +8,6 @@ settings, seed), so `dump compare` starts every scheduler and seed from the same
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,26 +16,23 @@ import orjson
 from rich.console import Console
 
 from dumpcli import __version__
+from dumpcli.data.prepared import cache_root
 from dumpcli.io import atomic_path
-from dumpcli.puzzles.registry import get_verifier
-from dumpcli.recipe import Recipe, _hash
-from dumpcli.train.model import (
+from dumpcli.model import (
     is_tiny,
     load_pretrained,
     model_identity,
     resolve_model_path,
     torch_dtype,
 )
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("DUMP_CACHE_DIR", Path.home() / ".cache" / "dumpcli"))
+from dumpcli.puzzles.registry import get_verifier
+from dumpcli.recipe import Recipe, _hash
 
 
 def data_fingerprint(*splits: Any) -> str:
     """Hash of the prepared problems and answers themselves: a generator or prepare change that
     alters the data must not reuse a warm start trained on the old data."""
-    from dumpcli.data.prepare import split_column
+    from dumpcli.data.prepared import split_column
 
     h = hashlib.sha256()
     for split in splits:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from dumpcli.errors import RecipeError
+
 if TYPE_CHECKING:
     from dumpcli.recipe import Recipe
 
@@ -186,8 +188,6 @@ class Source:
         self.where = f"data.sources.{index}"
 
     def recipe_error(self, path: str, message: str) -> Exception:
-        from dumpcli.recipe import RecipeError
-
         origin = str(self.recipe._source_file) if self.recipe._source_file else "recipe"
         return RecipeError(f"{origin}: invalid recipe\n  {self.where}{path}: {message}")
 

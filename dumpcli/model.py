@@ -1,4 +1,6 @@
-"""Loading the policy: the built-in tiny model, an HF id or a local directory, optionally LoRA."""
+"""Loading the policy: the built-in tiny model, an HF id or a local directory, optionally LoRA.
+
+Shared by `train`, `eval` and `compare` (no stage of its own: it imports no other stage)."""
 
 from __future__ import annotations
 
@@ -126,6 +128,9 @@ def torch_dtype(spec: ModelSpec) -> Any:
 def load_pretrained(path_or_id: str | Path, recipe: Recipe) -> tuple[Any, Any]:
     """Model + tokenizer from an HF id or directory (a checkpoint of ours, or a LoRA adapter dir)."""
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # Rich draws the progress; no tqdm bars for loading weights
 
     spec = recipe.model
     if str(path_or_id) == spec.name_or_path:  # the recipe's own model: a dir relative to the recipe
