@@ -509,9 +509,18 @@ def start_verdict(evals: Sequence[dict[str, Any]]) -> tuple[str, bool | None]:
     is below it (None: no step-0 evaluation to compare with). Greedy mean accuracy, plus the
     sampled pass@1 when the evaluations have it."""
     start = next((e for e in evals if e.get("step") == 0), None)
-    last = evals[-1] if evals else None
-    if start is None or last is None or last is start:
-        return "no evaluation at step 0 and after it: cannot tell whether training helped", None
+    later = [e for e in evals if e.get("step", 0) > 0]
+    if start is None or not later:
+        missing = (
+            "no evaluation"
+            if start is None and not later
+            else "no evaluation of the starting policy (step 0)"
+            if start is None
+            else "only the starting policy (step 0) was evaluated, no step after it (train.eval_every "
+            "is larger than the steps run; `dump eval RECIPE --run OUTPUT` scores the checkpoints)"
+        )
+        return f"{missing}: cannot tell whether training helped", None
+    last = later[-1]
     gain = last["mean_accuracy"] - start["mean_accuracy"]
     text = (
         f"mean accuracy {start['mean_accuracy']:.3f} at step 0 (the starting policy) -> "

@@ -453,26 +453,27 @@ RESUME_TORCH_FILES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.p
 
 def content_problems(checkpoint: Path) -> list[str]:
     """What the header checks of `checkpoint_problems` cannot see, checked as the resume will load it:
-    - each torch file a resume loads is unpickled with weights_only=True, its tensor storages
-      memory-mapped, not read (a bad pickle is refused here, not halfway through the resume);
+    - each torch file a resume loads is unpickled with weights_only=True (and numpy arrays
+      allowed, as transformers does for rng_state.pth), its tensor storages memory-mapped, not
+      read: a bad pickle is refused here, not halfway through the resume;
     - every floating-point tensor of the weights (`*.safetensors`) is scanned for NaN and inf,
       one tensor at a time with safetensors' `safe_open` (memory: the largest tensor).
     Cost: one read of the weights (the optimizer's tensors are not read); 0.02 s for the
     quickstart checkpoint, about 1 s per GB of weights (BENCHMARKS.md, "Checkpoint checks")."""
+    import numpy as np
     import torch
     from safetensors import safe_open
 
     checkpoint = Path(checkpoint)
     problems = []
+    # what transformers allows when it loads rng_state.pth (trainer_pt_utils.safe_globals): numpy arrays
+    core = getattr(np, "_core", None) or np.core
+    allowed = [core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
     for pattern in RESUME_TORCH_FILES:
         for path in sorted(checkpoint.glob(pattern)):
             try:
-                try:
-                    torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-                except RuntimeError as e:
-                    if "mmap" not in str(e):
-                        raise
-                    torch.load(path, map_location="cpu", weights_only=True)  # an old, non-zip file
+                with torch.serialization.safe_globals(allowed):
+                    _load_mapped(path)
             except Exception as e:  # noqa: BLE001 - whatever the unpickler raises, the file is unusable
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 problems.append(f"{path.name} cannot be loaded with weights_only=True ({first[:200]})")
@@ -487,6 +488,17 @@ def content_problems(checkpoint: Path) -> list[str]:
         except Exception as e:  # noqa: BLE001 - SafetensorError and friends: the file is unusable
             problems.append(f"{path.name} cannot be read ({str(e)[:200]})")
     return problems
+
+
+def _load_mapped(path: Path) -> None:
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as e:
+        if "mmap" not in str(e):
+            raise
+        torch.load(path, map_location="cpu", weights_only=True)  # a file in the old, non-zip format
 
 
 # ----------------------------------------------------------------------------- a full disk

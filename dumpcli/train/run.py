@@ -44,6 +44,7 @@ from dumpcli.run_folder import (
     read_run_info,
     truncate_logs,
 )
+from dumpcli.tables import keep_headers_whole
 from dumpcli.train.config import GRPO_DEFAULTS, grpo_config_kwargs, max_steps, train_seed
 
 
@@ -496,4 +497,4 @@ def _print_summary(curriculum: Any, trainer: Any, console: Console) -> None:
             f"{stats['reward']:+.2f}" if "reward" in stats else "-",
             f"{stats['accuracy']:.2f}" if "accuracy" in stats else "-",
         )
-    console.print(table)
+    console.print(keep_headers_whole(table, console))
