@@ -458,8 +458,9 @@ def content_problems(checkpoint: Path) -> list[str]:
       read: a bad pickle is refused here, not halfway through the resume;
     - every floating-point tensor of the weights (`*.safetensors`) is scanned for NaN and inf,
       one tensor at a time with safetensors' `safe_open` (memory: the largest tensor).
-    Cost: one read of the weights (the optimizer's tensors are not read); 0.02 s for the
-    quickstart checkpoint, about 1 s per GB of weights (BENCHMARKS.md, "Checkpoint checks")."""
+    Cost: one read of the weights (the optimizer's tensors are not read), run on the newest
+    checkpoint only until one passes: 0.03 s for the quickstart checkpoint, about 7 s per GB of
+    bf16 weights on one CPU thread (BENCHMARKS.md, "Checkpoint content check")."""
     import numpy as np
     import torch
     from safetensors import safe_open
