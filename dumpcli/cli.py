@@ -114,7 +114,7 @@ def prepare(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if inputs are unchanged.")] = False,
 ) -> None:
-    """Ingest files and puzzle generators, validate, tag, split, dedup; write OUTPUT/data and manifest.json."""
+    """Ingest files and puzzle generators, validate, tag, split, dedup; write the data to the cache (DUMP_CACHE_DIR) and OUTPUT/manifest.json."""
     from dumpcli.data.prepare import prepare as run_prepare
     from dumpcli.io import own_folder
 

@@ -37,6 +37,17 @@ class RecipeChanged(DumpError):
 
 
 class Interrupted(DumpError):
-    """Ctrl-C during training, after a checkpoint was saved (resume with --resume)."""
+    """Ctrl-C (exit 130) or SIGTERM (exit 143: 128 + the signal) during training, after a
+    checkpoint was saved (resume with --resume)."""
 
     exit_code = 130
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class DiskFull(DumpError):
+    """The disk of the run folder filled up; the message says what is kept and the space needed."""
+
+    exit_code = 1

@@ -69,6 +69,37 @@ def write_json(path: str | Path, obj: Any, sort_keys: bool = True) -> None:
         tmp.write_bytes(orjson.dumps(obj, option=option))
 
 
+def write_new(path: str | Path, data: bytes) -> bool:
+    """Create `path` with `data` only where nothing is in its place (no file, no directory, no
+    symbolic link, not even a dangling one): a file a user put there is never replaced and a link
+    never written through. Atomic: a temporary sibling is hard-linked into place (link(2) fails
+    on anything there and never follows a link); on a file system without hard links, an
+    O_CREAT | O_EXCL open (which fails on a link too). Returns whether it was written."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(name, 0o666 & ~_umask())
+        try:
+            os.link(name, path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV):
+                raise
+        try:
+            out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        except FileExistsError:
+            return False
+        with os.fdopen(out, "wb") as f:
+            f.write(data)
+        return True
+    finally:
+        os.unlink(name)
+
+
 def read_json(path: str | Path) -> Any:
     return orjson.loads(Path(path).read_bytes())
 

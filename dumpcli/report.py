@@ -19,6 +19,7 @@ from rich.table import Table
 from dumpcli.errors import DumpError
 from dumpcli.io import atomic_path
 from dumpcli.run_folder import RunFolder, read_curriculum, read_evals, read_run_info, start_verdict
+from dumpcli.tables import keep_headers_whole
 
 FIGSIZE = (10.0, 5.0)  # inches; at DPI this is the PNG size in pixels (1000 x 500)
 DPI = 100
@@ -208,7 +209,7 @@ def final_rows(
     run_share = _share(curriculum, order)
     tail_share = _share(tail, order)
     last_probs = curriculum[-1].get("probabilities", {}) if curriculum else {}
-    last_eval = evals[-1] if evals else {}
+    last_eval = _last_trained_eval(evals) or {}  # step 0 is the start, never the final state
     start_eval = next((e for e in evals if e.get("step") == 0), {})
     rows = []
     for dist in order:
@@ -238,6 +239,20 @@ def _share(curriculum: Sequence[dict[str, Any]], order: list[str]) -> dict[str, 
     _, counts = drawn_per_step(curriculum, order)
     total = counts.sum()
     return {d: float(c / total) for d, c in zip(order, counts.sum(axis=0), strict=True)} if total else {}
+
+
+def _last_trained_eval(evals: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last evaluation after training began (step > 0)."""
+    later = [e for e in evals if e.get("step", 0) > 0]
+    return later[-1] if later else None
+
+
+def drawn_through(curriculum: Sequence[dict[str, Any]]) -> Any:
+    """The training step the last draw was for: a draw's `step` counts the optimizer steps done
+    before it (0 for the first), so the draw at `step` 299 trains step 300, the step that
+    train_log.jsonl, eval.jsonl and the checkpoints number 300."""
+    step = curriculum[-1].get("step") if curriculum else None
+    return step + 1 if isinstance(step, int) else "?"
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -278,7 +293,8 @@ def report(run_dir: Path, console: Console) -> dict[str, Path]:
 
     # collapse_padding: the nine columns fit an 80-column terminal without cutting a header word
     table = Table(
-        title=f"{run_dir} ({scheduler}, step {curriculum[-1].get('step', '?')})", collapse_padding=True
+        title=f"{run_dir} ({scheduler}, curriculum through step {drawn_through(curriculum)})",
+        collapse_padding=True,
     )
     for col in (
         "distribution",
@@ -305,7 +321,7 @@ def report(run_dir: Path, console: Console) -> dict[str, Path]:
             _fmt(r["eval_accuracy"], ".3f"),
             _fmt(r["eval_reward"], "+.2f"),
         )
-    console.print(table)
+    console.print(keep_headers_whole(table, console))
     if evals:
         verdict, below = start_verdict(evals)
         console.print(f"[bold red]{verdict}" if below else verdict)
@@ -326,14 +342,14 @@ def _write_markdown(
     notes: dict[str, str],
     scheduler: str,
 ) -> Path:
-    last_step = curriculum[-1].get("step", "?")
+    last_step = drawn_through(curriculum)
     recipe_name = run_info.get("recipe", {}).get("name", run_dir.name) if run_info else run_dir.name
     lines = [
         f"# Run report: {recipe_name}",
         "",
         f"- run directory: `{run_dir}`",
         f"- scheduler: **{scheduler}**, seed {run_info.get('seed', '?')}",
-        f"- generation steps logged: {len(curriculum)} (last at training step {last_step})",
+        f"- generation rounds logged: {len(curriculum)} (the last drawn for training step {last_step})",
         f"- evaluations: {len(evals)}" + (f" (last at step {evals[-1]['step']})" if evals else ""),
         f"- distributions, easy \u2192 hard: {', '.join(f'`{d}`' for d in (r['distribution'] for r in rows))}",
         "",
@@ -368,7 +384,13 @@ def _write_markdown(
             lines += [f"![{heading}]({written[key].name})", "", caption, ""]
         else:
             lines += [f"_Skipped: {notes.get(key, 'no data')}._", ""]
-    final_eval = f" (eval at step {evals[-1]['step']})" if evals else ""
+    trained_eval = _last_trained_eval(evals)
+    if trained_eval is not None:
+        final_eval = f" (eval at step {trained_eval['step']})"
+    elif evals:
+        final_eval = " (no evaluation after step 0: the eval columns show only the start)"
+    else:
+        final_eval = " (no evaluation)"
     lines += [
         f"## Final state{final_eval}",
         "",
@@ -384,8 +406,13 @@ def _write_markdown(
             f"{_fmt(r['start_accuracy'], '.3f')} | {_fmt(r['eval_accuracy'], '.3f')} | "
             f"{_fmt(r['eval_reward'], '+.2f')} |"
         )
-    if evals and "mean_accuracy" in evals[-1]:
-        lines += ["", f"Mean eval accuracy over distributions: **{evals[-1]['mean_accuracy']:.3f}**."]
+    if trained_eval is not None and "mean_accuracy" in trained_eval:
+        lines += [
+            "",
+            f"Mean eval accuracy over distributions at step {trained_eval['step']}: "
+            f"**{trained_eval['mean_accuracy']:.3f}**.",
+        ]
+    if evals:
         verdict, below = start_verdict(evals)
         lines += ["", f"Against the start: {'**' + verdict + '**' if below else verdict}."]
     lines += [

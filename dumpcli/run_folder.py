@@ -13,6 +13,7 @@ other dumpcli stage (only `io` and the version).
                            `train.eval_every` steps during training, and what `dump eval --run`
                            scored; the last line of a step wins
       eval.json            `dump eval --run`'s table: every checkpoint it scored, by path
+      README.md            TRL's model card (only where the folder had no README.md)
       checkpoint-<step>/   model, optimizer, TRL state, rng state, curriculum_state.pt and, written
                            last, checkpoint_complete.json (the file list with sizes)
 
@@ -22,6 +23,7 @@ atomically after every other file, so a save cut short by a kill leaves a folder
 
 from __future__ import annotations
 
+import errno
 import re
 import struct
 import zipfile
@@ -47,6 +49,7 @@ COMPLETE = "checkpoint_complete.json"
 TRAINER_STATE = "trainer_state.json"
 # the files a run appends to or rewrites in its folder (never through a symbolic link)
 RUN_FILES = (CURRICULUM_LOG, TRAIN_LOG, EVAL_LOG, RUN_INFO, MANIFEST)
+MODEL_CARD = "README.md"  # TRL's model card: written only where nothing is in its place
 
 
 # ----------------------------------------------------------------------------- log lines
@@ -166,9 +169,18 @@ def start_verdict(evals: Sequence[dict[str, Any]]) -> tuple[str, bool | None]:
     is below it (None: no step-0 evaluation to compare with). Greedy mean accuracy, plus the
     sampled pass@1 when the evaluations have it."""
     start = next((e for e in evals if e.get("step") == 0), None)
-    last = evals[-1] if evals else None
-    if start is None or last is None or last is start:
-        return "no evaluation at step 0 and after it: cannot tell whether training helped", None
+    later = [e for e in evals if e.get("step", 0) > 0]
+    if start is None or not later:
+        missing = (
+            "no evaluation"
+            if start is None and not later
+            else "no evaluation of the starting policy (step 0)"
+            if start is None
+            else "only the starting policy (step 0) was evaluated, no step after it (train.eval_every "
+            "is larger than the steps run; `dump eval RECIPE --run OUTPUT` scores the checkpoints)"
+        )
+        return f"{missing}: cannot tell whether training helped", None
+    last = later[-1]
     gain = last["mean_accuracy"] - start["mean_accuracy"]
     text = (
         f"mean accuracy {start['mean_accuracy']:.3f} at step 0 (the starting policy) -> "
@@ -350,10 +362,11 @@ def checkpoint_problems(checkpoint: Path) -> list[str]:
 
 
 def newest_intact_checkpoint(root: Path) -> tuple[Path | None, list[tuple[Path, list[str]]]]:
-    """The newest checkpoint with no problems, and the newer ones passed over with their problems."""
+    """The newest checkpoint with no problems (its headers first, then its contents: see
+    `content_problems`), and the newer ones passed over with their problems."""
     skipped: list[tuple[Path, list[str]]] = []
     for path in reversed(checkpoint_dirs(root)):
-        problems = checkpoint_problems(path)
+        problems = checkpoint_problems(path) or content_problems(path)
         if not problems:
             return path, skipped
         skipped.append((path, problems))
@@ -443,3 +456,204 @@ def _trainer_state(step: int | None) -> Any:
 def describe_skipped(skipped: Iterable[tuple[Path, list[str]]]) -> list[str]:
     """'checkpoint-4: optimizer.pt is missing; ...' per skipped checkpoint."""
     return [f"{p.name}: {'; '.join(problems)}" for p, problems in skipped]
+
+
+# ----------------------------------------------------------------------------- what a run may write
+
+
+def links_in_run(root: Path) -> list[str]:
+    """Every name a run writes to that is a symbolic link, relative to `root`: the logs, run.json,
+    manifest.json, the model card, a `checkpoint-*` folder or anything inside one (a save of that
+    step writes into it again). Nothing is followed: a link is reported, not entered."""
+    root = Path(root)
+    found = [n for n in (*RUN_FILES, MODEL_CARD) if (root / n).is_symlink()]
+    for path in sorted(root.glob("checkpoint-*")):
+        if path.is_symlink():
+            found.append(path.name)
+        elif path.is_dir():
+            found += [
+                p.relative_to(root).as_posix()
+                for p in sorted(path.rglob("*"))  # rglob does not descend into linked folders
+                if p.is_symlink()
+            ]
+    return found
+
+
+def is_our_run_info(info: Any) -> bool:
+    """run.json as `dump train` writes it (every version has written these two keys)."""
+    return isinstance(info, dict) and "recipe_hash" in info and "tool_version" in info
+
+
+def foreign_files(root: Path) -> list[str]:
+    """Files a new run in `root` would replace or delete although no dumpcli run wrote them.
+
+    The marker of a run folder is its run.json: `dump train` writes it before its first log line.
+    So the logs count as ours only beside a run.json of ours; a run.json that is not ours (or
+    unreadable) is foreign itself, and so is a manifest.json that `dump prepare` did not write.
+    README.md is not listed: the model card is written only where nothing is in its place."""
+    folder = RunFolder(Path(root))
+    present = [p for p in (*folder.logs, folder.run_info) if p.exists() or p.is_symlink()]
+    foreign: list[Path] = []
+    if present:
+        try:
+            ours = is_our_run_info(read_json(folder.run_info))
+        except (OSError, ValueError):
+            ours = False
+        if not ours:
+            foreign += present
+    if folder.manifest.is_file():
+        try:
+            manifest = read_json(folder.manifest)
+        except (OSError, ValueError):
+            manifest = None
+        if not (isinstance(manifest, dict) and "data_hash" in manifest and "tool_version" in manifest):
+            foreign.append(folder.manifest)
+    return [p.name for p in foreign]
+
+
+# ----------------------------------------------------------------------------- contents of a checkpoint
+
+# the torch files a resume loads, each with torch.load(weights_only=True) (transformers and dumpcli);
+# training_args.bin is a plain pickle that a resume never loads
+RESUME_TORCH_FILES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth", CURRICULUM_STATE)
+
+
+def content_problems(checkpoint: Path) -> list[str]:
+    """What the header checks of `checkpoint_problems` cannot see, checked as the resume will load it:
+    - each torch file a resume loads is unpickled with weights_only=True (and numpy arrays
+      allowed, as transformers does for rng_state.pth), its tensor storages memory-mapped, not
+      read: a bad pickle is refused here, not halfway through the resume;
+    - every floating-point tensor of the weights (`*.safetensors`) is scanned for NaN and inf,
+      one tensor at a time with safetensors' `safe_open` (memory: the largest tensor).
+    Cost: one read of the weights (the optimizer's tensors are not read), run on the newest
+    checkpoint only until one passes: 0.03 s for the quickstart checkpoint, about 7 s per GB of
+    bf16 weights on one CPU thread (BENCHMARKS.md, "Checkpoint content check")."""
+    import numpy as np
+    import torch
+    from safetensors import safe_open
+
+    checkpoint = Path(checkpoint)
+    problems = []
+    # what transformers allows when it loads rng_state.pth (trainer_pt_utils.safe_globals): numpy arrays
+    core = getattr(np, "_core", None) or np.core
+    allowed = [core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    for pattern in RESUME_TORCH_FILES:
+        for path in sorted(checkpoint.glob(pattern)):
+            try:
+                with torch.serialization.safe_globals(allowed):
+                    _load_mapped(path)
+            except Exception as e:  # noqa: BLE001 - whatever the unpickler raises, the file is unusable
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                problems.append(f"{path.name} cannot be loaded with weights_only=True ({first[:200]})")
+    for path in sorted(checkpoint.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                    tensor = f.get_tensor(key)
+                    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                        problems.append(f"{path.name} holds NaN or inf values (tensor {key})")
+                        break
+        except Exception as e:  # noqa: BLE001 - SafetensorError and friends: the file is unusable
+            problems.append(f"{path.name} cannot be read ({str(e)[:200]})")
+    return problems
+
+
+def _load_mapped(path: Path) -> None:
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as e:
+        if "mmap" not in str(e):
+            raise
+        torch.load(path, map_location="cpu", weights_only=True)  # a file in the old, non-zip format
+
+
+# ----------------------------------------------------------------------------- a full disk
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL_TEXTS = ("No space left on device", "Disk quota exceeded")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """An error that says the disk (or the user's quota) is full, anywhere in its chain: an
+    OSError with ENOSPC / EDQUOT, or a library error that quotes the OS message (safetensors'
+    `SafetensorError: ... No space left on device (os error 28)`)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
+            return True
+        if any(text in str(current) for text in DISK_FULL_TEXTS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def is_disk_full_while_saving(error: BaseException, folder: Path) -> bool:
+    """A save failed for want of space: the error says so, or (torch.save's writer reports a
+    full disk as "unexpected pos ..." or "file write failed") the disk has less room than a
+    checkpoint of this run takes (the last intact one; 1 MB before the first)."""
+    if is_disk_full(error):
+        return True
+    last = latest_checkpoint(folder.parent)
+    free = free_bytes(folder.parent)
+    return free is not None and free < (folder_bytes(last) if last is not None else 1_000_000)
+
+
+def folder_bytes(path: Path) -> int:
+    """Bytes of the files under `path` (links not followed)."""
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def free_bytes(path: Path) -> int | None:
+    """Free bytes on the file system of `path` (or of its nearest existing parent)."""
+    import shutil
+
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def disk_full_message(
+    root: Path, doing: str, error: BaseException, removed: Path | None = None, needed: int | None = None
+) -> str:
+    """What happened, what is kept and how much space a resume needs: the size of the last intact
+    checkpoint (a checkpoint of this run), or before the first one `needed` (the caller's estimate)."""
+    root = Path(root)
+    last = latest_checkpoint(root)
+    free = free_bytes(root)
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    lines = [
+        f"the disk holding {root} is full: {doing} failed"
+        + (f" ({human_bytes(free)} free now)" if free is not None else "")
+        + f"; the error: {text}"
+    ]
+    if removed is not None:
+        lines.append(f"the incomplete {removed.name} was removed (it would not count for --resume)")
+    if last is not None:
+        lines.append(
+            f"{last.name}, the last intact checkpoint, is kept; a checkpoint of this run takes "
+            f"{human_bytes(folder_bytes(last))}: free at least that much (or move the run folder to a "
+            "larger disk), then continue with --resume"
+        )
+    else:
+        size = f"about {human_bytes(needed)}" if needed else "about three times the model's size"
+        lines.append(
+            f"there is no checkpoint to resume from yet; the first one needs {size} (weights and "
+            "optimizer state): free that much, then start again"
+        )
+    return "\n  ".join(lines)

@@ -98,6 +98,7 @@ def test_two_ranks_evaluate_during_training_and_one_prints(tmp_path):
         assert all(m["n"] == 1 and m["samples"] == 1 for m in e["distributions"].values())
         assert e["num_completions"] == 3 + 3 * 2  # greedy pass + sampled pass (n=2), no padding
     out = proc.stdout
-    assert out.count("GRPO ucb") == 1, out[-3000:]
+    assert out.count("GRPO ucb ") == 1, out[-3000:]  # the bar (drawn at its end: not a terminal)
+    assert out.count("GRPO ucb: step 1/2") == 1  # the plain progress line of a redirected output
     assert out.count("warm start: SFT for") == 1 and out.count("curriculum after 2 steps") == 1
     assert Path(tmp_path / "out" / "checkpoint-2").is_dir()

@@ -120,9 +120,10 @@ def test_start_verdict_says_when_a_run_ends_below_its_start() -> None:
     assert "0.600 at step 0" in text and "0.370 at step 25 (-0.230)" in text
     assert "sampled pass@1 0.250 -> 0.500 (+0.250)" in text
     assert start_verdict(evals[1:]) == (
-        "no evaluation at step 0 and after it: cannot tell whether training helped",
+        "no evaluation of the starting policy (step 0): cannot tell whether training helped",
         None,
     )
+    assert start_verdict([]) == ("no evaluation: cannot tell whether training helped", None)
     assert start_verdict([{"step": 0, "mean_accuracy": 0.1}, {"step": 5, "mean_accuracy": 0.2}])[1] is False
 
 
@@ -271,3 +272,59 @@ def test_report_after_thompson_training_shows_the_share_it_drew(
             f"{last[d]:.3f}",
         ]
     check_png(run / "probabilities.png")
+
+
+def test_a_run_evaluated_only_at_step_0_says_what_is_missing(tmp_path: Path) -> None:
+    """A run shorter than train.eval_every has only its step 0: that is the start, never the
+    final state, and the verdict names what is missing."""
+    from rich.console import Console
+
+    run = fake_run(tmp_path, with_eval=False)
+    accs = {"kk/2": 0.3, "kk/5": 0.2, "kk/10": 0.1}
+    write_jsonl(
+        run / "eval.jsonl",
+        [{"step": 0, "distributions": {d: {"accuracy": a} for d, a in accs.items()}, "mean_accuracy": 0.2}],
+    )
+    console = Console(record=True, width=200)
+    report(run, console)
+    md = (run / "report.md").read_text()
+    assert "## Final state (no evaluation after step 0: the eval columns show only the start)" in md
+    assert "eval at step 0" not in md and "Mean eval accuracy" not in md
+    row = next(line for line in md.splitlines() if line.startswith("| kk/2"))
+    assert row.split("|")[8].strip() == "0.300" and row.split("|")[9].strip() == "-"  # start, final
+    said = " ".join(console.export_text().split())
+    assert "only the starting policy (step 0) was evaluated, no step after it" in said
+    assert "dump eval RECIPE --run OUTPUT" in said and "no evaluation at step 0 and after it" not in said
+
+
+def test_report_numbers_the_curriculum_by_the_step_it_trains(tmp_path: Path) -> None:
+    """The draw logged with step 29 (29 steps done) trains step 30, the step the evaluation and
+    the checkpoint of the end of the run are numbered with."""
+    from rich.console import Console
+
+    run = fake_run(tmp_path)  # draws 0..29, evaluations at 0, 10, 20, 30
+    console = Console(record=True, width=200)
+    report(run, console)
+    md = (run / "report.md").read_text()
+    assert "(the last drawn for training step 30)" in md and "eval at step 30" in md
+    assert "step 29" not in md
+    assert "curriculum through step 30" in console.export_text()
+
+
+def test_report_table_keeps_its_headers_whole_at_80_columns(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    run = fake_run(tmp_path)
+    console = Console(record=True, width=80)
+    report(run, console)
+    text = console.export_text()
+    assert "\u2026" not in text  # no header or cell cut with an ellipsis
+    assert "distribution" in text and "step 0" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_prepare_help_says_the_data_goes_to_the_cache() -> None:
+    result = CliRunner().invoke(app, ["prepare", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "the data to the cache" in text and "OUTPUT/data" not in text

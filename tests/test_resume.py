@@ -314,3 +314,55 @@ def test_truncate_logs_cuts_each_log_to_the_checkpoint(tmp_path):
     assert [x["draw"] for x in read_jsonl(tmp_path / "curriculum.jsonl")] == [0, 1]
     assert [x["step"] for x in read_jsonl(tmp_path / "eval.jsonl")] == [0, 2]
     assert read_jsonl(tmp_path / "train_log.jsonl") == [{"step": 1, "loss": 0}, {"step": 2, "loss": 0}]
+
+
+class NotAllowed:  # a global that torch.load(weights_only=True) refuses to unpickle
+    pass
+
+
+def bad_pickle(path: Path) -> None:
+    import torch
+
+    torch.save({"state": NotAllowed()}, path)
+
+
+def nan_weights(path: Path) -> None:
+    """The same tensors, names and dtypes (so the same size and header), one of them all NaN."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(path)
+    first = sorted(k for k, t in tensors.items() if t.is_floating_point())[0]
+    tensors[first] = torch.full_like(tensors[first], float("nan"))
+    size = path.stat().st_size
+    save_file(tensors, path, metadata={"format": "pt"})
+    assert path.stat().st_size == size
+
+
+CONTENT_DAMAGE = [
+    ("curriculum_state.pt", bad_pickle, "cannot be loaded with weights_only=True"),
+    ("rng_state.pth", bad_pickle, "cannot be loaded with weights_only=True"),
+    ("model.safetensors", nan_weights, "holds NaN or inf values"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "damage", "reason"), CONTENT_DAMAGE)
+def test_a_checkpoint_damaged_inside_intact_headers_is_passed_over(run, trained, name, damage, reason):
+    """Headers and sizes agree (the marker is rewritten after the damage), yet the resume would
+    crash on the file: it is passed over, named, like a truncated one."""
+    from dumpcli.run_folder import content_problems, mark_complete
+
+    out = run / "out"
+    damage(out / "checkpoint-4" / name)
+    mark_complete(out / "checkpoint-4", 4)
+    assert checkpoint_problems(out / "checkpoint-4") == []  # the header checks see nothing
+    assert any(p.startswith(f"{name} {reason}") for p in content_problems(out / "checkpoint-4"))
+    assert content_problems(out / "checkpoint-2") == []
+
+    code, output = invoke("train", str(save_recipe(run, RECIPE)), "--resume")
+    assert code == 0, output
+    assert "passing over checkpoint-4" in output and name in output and reason in " ".join(output.split())
+    assert "falling back to checkpoint-2" in output
+    assert_same_logs_as(out, trained / "out")
+    assert content_problems(out / "checkpoint-4") == []  # saved again, whole

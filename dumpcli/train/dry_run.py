@@ -26,6 +26,7 @@ from rich.table import Table
 from dumpcli.errors import DumpError
 from dumpcli.recipe import Recipe
 from dumpcli.run_folder import checkpoint_dirs
+from dumpcli.tables import keep_headers_whole
 from dumpcli.train.config import grpo_config_kwargs, train_seed
 
 # process counts shown in the batch table (the launch's own count is added when different)
@@ -381,7 +382,14 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
 
     # -- batch size by number of processes
     batch = Table(title="batch per optimizer step by number of processes (GPUs)", title_justify="left")
-    for col in ("processes", "completions/gen", "prompts/step", "micro-steps/gen", "steps/epoch", "epochs"):
+    for col in (
+        "processes",
+        "completions per generation",
+        "prompts per step",
+        "micro-steps per generation",
+        "steps per epoch",
+        "epochs",
+    ):
         batch.add_column(col, justify="right")
     for p in plans:
         mark = " (this launch)" if p["processes"] == world else ""
@@ -396,7 +404,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
             _fmt(p["steps_per_epoch"], "?"),
             _fmt(p["epochs"], "?"),
         )
-    console.print(batch)
+    console.print(keep_headers_whole(batch, console))
 
     # -- distributions
     dist_table = Table(title="distributions", title_justify="left")
@@ -413,7 +421,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         )
     for src in data["unknown_sources"]:
         dist_table.add_row(escape(f"{src}/* (after prepare)"), "?", "?", "-", *("-" for _ in later))
-    console.print(dist_table)
+    console.print(keep_headers_whole(dist_table, console))
 
     # -- GRPOConfig
     gpu_dict, here_dict = gpu.to_dict(), here.to_dict()
@@ -444,7 +452,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
             escape(repr(defaults.get(key))) if defaults.get(key) != value else "",
             escape(repr(local)) if local != value else "",
         )
-    console.print(grpo_table)
+    console.print(keep_headers_whole(grpo_table, console))
 
     for note in notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

@@ -22,11 +22,10 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
 from dumpcli import __version__
-from dumpcli.errors import DumpError, Interrupted, RecipeChanged
+from dumpcli.errors import DiskFull, DumpError, Interrupted, RecipeChanged, RunFolderError
 from dumpcli.io import append_jsonl, own_folder, refuse_symlinks, write_json
 from dumpcli.recipe import Recipe, RecipeError, missing_extras
 from dumpcli.run_folder import (
-    RUN_FILES,
     RunFolder,
     RunSegment,
     TrainLogLine,
@@ -35,42 +34,69 @@ from dumpcli.run_folder import (
     checkpoint_dirs,
     checkpoint_step,
     describe_skipped,
+    disk_full_message,
+    foreign_files,
+    is_disk_full,
+    links_in_run,
     newest_intact_checkpoint,
     read_evals,
     read_run_info,
     start_verdict,
     truncate_logs,
 )
+from dumpcli.tables import keep_headers_whole
 from dumpcli.train.config import GRPO_DEFAULTS, grpo_config_kwargs, max_steps, train_seed
 
 
 class _StopOnInterrupt(TrainerCallback):
-    """First Ctrl-C: finish the current step, save a checkpoint, stop. Second: stop now."""
+    """First Ctrl-C (SIGINT) or SIGTERM (what cluster schedulers send before they kill a job, at
+    preemption or a time limit): finish the current step, save a checkpoint, stop; the run exits
+    with 128 + the signal (130, 143). A second one: stop now. Under several processes the ranks
+    agree at each step's end whether any of them was signalled, so they all save that same step."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.requested = False
-        self._previous: Any = None
+        self.signal: int | None = None  # the first signal this process received
+        self.stopped = False  # this run stopped for a signal (here or on another rank)
+        self.trainer: Any = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (self.signal or signal.SIGTERM)
 
     def install(self) -> None:
-        self._previous = signal.getsignal(signal.SIGINT)
-
         def handler(signum: int, frame: Any) -> None:
             if self.requested:
                 raise KeyboardInterrupt
-            self.requested = True
+            self.signal = signum
+            again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
             self.console.print(
-                "\n[yellow]interrupt: saving a checkpoint after this step (Ctrl-C again to abort)"
+                f"\n[yellow]{signal.Signals(signum).name}: saving a checkpoint after this step "
+                f"({again} again to abort)"
             )
 
-        signal.signal(signal.SIGINT, handler)
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, handler)
 
     def uninstall(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            if previous is not None:
+                signal.signal(sig, previous)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.requested:
+        asked = self.requested
+        if self.trainer is not None and self.trainer.accelerator.num_processes > 1:
+            asked = self.trainer._any_rank(asked)
+        if asked:
+            self.stopped = True
             control.should_save = True
             control.should_training_stop = True
         elif state.global_step >= state.max_steps:
@@ -182,16 +208,21 @@ def train(
     if missing:
         raise DumpError("; ".join(missing))
     with own_folder(recipe.output_path, "dump train"):
-        checkpoints = [p.name for p in recipe.output_path.glob("checkpoint-*")]
-        refuse_symlinks(recipe.output_path, [*RUN_FILES, *checkpoints])
-        return _train(
-            recipe,
-            resume=resume,
-            console=console,
-            callbacks=callbacks,
-            draw_observers=draw_observers,
-            start_eval=start_eval,
-        )
+        refuse_symlinks(recipe.output_path, links_in_run(recipe.output_path))
+        try:
+            return _train(
+                recipe,
+                resume=resume,
+                console=console,
+                callbacks=callbacks,
+                draw_observers=draw_observers,
+                start_eval=start_eval,
+            )
+        except OSError as e:  # a write outside a checkpoint save (logs, run.json, a resume's rewrite)
+            if not is_disk_full(e):
+                raise
+            doing = f"writing {e.filename}" if e.filename else "writing to the run folder"
+            raise DiskFull(disk_full_message(recipe.output_path, doing, e)) from e
 
 
 def _train(
@@ -210,6 +241,14 @@ def _train(
     if not resume and checkpoint_dirs(out):
         raise DumpError(
             f"{out} already has checkpoints: pass --resume to continue, or --set output_dir=NEW_DIR"
+        )
+    foreign = foreign_files(out) if checkpoint is None else []
+    if foreign:  # a new run would replace them
+        raise RunFolderError(
+            f"{out} holds files that no dumpcli run wrote (there is no run.json of a `dump train` "
+            f"beside them): {', '.join(foreign)}\n"
+            "  a new run would replace them: move them out of the folder, or give this run "
+            "another folder: --set output_dir=NEW_DIR"
         )
     if checkpoint is not None and (checkpoint_step(checkpoint) or 0) >= max_steps(recipe):
         # transformers would train one more step past max_steps (at lr 0.0) and log it
@@ -237,7 +276,7 @@ def _train(
 
     from dumpcli.data.ensure import ensure_prepared
     from dumpcli.data.prepared import load_split, split_column
-    from dumpcli.model import load_pretrained, lora_config
+    from dumpcli.model import load_pretrained, lora_config, model_identity
     from dumpcli.puzzles.rewards import RewardFunction
     from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps
     from dumpcli.train.progress import RichProgress
@@ -366,17 +405,21 @@ def _train(
             *callbacks,
         ],
     )
-    periodic_eval.trainer = trainer
+    periodic_eval.trainer = interrupt.trainer = trainer
     trainer.compute.load_state_dict(saved_state.get("compute"))
+    trainer.model_card_base = model_identity(recipe.model, recipe.base_dir)
     trainer.remove_callback(PrinterCallback)  # the Rich bar replaces raw log dicts
     interrupt.install()
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     finally:
         interrupt.uninstall()
-    if interrupt.requested:
+    if interrupt.stopped:
         console.print(f"[yellow]stopped at step {trainer.state.global_step}; continue with --resume")
-        raise Interrupted(f"interrupted at step {trainer.state.global_step}; checkpoint saved in {out}")
+        raise Interrupted(
+            f"interrupted at step {trainer.state.global_step}; checkpoint saved in {out}",
+            exit_code=interrupt.exit_code,
+        )
     if trainer.budget_reached:
         c = trainer.compute
         console.print(
@@ -475,4 +518,4 @@ def _print_summary(curriculum: Any, trainer: Any, console: Console) -> None:
             f"{stats['reward']:+.2f}" if "reward" in stats else "-",
             f"{stats['accuracy']:.2f}" if "accuracy" in stats else "-",
         )
-    console.print(table)
+    console.print(keep_headers_whole(table, console))

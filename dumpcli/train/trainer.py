@@ -16,6 +16,7 @@ policy's improvement after each step only when the curriculum asks for it.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,11 +28,19 @@ from accelerate.utils import broadcast_object_list, gather_object
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
-from dumpcli.errors import DumpError
-from dumpcli.io import atomic_path
+from dumpcli.errors import DiskFull, DumpError
+from dumpcli.io import atomic_path, refuse_symlinks
 from dumpcli.puzzles.rewards import RewardFunction, score
 from dumpcli.recipe import BudgetSpec, FilterSpec
-from dumpcli.run_folder import CURRICULUM_STATE, clear_complete, mark_complete
+from dumpcli.run_folder import (
+    COMPLETE,
+    CURRICULUM_STATE,
+    clear_complete,
+    disk_full_message,
+    is_disk_full_while_saving,
+    links_in_run,
+    mark_complete,
+)
 from dumpcli.schedulers import Feedback
 from dumpcli.schedulers.selector import Improvement
 from dumpcli.train.compute import ComputeCounter, budget_reached
@@ -316,13 +325,63 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         return self.budget_reached
 
     # -- checkpoints -------------------------------------------------------------------
+    model_card_base: dict[str, Any] | None = None  # model.model_identity of the recipe's model
+
+    def create_model_card(self, model_name: str | None = None, *args: Any, **kwargs: Any) -> None:
+        """TRL's card, written only where nothing is at OUTPUT/README.md and naming the real base
+        model (dumpcli/train/model_card.py)."""
+        if not self.is_world_process_zero():
+            return
+        from dumpcli.train.model_card import write_model_card
+
+        output_dir = Path(self.args.output_dir)
+
+        def render(folder: Path) -> None:  # TRL's own card, into a temporary folder
+            self.args.output_dir = str(folder)
+            try:
+                super(CurriculumGRPOTrainer, self).create_model_card(model_name, *args, **kwargs)
+            finally:
+                self.args.output_dir = str(output_dir)
+
+        final = output_dir / f"checkpoint-{self.state.max_steps}"
+        write_model_card(output_dir, render, self.model_card_base or {}, final)
+
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        """Disk full: the incomplete folder is removed and DiskFull says what is kept and the space
+        needed (anything else propagates as it is)."""
+        folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+        try:
+            self._save_checkpoint_marked(model, trial)
+        except Exception as e:
+            if not self.args.should_save or not is_disk_full_while_saving(e, folder):
+                raise
+            removed = None
+            if folder.is_dir() and not (folder / COMPLETE).exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                removed = folder
+            raise DiskFull(
+                disk_full_message(
+                    folder.parent, f"saving {folder.name}", e, removed, needed=self._state_bytes()
+                )
+            ) from e
+
+    def _state_bytes(self) -> int:
+        """Bytes of the weights and the optimizer's tensors: about what a checkpoint holds."""
+        total = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        if self.optimizer is not None:
+            for state in self.optimizer.state.values():
+                total += sum(t.numel() * t.element_size() for t in state.values() if torch.is_tensor(t))
+        return total
+
+    def _save_checkpoint_marked(self, model: Any, trial: Any) -> None:
         """The curriculum state first, then TRL's files, then (once every rank has written its rng
         state) the marker that makes the checkpoint count: a save cut short anywhere leaves a
         folder that resume and `dump eval --run` pass over."""
         run_dir = Path(self._get_output_dir(trial=trial))
         folder = run_dir / f"checkpoint-{self.state.global_step}"
         if self.args.should_save:
+            if folder.is_dir():  # saved again after a resume: nothing in it may be a link out
+                refuse_symlinks(run_dir, links_in_run(run_dir))
             folder.mkdir(parents=True, exist_ok=True)
             clear_complete(folder)  # an earlier save of this step (before a resume) no longer counts
             with atomic_path(folder / CURRICULUM_STATE) as tmp:
