@@ -270,10 +270,6 @@ class CurriculumSampler(_SamplerBase):  # type: ignore[misc,valid-type]
         self.steps += 1
         return self.curriculum.observe(feedback)
 
-    def metrics(self) -> dict[str, float]:
-        """The scheduler's probabilities as `curriculum/p/<dist>` (for verl's logger)."""
-        return {f"curriculum/p/{d}": p for d, p in self.curriculum.last_probabilities().items()}
-
     def state_dict(self) -> dict[str, Any]:
         return {
             "curriculum": self.curriculum.state_dict(),
