@@ -64,6 +64,7 @@ class Curriculum:
         self.rows = [np.asarray(rows_by_dist[d], dtype=np.int64) for d in scheduler.distributions]
         self._pending: CurriculumLine | None = None
         self._last_probabilities: dict[str, float] = {}
+        self._last_shares: dict[str, float] = {}
 
     @property
     def name(self) -> str:
@@ -105,6 +106,9 @@ class Curriculum:
             dist_idx = dist_idx[chosen]
         counts = np.bincount(dist_idx, minlength=len(probs))
         self._last_probabilities = {d: float(p) for d, p in zip(self.distributions, probs, strict=True)}
+        self._last_shares = {
+            d: int(c) / max(1, len(dist_idx)) for d, c in zip(self.distributions, counts, strict=True)
+        }
         self._pending = {
             "step": step,
             "draw": self.draws,
@@ -120,6 +124,11 @@ class Curriculum:
     def last_probabilities(self) -> dict[str, float]:
         """Probabilities of the latest draw (what the metrics report for this step)."""
         return dict(self._last_probabilities)
+
+    def last_shares(self) -> dict[str, float]:
+        """Share of the latest draw's prompts from each distribution (drawn / prompts; 0 if none):
+        what the probabilities actually gave, after the selector's choice where there is one."""
+        return dict(self._last_shares)
 
     def observe(self, feedback: Sequence[Feedback]) -> dict[str, dict[str, float]]:
         """Update the scheduler (and selector) with one generation round's gathered feedback; returns

@@ -46,6 +46,7 @@ from dumpcli.run_folder import (
 )
 from dumpcli.tables import keep_headers_whole
 from dumpcli.train.config import GRPO_DEFAULTS, grpo_config_kwargs, max_steps, train_seed
+from dumpcli.train.trackers import report_eval
 
 
 class _StopOnInterrupt(TrainerCallback):
@@ -139,6 +140,7 @@ class _PeriodicEval(TrainerCallback):
         if self.start is not None and self.every:
             if state.is_world_process_zero:
                 append_eval(self.out, 0, self.start)
+            report_eval(self.trainer, state, self.start)
             return
         self._evaluate(state)
 
@@ -172,6 +174,7 @@ class _PeriodicEval(TrainerCallback):
             )
         if state.is_world_process_zero:
             append_eval(self.out, state.global_step, result)
+        report_eval(t, state, result)  # the tracker of train.grpo.report_to, if any
 
 
 def _full_fsdp_params(model: Any, accelerator: Any) -> Any:

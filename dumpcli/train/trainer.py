@@ -176,6 +176,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         metrics = self._metrics["train"]
         for dist, p in self.curriculum.last_probabilities().items():
             metrics[f"curriculum/p/{dist}"].append(p)
+        for dist, share in self.curriculum.last_shares().items():
+            metrics[f"curriculum/share/{dist}"].append(share)
         for dist, values in per_dist.items():
             metrics[f"reward/{dist}"].append(values["reward"])
             metrics[f"accuracy/{dist}"].append(values["accuracy"])

@@ -1,0 +1,1 @@
+"""Adapters that run dumpcli's curricula inside other training stacks (verl)."""
