@@ -369,7 +369,7 @@ class _Build:
         from dumpcli.puzzles import registry
 
         name = src.verifier_name()
-        if name not in registry.verifier_names():
+        if not registry.known(name):
             raise RecipeError(
                 f"{_where(self.recipe)}: invalid recipe\n  data.sources.{i}.verifier: "
                 + (

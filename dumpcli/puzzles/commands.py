@@ -12,11 +12,13 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from dumpcli import plugins
 from dumpcli.errors import DataError, DumpError
 from dumpcli.io import atomic_path
 from dumpcli.puzzles import registry
@@ -36,7 +38,12 @@ def list_families(console: Console) -> None:
     table.add_column("difficulty")
     table.add_column("knobs")
     table.add_column("description")
-    families = [(name, registry.get_family(name)) for name in registry.names()]
+    families, broken = [], []
+    for name in registry.names():
+        try:
+            families.append((name, registry.get_family(name)))
+        except plugins.PluginError as e:  # an installed plug-in that does not load: say so, list the rest
+            broken.append(f"{name}: {e}")
     for name, family in families:
         table.add_row(
             name,
@@ -48,6 +55,8 @@ def list_families(console: Console) -> None:
     others = [n for n in registry.verifier_names() if n not in registry.names()]
     if others:
         console.print(f"Verifiers for file sources (no generator): {', '.join(others)}")
+    for line in broken:
+        console.print(f"[red]plug-in not loaded:[/] {escape(line)}", highlight=False)
     for name, family in families:
         level = min(family.max_difficulty, family.min_difficulty + 1)
         example = family.generate(level, random.Random(EXAMPLE_SEED))
@@ -134,7 +143,7 @@ def verify(path: Path, output: Path | None, scheme: str, verifier: str | None, c
     """Score a JSONL file of completions against their puzzles; per-distribution table."""
     if scheme not in SCHEMES:
         raise DumpError(f"--scheme {scheme!r}: use one of {', '.join(SCHEMES)}")
-    if verifier is not None and verifier not in registry.verifier_names():
+    if verifier is not None and not registry.known(verifier):
         raise DumpError(f"--verifier {verifier!r}: use one of {', '.join(registry.verifier_names())}")
     path = Path(path)
     if not path.is_file():
@@ -193,7 +202,7 @@ def _verify_line(path: Path, lineno: int, line: bytes, verifier: str | None) -> 
         raise DataError(
             f"{where}: field 'verifier': missing and not guessable from the fields; give --verifier"
         )
-    if name not in registry.verifier_names():
+    if name not in registry.verifier_names():  # a row may not name an import path: no import from data
         raise DataError(
             f"{where}: field 'verifier': unknown {name!r} (available: {', '.join(registry.verifier_names())})"
         )
@@ -266,3 +275,5 @@ def _family(name: str) -> PuzzleFamily:
         return registry.get_family(name)
     except KeyError as e:
         raise DumpError(str(e.args[0])) from None
+    except plugins.PluginError as e:
+        raise DumpError(str(e)) from None

@@ -224,7 +224,7 @@ def _train(
     from trl import GRPOConfig
 
     from dumpcli.data.prepare import ensure_prepared, load_split, split_column
-    from dumpcli.puzzles.rewards import RewardFunction
+    from dumpcli.puzzles.rewards import RewardFunction, user_functions
     from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps
     from dumpcli.train.model import load_pretrained, lora_config
     from dumpcli.train.progress import RichProgress
@@ -338,6 +338,7 @@ def _train(
         processing_class=tokenizer,
         curriculum=curriculum,
         reward_function=RewardFunction(recipe.train.reward.scheme),
+        user_rewards=user_functions(recipe.train.reward.functions),
         group_filter=recipe.train.filter,
         draw_observers=draw_observers,
         peft_config=lora_config(recipe) if checkpoint is None else None,
