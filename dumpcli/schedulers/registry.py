@@ -76,7 +76,14 @@ def is_problem_level(name: str) -> bool:
 
 def distribution_level() -> list[str]:
     """Names that can draw a selector's candidate pool (every distribution-level scheduler)."""
-    return [n for n in names() if not is_problem_level(n)]
+    out = []
+    for name in names():
+        try:
+            if not is_problem_level(name):
+                out.append(name)
+        except plugins.PluginError:
+            continue  # an installed plug-in that does not load: reported where a recipe names it
+    return out
 
 
 def check_options(name: str, options: dict[str, Any]) -> list[str]:
