@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
+import jsonlines
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
@@ -20,7 +20,7 @@ from rich.text import Text
 
 from dumpcli import plugins
 from dumpcli.errors import DataError, DumpError
-from dumpcli.io import atomic_path
+from dumpcli.io import atomic_path, jsonl_reader, jsonl_writer
 from dumpcli.puzzles import registry
 from dumpcli.puzzles.answer import completion_text
 from dumpcli.puzzles.base import PuzzleFamily, Verdict
@@ -123,8 +123,7 @@ def generate(family: str, difficulty: str, n: int, seed: int, output: Path, cons
     rows = (row for level in levels for row in iter_rows(family, level, n, seed))
     summary = f"wrote {n * len(levels)} {family} puzzles (difficulty {difficulty}, seed {seed}) to"
     if str(output) == "-":
-        for row in rows:
-            sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+        jsonl_writer(sys.stdout.buffer).write_all(rows)
         sys.stdout.buffer.flush()
         Console(stderr=True).print(f"{summary} stdout")
         return
@@ -132,8 +131,9 @@ def generate(family: str, difficulty: str, n: int, seed: int, output: Path, cons
     with atomic_path(output) as tmp:
         with open(tmp, "wb") as f, Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task(f"{family} difficulty {difficulty}", total=n * len(levels))
+            writer = jsonl_writer(f)
             for row in rows:
-                f.write(orjson.dumps(row) + b"\n")
+                writer.write(row)
                 progress.advance(task)
     console.print(f"{summary} {output}")
 
@@ -151,10 +151,8 @@ def verify(path: Path, output: Path | None, scheme: str, verifier: str | None, c
     results: list[dict[str, Any]] = []
     stats: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0, 0.0])
     with console.status(f"verifying {path}"), open(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            verdict, dist = _verify_line(path, lineno, line, verifier)
+        for lineno, row in _rows(path, f):
+            verdict, dist = _verify_line(path, lineno, row, verifier)
             reward = score(verdict, scheme)
             s = stats[dist]
             s[0] += 1
@@ -178,19 +176,34 @@ def verify(path: Path, output: Path | None, scheme: str, verifier: str | None, c
         raise DataError(f"{path}: no rows")
     _print_table(stats, scheme, path, console)
     if output is not None:
-        with atomic_path(output) as tmp:
-            tmp.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in results))
+        with atomic_path(output) as tmp, open(tmp, "wb") as f:
+            jsonl_writer(f).write_all(results)
         console.print(f"wrote {len(results)} scores to {output}")
 
 
-def _verify_line(path: Path, lineno: int, line: bytes, verifier: str | None) -> tuple[Verdict, str]:
+def _rows(path: Path, f: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line (jsonlines + orjson); a line that is not a
+    JSON object is a DataError naming it. One read() per line, so the count is the line number."""
+    reader = jsonl_reader(f)
+    lineno = 0
+    while True:
+        lineno += 1
+        try:
+            row = reader.read(allow_none=True)
+        except EOFError:
+            return
+        except jsonlines.InvalidLineError as e:
+            if not e.line.strip():
+                continue  # a blank line
+            reason = str(e.__cause__ or e)  # orjson's own message, as before
+            raise DataError(f"{path}:{e.lineno}: not valid JSON ({reason})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        yield lineno, row
+
+
+def _verify_line(path: Path, lineno: int, row: dict[str, Any], verifier: str | None) -> tuple[Verdict, str]:
     where = f"{path}:{lineno}"
-    try:
-        row = orjson.loads(line)
-    except orjson.JSONDecodeError as e:
-        raise DataError(f"{where}: not valid JSON ({e})") from None
-    if not isinstance(row, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
     if "completion" not in row:
         raise DataError(f"{where}: field 'completion': missing (the model's output to score)")
     try:
