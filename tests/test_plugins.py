@@ -165,6 +165,23 @@ def test_a_plugin_that_fails_is_a_recipe_error_at_its_yaml_path(installed, tmp_p
     assert result.exit_code == 2, result.output
 
 
+def test_a_selector_proposal_may_be_a_plugin_scheduler(installed, tmp_path):
+    for proposal in ("fail_first", f"{PACKAGE}.curriculum:FailFirst"):
+        sched = {"name": "thompson", "proposal": proposal, "proposal_options": {"floor": 0.3}}
+        loaded = load_recipe(write(tmp_path, tiny_train_recipe(**{"train.scheduler": sched})))
+        assert loaded.train.scheduler.options()["proposal"] == proposal
+    sched["proposal"], sched["proposal_options"] = f"{PACKAGE}.curriculum:NotAScheduler", {}
+    assert (
+        "train.scheduler.proposal: 'dumpcli_demo_plugin.curriculum:NotAScheduler' is the class"
+        in error_of(write(tmp_path, tiny_train_recipe(**{"train.scheduler": sched})))
+    )
+    sched["proposal_options"] = {"floor": -1}
+    sched["proposal"] = "fail_first"
+    assert "floor: Input should be greater than 0" in error_of(
+        write(tmp_path, tiny_train_recipe(**{"train.scheduler": sched}))
+    )
+
+
 def test_grpo_reward_weights_are_set_from_train_reward(installed, tmp_path):
     path = write(tmp_path, tiny_train_recipe(**{"train.grpo.reward_weights": [1.0]}))
     assert "train.grpo.reward_weights: set by dumpcli" in error_of(path)
