@@ -87,6 +87,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 OWNED = {
     "output_dir": "the run folder is the recipe's top-level `output_dir`",
     "seed": "set `train.seed` (or the top-level `seed`)",
+    "reward_weights": "set `train.reward.weight` and each `train.reward.functions` item's `weight`",
 }
 
 

@@ -1,9 +1,11 @@
-"""Small file helpers: atomic writes (temp file + rename), hashing, reading JSONL logs, and the
-run-folder guards (one owner per folder, no writes through symbolic links)."""
+"""Small file helpers: atomic writes (temp file + rename), hashing, JSONL (jsonlines with orjson
+as its encoder and decoder), and the run-folder guards (one owner per folder, no writes through
+symbolic links)."""
 
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import shutil
@@ -13,8 +15,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import jsonlines
 import orjson
 
 from dumpcli.errors import RunFolderError
@@ -104,6 +107,19 @@ def read_json(path: str | Path) -> Any:
     return orjson.loads(Path(path).read_bytes())
 
 
+def jsonl_writer(fp: IO[bytes], *, flush: bool = False, **orjson_options: Any) -> jsonlines.Writer:
+    """A jsonlines.Writer on a binary file that encodes with orjson (`option=`, `default=` as
+    orjson.dumps takes them): the same bytes as `orjson.dumps(obj) + b"\n"` per object."""
+    dumps = functools.partial(orjson.dumps, **orjson_options) if orjson_options else orjson.dumps
+    return jsonlines.Writer(fp, dumps=dumps, flush=flush)
+
+
+def jsonl_reader(fp: IO[bytes] | Iterable[bytes]) -> jsonlines.Reader:
+    """A jsonlines.Reader that decodes with orjson (a bad line raises jsonlines.InvalidLineError,
+    which carries its line number)."""
+    return jsonlines.Reader(fp, loads=orjson.loads)
+
+
 def append_jsonl(path: str | Path, obj: Any) -> None:
     """Append one JSON line and flush (logs that survive a kill -9 up to the last line). A log
     that is a symbolic link is refused (O_NOFOLLOW), not appended to wherever it points."""
@@ -114,8 +130,12 @@ def append_jsonl(path: str | Path, obj: Any) -> None:
             refuse_symlinks(Path(path).parent, [Path(path).name])
         raise
     with os.fdopen(fd, "ab") as f:
-        f.write(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
-        f.flush()
+        jsonlines.Writer(f, dumps=_DUMPS_NUMPY, flush=True).write(obj)
+
+
+_DUMPS_NUMPY = functools.partial(
+    orjson.dumps, option=orjson.OPT_SERIALIZE_NUMPY
+)  # built once: a log line per step
 
 
 def refuse_symlinks(folder: Path, names: Iterable[str]) -> None:
@@ -216,20 +236,12 @@ def xxh3_file(path: str | Path, chunk: int = 1 << 22) -> str:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Lines of a JSONL log; a line cut short by a kill is skipped, not fatal."""
+    """The objects of a JSONL log; a line cut short by a kill (or anything but an object) is
+    skipped, not fatal."""
     if not path.is_file():
         return []
-    out = []
-    for raw in path.read_bytes().splitlines():
-        if not raw.strip():
-            continue
-        try:
-            line = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(line, dict):
-            out.append(line)
-    return out
+    with open(path, "rb") as f:
+        return list(jsonl_reader(f).iter(type=dict, skip_empty=True, skip_invalid=True))
 
 
 def last_by(lines: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ import orjson
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from dumpcli.data.sources import SPECS, SourceSpec
+from dumpcli.data.sources import PLUGIN, SPECS, SourceSpec
 from dumpcli.data.sources.base import DifficultyRule, FieldMap, Strict
 from dumpcli.errors import DumpError, RecipeError
 from dumpcli.grpo import check_grpo
@@ -139,8 +139,26 @@ class SchedulerSpec(Strict):
         return dict(self.model_extra or {})
 
 
+class RewardFunctionSpec(Strict):
+    """A reward function of the user's code, `f(prompts, completions, **kwargs) -> list[float]`
+    (TRL's reward-callable convention), by import path, and its weight in the sum."""
+
+    function: str
+    weight: float = Field(1.0, allow_inf_nan=False)
+
+
 class RewardSpec(Strict):
+    """The reward GRPO trains on: weight * scheme(verdict) + sum_i functions[i].weight *
+    functions[i](...), TRL's weighted sum over `reward_funcs` (a None from a function counts 0;
+    `weight: 0` trains on the functions alone). The verifier's verdict stays the success signal."""
+
     scheme: Literal["dump", "binary", "partial"] = "dump"
+    weight: float = Field(1.0, allow_inf_nan=False)
+    functions: list[RewardFunctionSpec] = Field(default_factory=list)
+
+    def weights(self) -> list[float]:
+        """TRL's `reward_weights`, in the order of `reward_funcs`: the scheme's, then the functions'."""
+        return [self.weight, *(f.weight for f in self.functions)]
 
 
 class FilterSpec(Strict):
@@ -356,7 +374,9 @@ def _format_validation_error(err: ValidationError, origin: str, overridden: list
     grouped: dict[str, list[dict[str, Any]]] = {}
     for e in err.errors():
         parts = [str(p) for p in e["loc"]]
-        if len(parts) > 3 and parts[:2] == ["data", "sources"] and parts[3] in SPECS:
+        if len(parts) > 3 and parts[:2] == ["data", "sources"] and parts[3] == PLUGIN:
+            parts.pop(3)  # a kind from the user's code: its Spec's message names the keys
+        elif len(parts) > 3 and parts[:2] == ["data", "sources"] and parts[3] in SPECS:
             kind = parts.pop(3)  # the union's tag: not a YAML key
             owners = [f"`{o.key}:`" for o in SPECS.values() if parts[-1] in o.model_fields]
             if e["type"] == "extra_forbidden" and owners and len(parts) == 4:
@@ -490,20 +510,24 @@ def _check_semantics(
     problems: list[str] = []
     for i, src in enumerate(recipe.data.sources):
         where = f"data.sources.{i}"
-        if src.kind == "puzzle" and src.puzzle not in puzzles.names():
+        if src.kind == "puzzle" and not puzzles.known(src.puzzle):
             planned = src.puzzle in getattr(puzzles, "_FAMILIES", {})
             problems.append(
                 f"{where}.puzzle: puzzle family {src.puzzle!r} "
                 + ("is not available in this version yet" if planned else "is unknown")
                 + f" (available: {', '.join(puzzles.names()) or 'none yet'})"
             )
+        elif src.kind == "puzzle" and (problem := puzzles.problem(src.puzzle, family=True)):
+            problems.append(f"{where}.puzzle: {problem}")  # a plug-in that does not load
         elif src.kind == "puzzle":
             problems.extend(f"{where}{path}: {message}" for path, message in src.problems())
-        if src.verifier is not None and src.verifier not in puzzles.verifier_names():
+        if src.verifier is not None and not puzzles.known(src.verifier):
             problems.append(
                 f"{where}.verifier: unknown verifier {src.verifier!r} "
                 f"(available: {', '.join(puzzles.verifier_names())})"
             )
+        elif src.verifier is not None and (problem := puzzles.problem(src.verifier)):
+            problems.append(f"{where}.verifier: {problem}")
         if check_files and src.kind == "files":
             for key in ("files", "test_files"):
                 for j, pattern in enumerate(getattr(src, key) or []):
@@ -521,15 +545,14 @@ def _check_semantics(
     checked = [("train.scheduler", recipe.train.scheduler)]
     checked += [(f"compare.variants.{n}.scheduler", v.scheduler) for n, v in recipe.compare.variants.items()]
     for where, sched in checked:
-        if sched.name not in schedulers.names():
-            problems.append(
-                f"{where}.name: unknown scheduler {sched.name!r} (available: {', '.join(schedulers.names())})"
-            )
+        if problem := schedulers.problem(sched.name):
+            problems.append(f"{where}.name: {problem}")
         else:
             keys = {*schedulers.get_class(sched.name).Options.model_fields, *sched.options()}
             for msg in schedulers.check_options(sched.name, sched.options()):
                 key = msg.split(":", 1)[0]  # an option's own problem, or one across options
                 problems.append(f"{where}.{msg}" if key in keys else f"{where}: {msg}")
+    problems.extend(_reward_problems(recipe.train.reward))
     if not problems and check_extras and missing_extras(recipe):
         raise DumpError("; ".join(missing_extras(recipe)))
     if not problems:  # train.grpo is checked against trl.GRPOConfig: importing trl (and torch)
@@ -560,6 +583,23 @@ def missing_extras(recipe: Recipe) -> list[str]:
             " (GPU machines), or --set train.grpo.use_vllm=false"
         ]
     return []
+
+
+def _reward_problems(reward: RewardSpec) -> list[str]:
+    """Each user reward function imports and takes TRL's keywords; some weight is not 0."""
+    from dumpcli.plugins import PluginError, check_reward_function
+
+    problems = []
+    for i, spec in enumerate(reward.functions):
+        try:
+            check_reward_function(spec.function)
+        except PluginError as e:
+            problems.append(f"train.reward.functions.{i}.function: {e}")
+    if not any(reward.weights()):
+        problems.append(
+            "train.reward: every weight is 0 (the scheme's `weight` and each function's): nothing to learn"
+        )
+    return problems
 
 
 def _template_names() -> list[str]:

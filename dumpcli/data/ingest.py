@@ -25,6 +25,7 @@ from dumpcli.data.fields import MISSING, Reject, check_messages, compile_difficu
 from dumpcli.data.readers import iter_jsonl
 from dumpcli.data.staging import BATCH, Stage
 from dumpcli.errors import DataError
+from dumpcli.io import jsonl_writer
 from dumpcli.puzzles.guard import die_with_parent
 
 
@@ -228,6 +229,7 @@ def read_chunk(job: FileJob) -> dict[str, Any]:
     by_dist: Counter[int] = Counter()
     unknown = 0
     out = open(job.rejects, "wb") if job.skip_invalid else None  # noqa: SIM115
+    rejects = jsonl_writer(out, default=str) if out is not None else None
 
     def dist_index(difficulty: str) -> int:
         if difficulty not in index:
@@ -237,14 +239,14 @@ def read_chunk(job: FileJob) -> dict[str, Any]:
 
     def reject(pos: str, raw: Any, r: Reject, dist: int | None) -> None:
         nonlocal unknown
-        if out is None:
+        if rejects is None:
             raise Stop(int(pos), r.message)
         reasons[r.reason] += 1
         if dist is None:
             unknown += 1
         else:
             by_dist[dist] += 1
-        out.write(orjson.dumps(reject_row(job, pos, raw, r), default=str) + b"\n")
+        rejects.write(reject_row(job, pos, raw, r))
 
     first_error = None
     try:

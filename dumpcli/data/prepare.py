@@ -84,7 +84,7 @@ from dumpcli.data.readers import chunk_bounds, count_parquet_rows, iter_jsonl
 from dumpcli.data.sources.base import GROUP_NAMES, TEST, TO_SPLIT, TRAIN, Input, Source, display
 from dumpcli.data.staging import Dists, Stage
 from dumpcli.errors import DataError
-from dumpcli.io import atomic_path, write_json, xxh3_file
+from dumpcli.io import atomic_path, jsonl_writer, write_json, xxh3_file
 from dumpcli.recipe import Recipe, RecipeError
 
 STAGING = ".staging-"  # prefix of build folders in the data cache (removed when their lock is free)
@@ -187,7 +187,7 @@ class _Build:
         from dumpcli.puzzles import registry
 
         name = src.verifier_name()
-        if name not in registry.verifier_names():
+        if not registry.known(name):
             raise RecipeError(
                 f"{_where(self.recipe)}: invalid recipe\n  data.sources.{i}.verifier: "
                 + (
@@ -250,7 +250,8 @@ class _Build:
         try:
             if self.skip_invalid:
                 with open(rejects_path, "wb") as rf:
-                    self._rejects = rf
+                    self._rejects = rf  # workers' reject files are copied in as bytes
+                    self._reject_writer = jsonl_writer(rf, default=str)
                     self._read_all(stage)
             else:
                 self._read_all(stage)
@@ -308,7 +309,7 @@ class _Build:
         else:
             self.rejected_by_dist[dist] += 1
         assert self._rejects is not None
-        self._rejects.write(orjson.dumps(ingest.reject_row(job, pos, raw, r), default=str) + b"\n")
+        self._reject_writer.write(ingest.reject_row(job, pos, raw, r))
 
     def _read_all(self, stage: Stage) -> None:
         columns = [

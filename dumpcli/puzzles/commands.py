@@ -10,15 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
+import jsonlines
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from dumpcli import plugins
 from dumpcli.errors import DataError, DumpError
-from dumpcli.io import atomic_path
+from dumpcli.io import atomic_path, jsonl_reader, jsonl_writer
 from dumpcli.puzzles import registry
 from dumpcli.puzzles.answer import completion_text
 from dumpcli.puzzles.base import PuzzleFamily, Verdict
@@ -36,7 +38,12 @@ def list_families(console: Console) -> None:
     table.add_column("difficulty")
     table.add_column("knobs")
     table.add_column("description")
-    families = [(name, registry.get_family(name)) for name in registry.names()]
+    families, broken = [], []
+    for name in registry.names():
+        try:
+            families.append((name, registry.get_family(name)))
+        except plugins.PluginError as e:  # an installed plug-in that does not load: say so, list the rest
+            broken.append(f"{name}: {e}")
     for name, family in families:
         table.add_row(
             name,
@@ -48,6 +55,8 @@ def list_families(console: Console) -> None:
     others = [n for n in registry.verifier_names() if n not in registry.names()]
     if others:
         console.print(f"Verifiers for file sources (no generator): {', '.join(others)}")
+    for line in broken:
+        console.print(f"[red]plug-in not loaded:[/] {escape(line)}", highlight=False)
     for name, family in families:
         level = min(family.max_difficulty, family.min_difficulty + 1)
         example = family.generate(level, random.Random(EXAMPLE_SEED))
@@ -114,8 +123,7 @@ def generate(family: str, difficulty: str, n: int, seed: int, output: Path, cons
     rows = (row for level in levels for row in iter_rows(family, level, n, seed))
     summary = f"wrote {n * len(levels)} {family} puzzles (difficulty {difficulty}, seed {seed}) to"
     if str(output) == "-":
-        for row in rows:
-            sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+        jsonl_writer(sys.stdout.buffer).write_all(rows)
         sys.stdout.buffer.flush()
         Console(stderr=True).print(f"{summary} stdout")
         return
@@ -123,8 +131,9 @@ def generate(family: str, difficulty: str, n: int, seed: int, output: Path, cons
     with atomic_path(output) as tmp:
         with open(tmp, "wb") as f, Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task(f"{family} difficulty {difficulty}", total=n * len(levels))
+            writer = jsonl_writer(f)
             for row in rows:
-                f.write(orjson.dumps(row) + b"\n")
+                writer.write(row)
                 progress.advance(task)
     console.print(f"{summary} {output}")
 
@@ -134,7 +143,7 @@ def verify(path: Path, output: Path | None, scheme: str, verifier: str | None, c
     """Score a JSONL file of completions against their puzzles; per-distribution table."""
     if scheme not in SCHEMES:
         raise DumpError(f"--scheme {scheme!r}: use one of {', '.join(SCHEMES)}")
-    if verifier is not None and verifier not in registry.verifier_names():
+    if verifier is not None and not registry.known(verifier):
         raise DumpError(f"--verifier {verifier!r}: use one of {', '.join(registry.verifier_names())}")
     path = Path(path)
     if not path.is_file():
@@ -142,10 +151,8 @@ def verify(path: Path, output: Path | None, scheme: str, verifier: str | None, c
     results: list[dict[str, Any]] = []
     stats: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0, 0.0])
     with console.status(f"verifying {path}"), open(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            verdict, dist = _verify_line(path, lineno, line, verifier)
+        for lineno, row in _rows(path, f):
+            verdict, dist = _verify_line(path, lineno, row, verifier)
             reward = score(verdict, scheme)
             s = stats[dist]
             s[0] += 1
@@ -169,19 +176,34 @@ def verify(path: Path, output: Path | None, scheme: str, verifier: str | None, c
         raise DataError(f"{path}: no rows")
     _print_table(stats, scheme, path, console)
     if output is not None:
-        with atomic_path(output) as tmp:
-            tmp.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in results))
+        with atomic_path(output) as tmp, open(tmp, "wb") as f:
+            jsonl_writer(f).write_all(results)
         console.print(f"wrote {len(results)} scores to {output}")
 
 
-def _verify_line(path: Path, lineno: int, line: bytes, verifier: str | None) -> tuple[Verdict, str]:
+def _rows(path: Path, f: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line (jsonlines + orjson); a line that is not a
+    JSON object is a DataError naming it. One read() per line, so the count is the line number."""
+    reader = jsonl_reader(f)
+    lineno = 0
+    while True:
+        lineno += 1
+        try:
+            row = reader.read(allow_none=True)
+        except EOFError:
+            return
+        except jsonlines.InvalidLineError as e:
+            if not e.line.strip():
+                continue  # a blank line
+            reason = str(e.__cause__ or e)  # orjson's own message, as before
+            raise DataError(f"{path}:{e.lineno}: not valid JSON ({reason})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        yield lineno, row
+
+
+def _verify_line(path: Path, lineno: int, row: dict[str, Any], verifier: str | None) -> tuple[Verdict, str]:
     where = f"{path}:{lineno}"
-    try:
-        row = orjson.loads(line)
-    except orjson.JSONDecodeError as e:
-        raise DataError(f"{where}: not valid JSON ({e})") from None
-    if not isinstance(row, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
     if "completion" not in row:
         raise DataError(f"{where}: field 'completion': missing (the model's output to score)")
     try:
@@ -193,7 +215,7 @@ def _verify_line(path: Path, lineno: int, line: bytes, verifier: str | None) -> 
         raise DataError(
             f"{where}: field 'verifier': missing and not guessable from the fields; give --verifier"
         )
-    if name not in registry.verifier_names():
+    if name not in registry.verifier_names():  # a row may not name an import path: no import from data
         raise DataError(
             f"{where}: field 'verifier': unknown {name!r} (available: {', '.join(registry.verifier_names())})"
         )
@@ -266,3 +288,5 @@ def _family(name: str) -> PuzzleFamily:
         return registry.get_family(name)
     except KeyError as e:
         raise DumpError(str(e.args[0])) from None
+    except plugins.PluginError as e:
+        raise DumpError(str(e)) from None

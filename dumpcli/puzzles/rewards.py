@@ -6,6 +6,9 @@
 - `binary`: 1.0 if the format is right and the answer fully right, else 0.0.
 - `partial`: the verifier's answer score (for knights and knaves the fraction of people right; 0
   for a hedged answer) when the format is right, else 0.0.
+
+Reward functions of the user's code (`train.reward.functions`, by import path) are TRL reward
+callables next to the scheme's; TRL sums them with `train.reward`'s weights (`user_functions`).
 """
 
 from __future__ import annotations
@@ -82,3 +85,10 @@ class RewardFunction:
             verdicts.append(get_verifier(name).verify(self.prefix + completion_text(completion), canonical))
         self.last_verdicts = verdicts
         return [score(v, self.scheme) for v in verdicts]
+
+
+def user_functions(specs: Sequence[Any]) -> list[Any]:
+    """The callables of `train.reward.functions`, imported and checked (dumpcli/plugins.py)."""
+    from dumpcli.plugins import check_reward_function
+
+    return [check_reward_function(spec.function) for spec in specs]

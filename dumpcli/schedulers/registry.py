@@ -1,5 +1,9 @@
 """Registry of curriculum methods. Adding one = one module + one line here.
 
+A scheduler of the user's own code is named by import path (`name: "my_pkg.curriculum:MySched"`)
+or installed as an entry point in the group `dumpcli.schedulers` (dumpcli/plugins.py); either is a
+subclass of `Scheduler` or of `ProblemSelector`.
+
 Two kinds share the names of `train.scheduler.name` / `--scheduler`: distribution-level
 `Scheduler`s (which distribution next) and problem-level `ProblemSelector`s (which problems of a
 candidate pool; the pool is drawn by the selector's `proposal` scheduler). `Curriculum` composes them.
@@ -13,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from dumpcli import plugins
 from dumpcli.schedulers.base import Method, Scheduler
 
 if TYPE_CHECKING:  # selector.py validates a selector's proposal with this registry: no import back
@@ -36,15 +41,41 @@ _SCHEDULERS: dict[str, str] = {
 }
 
 
+PROTOCOL = "a subclass of dumpcli.schedulers.Scheduler or dumpcli.schedulers.selector.ProblemSelector"
+
+
 def names() -> list[str]:
-    return [n for n, t in _SCHEDULERS.items() if importlib.util.find_spec(t.split(":")[0]) is not None]
+    """Built-ins whose modules are importable, then installed plug-ins (entry points)."""
+    builtin = [n for n, t in _SCHEDULERS.items() if importlib.util.find_spec(t.split(":")[0]) is not None]
+    return builtin + [n for n in plugins.entry_points(plugins.SCHEDULERS) if n not in _SCHEDULERS]
 
 
 def get_class(name: str) -> type[Method]:
-    if name not in names():
+    """KeyError for a name that is neither known nor an import path; PluginError (a ValueError)
+    for a plug-in that does not import or is not a scheduler."""
+    target = plugins.target_of(name, _SCHEDULERS, plugins.SCHEDULERS)
+    if target is None or (name in _SCHEDULERS and name not in names()):
         raise KeyError(f"unknown scheduler {name!r} (available: {', '.join(names())})")
-    module, cls = _SCHEDULERS[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    if name in _SCHEDULERS:
+        module, cls = target.split(":")
+        return getattr(importlib.import_module(module), cls)
+    cls = plugins.load_class(target, (Method,), PROTOCOL)
+    # a Method is a Scheduler or else a selector: checked by its methods, so that this registry
+    # does not import selector.py (which imports it back to validate a proposal)
+    if not issubclass(cls, Scheduler) and not all(hasattr(cls, m) for m in ("pool_size", "select", "update")):
+        raise plugins.PluginError(f"{target!r} is the class {cls.__name__}, not {PROTOCOL}")
+    return cls
+
+
+def problem(name: str) -> str | None:
+    """Why `name` cannot be used as a scheduler (None: it can), for the recipe check."""
+    try:
+        get_class(name)
+    except KeyError as e:
+        return str(e.args[0])
+    except plugins.PluginError as e:
+        return str(e)
+    return None
 
 
 def is_problem_level(name: str) -> bool:
@@ -54,7 +85,14 @@ def is_problem_level(name: str) -> bool:
 
 def distribution_level() -> list[str]:
     """Names that can draw a selector's candidate pool (every distribution-level scheduler)."""
-    return [n for n in names() if not is_problem_level(n)]
+    out = []
+    for name in names():
+        try:
+            if not is_problem_level(name):
+                out.append(name)
+        except plugins.PluginError:
+            continue  # an installed plug-in that does not load: reported where a recipe names it
+    return out
 
 
 def check_options(name: str, options: dict[str, Any]) -> list[str]:

@@ -73,8 +73,16 @@ class SelectorOptions(Options):
     @field_validator("proposal")
     @classmethod
     def _known_proposal(cls, v: str) -> str:
+        from dumpcli.plugins import is_import_path
         from dumpcli.schedulers import registry
 
+        if is_import_path(v):  # a distribution-level scheduler of the user's code
+            problem = registry.problem(v)
+            if problem is None and registry.is_problem_level(v):
+                problem = f"{v!r} is a problem-level selector; a proposal is a distribution-level scheduler"
+            if problem:
+                raise PydanticCustomError("bad_proposal", "{problem}", {"problem": problem})
+            return v
         allowed = [UNIFORM_OVER_PROBLEMS, *[n for n in registry.distribution_level() if n != "uniform"]]
         if v not in allowed:
             raise PydanticCustomError(

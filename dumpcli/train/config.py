@@ -37,6 +37,8 @@ def grpo_config_kwargs(recipe: Recipe, output_dir: Path, *, cpu: bool | None = N
         kwargs.setdefault("bf16", False)
     kwargs["output_dir"] = str(output_dir)
     kwargs["seed"] = train_seed(recipe)
+    if recipe.train.reward.weights() != [1.0]:  # the scheme and user functions (TRL sums them)
+        kwargs["reward_weights"] = recipe.train.reward.weights()
     save_steps = recipe.train.save_steps or kwargs["max_steps"]
     kwargs.setdefault("save_strategy", "steps")
     kwargs.setdefault("save_steps", save_steps)

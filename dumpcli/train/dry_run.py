@@ -351,7 +351,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
             else []
         ),
         ("dynamic sampling (train.filter)", _describe_filter(recipe)),
-        ("reward scheme", recipe.train.reward.scheme),
+        ("reward", _describe_reward(recipe)),
         ("generation", generation),
         ("vLLM installed here", "yes" if vllm_here else "no (pip install 'dumpcli[vllm]')"),
         (
@@ -481,6 +481,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         "generation_steps": total,
         "filter": recipe.train.filter.model_dump(mode="json"),
         "reward_scheme": recipe.train.reward.scheme,
+        "reward": recipe.train.reward.model_dump(mode="json"),
         "generation": generation,
         "processes": world,
         "batch_plans": plans,
@@ -553,3 +554,12 @@ def _short(text: str, width: int = 90) -> str:
 
 def _targets(value: Any) -> str:
     return value if isinstance(value, str) else ",".join(sorted(value))
+
+
+def _describe_reward(recipe: Recipe) -> str:
+    """'dump' or '1.0 * dump + 0.5 * my_pkg.rewards:brevity' (TRL's weighted sum)."""
+    reward = recipe.train.reward
+    if not reward.functions and reward.weight == 1.0:
+        return reward.scheme
+    terms = [(reward.weight, reward.scheme), *((f.weight, f.function) for f in reward.functions)]
+    return " + ".join(f"{w:g} * {name}" for w, name in terms) + " (success: the verifier's verdict)"

@@ -280,7 +280,7 @@ def _train(
     from dumpcli.data.ensure import ensure_prepared
     from dumpcli.data.prepared import load_split, split_column
     from dumpcli.model import load_pretrained, lora_config, model_identity
-    from dumpcli.puzzles.rewards import RewardFunction
+    from dumpcli.puzzles.rewards import RewardFunction, user_functions
     from dumpcli.train.curriculum import build_curriculum, dataset_candidates, generation_steps
     from dumpcli.train.progress import RichProgress
     from dumpcli.train.resume import ReplanLearningRate
@@ -395,6 +395,7 @@ def _train(
         processing_class=tokenizer,
         curriculum=curriculum,
         reward_function=RewardFunction(recipe.train.reward.scheme),
+        user_rewards=user_functions(recipe.train.reward.functions),
         group_filter=recipe.train.filter,
         budget=recipe.train.budget,
         draw_observers=draw_observers,

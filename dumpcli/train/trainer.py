@@ -67,12 +67,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         *args: Any,
         curriculum: Curriculum,
         reward_function: RewardFunction,
+        user_rewards: Sequence[Callable[..., Any]] = (),
         group_filter: FilterSpec | None = None,
         budget: BudgetSpec | None = None,
         draw_observers: Sequence[Callable[[Draw], None]] = (),
         **kwargs: Any,
     ):
-        super().__init__(*args, reward_funcs=[reward_function], **kwargs)
+        # the scheme's reward first, then the user's functions (TRL sums them with reward_weights)
+        super().__init__(*args, reward_funcs=[reward_function, *user_rewards], **kwargs)
         self.curriculum = curriculum
         self.reward_function = reward_function
         self.group_filter = group_filter if group_filter is not None and group_filter.active else None
@@ -93,6 +95,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self.compute = ComputeCounter()  # completions, tokens, seconds spent (train_log's compute/*)
         self.budget = budget if budget is not None and budget.active else None
         self.budget_reached = False
+        self._rewards_per_func: torch.Tensor | None = None  # the last scoring's, all ranks
         self.add_callback(_CurriculumStepEnd(self))
         self.draw_observers = list(draw_observers)  # diagnostics and tests: what each rank drew
 
@@ -156,7 +159,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         verdicts = self.reward_function.last_verdicts
         if len(verdicts) != len(inputs):
             raise RuntimeError(f"reward function scored {len(verdicts)} completions, expected {len(inputs)}")
-        rewards = [score(v, self.reward_function.scheme) for v in verdicts]
+        if len(self.reward_funcs) == 1:
+            rewards = [score(v, self.reward_function.scheme) for v in verdicts]
+        else:  # the weighted sum GRPO trains on (TRL's nansum: a None counts 0), this rank's slice
+            assert self._rewards_per_func is not None
+            weights = self.reward_weights.to(self._rewards_per_func.device)
+            total = (self._rewards_per_func * weights).nansum(dim=1)
+            start = self.accelerator.process_index * len(inputs)
+            rewards = total[start : start + len(inputs)].tolist()
         successes = [float(v.format_ok and v.answer_score >= 1.0) for v in verdicts]
         device = self.accelerator.device
         local = torch.tensor(list(zip(rewards, successes, strict=True)), dtype=torch.float32, device=device)
@@ -183,6 +193,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             metrics[f"accuracy/{dist}"].append(values["accuracy"])
             metrics[f"count/{dist}"].append(values["completions"])
         return output, rewards, successes
+
+    def _calculate_rewards(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """TRL's per-function rewards (gathered over ranks), kept for the curriculum's feedback."""
+        self._rewards_per_func = super()._calculate_rewards(*args, **kwargs)
+        return self._rewards_per_func
 
     def _fill_with_kept_groups(
         self,
