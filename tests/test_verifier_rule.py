@@ -20,7 +20,7 @@ def score(verifier: str, block: str, answer) -> float:
 KK_NO_CREDIT = [
     ("negation: not the case", "It is not the case that Liam is a knight. Zoey is a knight."),
     ("negation: not the case, right role", "It is not the case that Zoey is a knight. Liam is a knave."),
-    ("negation: it is false that", "It is false that Zoey is a knave, so Zoey is a knight. Liam is a knave."),
+    ("negation: it is false that", "Zoey is a knight. It is false that Liam is a knave."),
     ("negation: not true that", "It is not true that Zoey is a knight, Liam is a knave."),
     ("cannot determine", "I cannot determine whether Zoey is a knight. Liam is a knave."),
     ("can't be determined", "Zoey is a knight; whether Liam is a knave can't be determined."),
@@ -35,7 +35,6 @@ KK_NO_CREDIT = [
     ("second claim with dots", "Zoey is a knight. Liam is a knave. Zoey is a kn.ave."),
     ("second claim as HTML entities", "Zoey is a knight. Liam is a knave. Zoey is a &#107;nave."),
     ("second claim as a named entity", "Zoey is a knight. Liam is a knave. Zoey is a kn&aacute;ve."),
-    ("second claim as HTML in the name", "Zoey is a knight. Liam is a knave. Zo&#101;y is a knave."),
 ]
 
 
@@ -104,7 +103,9 @@ CREDIT = [
 ]
 
 
-@pytest.mark.parametrize(("verifier", "block", "answer", "expected"), CREDIT, ids=[f"{c[0]}: {c[1]}" for c in CREDIT])
+@pytest.mark.parametrize(
+    ("verifier", "block", "answer", "expected"), CREDIT, ids=[f"{c[0]}: {c[1]}" for c in CREDIT]
+)
 def test_a_committed_correct_answer_gets_credit(verifier, block, answer, expected):
     assert score(verifier, block, answer) == expected
 
@@ -128,6 +129,8 @@ STILL_WRONG = [
 ]
 
 
-@pytest.mark.parametrize(("verifier", "block", "answer"), STILL_WRONG, ids=[f"{c[0]}: {c[1]}" for c in STILL_WRONG])
+@pytest.mark.parametrize(
+    ("verifier", "block", "answer"), STILL_WRONG, ids=[f"{c[0]}: {c[1]}" for c in STILL_WRONG]
+)
 def test_a_hedge_or_a_wrong_answer_still_gets_nothing(verifier, block, answer):
     assert score(verifier, block, answer) < 1.0

@@ -108,9 +108,9 @@ _CAPITAL_LOOKALIKES = str.maketrans(
     "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧАВЕКМНОРСТХУЅІЈԚԜ",
     "abezhikmnoptyxabekmhopctxysijqw",
 )
-_SMALL_LOOKALIKES = str.maketrans(
-    "аеорсухіјѕԁһӏкмнтвԛԝьгпѵ" "αεικνορτυχγηωβμϲϳ" "ıȷɑɡɩʋᴀᴄᴅᴇɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ" "օոսցհ",
-    "aeopcyxijsdhlkmhtbqwbrnv" "aeikvoptuxynwbucj" "ijagiuacdeghijklmnoprstuvwyz" "onugh",
+_SMALL_LOOKALIKES = str.maketrans(  # Cyrillic, Greek, Latin (dotless i, small capitals), Armenian
+    "аеорсухіјѕԁһӏкмнтвԛԝьгпѵαεικνορτυχγηωβμϲϳıȷɑɡɩʋᴀᴄᴅᴇɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢօոսցհ",
+    "aeopcyxijsdhlkmhtbqwbrnvaeikvoptuxynwbucjijagiuacdeghijklmnoprstuvwyzonugh",
 )
 
 

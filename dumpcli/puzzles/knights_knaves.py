@@ -9,15 +9,17 @@ distribution of the statement sampler given uniqueness, as in the original gener
 
 The verifier reads the last <answer> block, as a reader sees it (`answer.reader_text`: HTML
 entities decoded, NFKC, no zero-width or other format characters, look-alike letters of other
-scripts read as Latin ones, accents dropped). It accepts "(1) Zoey is a knight", "Zoey is a knight, and Oliver is a knave.",
-"Zoey: knight", "**Zoey** - Knight", "Zoey's role: knight", `{"Zoey": "knight"}`, grouped statements ("Zoey and Liam are knights", "Zoey, Liam
-and Mia are all knaves"), role synonyms ("Zoey tells the truth", "Oliver always lies", "Oliver is
-a liar", `SYNONYMS`), and a person stated twice with the same role. It gives no credit when a
-person gets both roles in any of these words, a role word is not attached to a person (hedges
-such as "Zoey is a knight or a knave"), a role is negated ("Liam is not a knave", "Oliver does not
-tell the truth"), or someone not in the puzzle is named; nor when the answer is not committed
+scripts read as Latin ones, accents dropped). It accepts "(1) Zoey is a knight", "Zoey is a
+knight, and Oliver is a knave.", "Zoey: knight", "**Zoey** - Knight", "Zoey's role: knight",
+`{"Zoey": "knight"}`, grouped statements ("Zoey and Liam are knights", "Zoey, Liam and Mia are all
+knaves"), role synonyms ("Zoey tells the truth", "Oliver always lies", "Oliver is a liar",
+`SYNONYMS`), and a person stated twice with the same role. It gives no credit when a person gets
+both roles in any of these words, a role word is not attached to a person (hedges such as "Zoey
+is a knight or a knave"), a role is negated ("Liam is not a knave", "Oliver does not tell the
+truth"), or someone not in the puzzle is named; nor when the answer is not committed
 (`_UNCOMMITTED`: "It is not the case that Zoey is a knight", "Maybe", "I cannot determine", "If
-Zoey is a knight then ...", a question mark), or holds a role word that no claim reads ("k-n-a-v-e").
+Zoey is a knight then ...", a question mark), or holds a role word that no claim reads
+("k-n-a-v-e", "kn.ave": a second claim a reader sees and the parser would not).
 """
 
 from __future__ import annotations

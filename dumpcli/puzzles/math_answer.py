@@ -178,5 +178,7 @@ class MathAnswer(Verifier):
                 return Verdict(block.format_ok, 0.0, False, f"no math answer in {given[:40]!r}")
             if not same:
                 what = "got" if k == 0 else "a side of the equation is"
-                return Verdict(block.format_ok, 0.0, True, f"expected {reference[:40]!r}, {what} {side[:40]!r}")
+                return Verdict(
+                    block.format_ok, 0.0, True, f"expected {reference[:40]!r}, {what} {side[:40]!r}"
+                )
         return Verdict(block.format_ok, 1.0, True, "correct")

@@ -24,7 +24,9 @@ from dumpcli.puzzles.base import Verdict
 MAX_ITEMS = 256  # far beyond any difficulty; a longer answer is not read
 _SEPARATORS = re.compile(r"[\s,;]+")
 # A few words that name the answer: "The answer is", "The parity is:", "Answer:", "Sorted ="
-_LEAD_IN = re.compile(r"(?:[a-z]+\s+){0,5}?(?:is|are|=)\s*:?\s*|(?:[a-z]+\s+){0,5}?[a-z]+\s*[:=]\s*", re.I)
+_LEAD_IN = re.compile(
+    r"(?:[a-z]+\s+){0,5}?(?:(?:is|are)\b|=)\s*:?\s*|(?:[a-z]+\s+){0,5}?[a-z]+\s*[:=]\s*", re.I
+)
 _DOUBT = frozenset(
     "not maybe perhaps possibly probably likely either or unless if whether guess approximately about "
     "cannot unsure unclear unknown".split()
