@@ -57,6 +57,7 @@ MATH_NO_CREDIT = [
     ("a second number after the box", r"\boxed{2}, but 3 also works"),
     ("two boxes", r"\boxed{2} \boxed{3}"),
     ("not sure", r"\boxed{2} (not sure)"),
+    ("a chain of equations", "x = 1 + 1 = 0 + 2 = 2 - 0 = 2"),  # each side is a check: at most 4
 ]
 
 
@@ -97,6 +98,7 @@ CREDIT = [
     ("math", "x = 2", "2", 1.0),
     ("math", r"\boxed{2}", "2", 1.0),
     ("math", "1 + 1 = 2", "2", 1.0),
+    ("math", "x = 1 + 1 = 2", "2", 1.0),
     ("math", r"The answer is \boxed{2}.", "2", 1.0),
     ("math", r"x \leq 2", r"x \leq 2", 1.0),
     ("math", "y = 2x + 1", "y = 2x + 1", 1.0),

@@ -129,7 +129,15 @@ _UNCOMMITTED = re.compile(
     r"|can\s+not|guess|either|seems?|appears?)\b",
     re.ASCII,
 )
-_NOT_LETTERS = re.compile(r"[^a-z]+")
+# The first word of each of those (the search runs only when one is in the answer: C-level checks
+# keep the usual answer fast), and the bytes that are not letters (deleted, or made spaces).
+_UNCOMMITTED_WORDS = frozenset(
+    b"not false untrue wrong incorrect maybe perhaps possibly probably likely unlikely might could if "
+    b"whether unless suppose supposing assume assuming uncertain unclear unsure unknown undetermined "
+    b"indeterminate impossible cannot can guess either seem seems appear appears".split()
+)
+_NOT_LETTERS = bytes(b for b in range(256) if not ord("a") <= b <= ord("z"))
+_LETTERS_ONLY = bytes.maketrans(_NOT_LETTERS, b" " * len(_NOT_LETTERS))
 
 
 class KnightsKnaves(PuzzleFamily):
@@ -412,6 +420,7 @@ class _Roles:
     def __init__(self, roles: tuple[str, str]) -> None:
         words = sorted({roles[0], roles[1], *DEFAULT_ROLES}, key=len, reverse=True)
         self.words = tuple(words)
+        self.encoded = tuple(w.encode() for w in words)
         self.truthful = frozenset({roles[0], DEFAULT_ROLES[0]})
         alt = "|".join(words)
         # "<name> is a <role>", "<name>: <role>", "**<name>** - <role>", "<name> (<role>)",
@@ -469,13 +478,15 @@ def _judge(format_ok: bool, text: str, key: _Key, solution: Sequence[bool]) -> V
     """Score a lower-cased answer block."""
     if not text.isascii():
         text = " ".join(text.split())  # Unicode spaces -> " " for the ASCII-mode regex
-    doubt = _UNCOMMITTED.search(text)
-    if doubt is not None:
-        return Verdict(format_ok, 0.0, False, f"not committed: {doubt.group(0)!r}")
+    raw = text.encode()
+    if "?" in text or not _UNCOMMITTED_WORDS.isdisjoint(raw.translate(_LETTERS_ONLY).split()):
+        doubt = _UNCOMMITTED.search(text)
+        if doubt is not None:
+            return Verdict(format_ok, 0.0, False, f"not committed: {doubt.group(0)!r}")
     n = len(key.names)
     text = _plain_claims(text, key)
-    words = key.roles.words
-    if sum(map(_NOT_LETTERS.sub("", text).count, words)) > sum(map(text.count, words)):
+    letters = text.encode().translate(None, _NOT_LETTERS)
+    if sum(map(letters.count, key.roles.encoded)) > sum(map(text.count, key.roles.words)):
         # "kn-ave", "k n a v e": a role word a reader sees, spelled so that no claim holds it
         return Verdict(format_ok, 0.0, False, "a role word with separators inside it (hedged or unclear)")
     mentions = key.mentions(text)

@@ -33,6 +33,7 @@ from dumpcli.puzzles.guard import BoundedWorker
 
 MAX_REFERENCE = 2_000
 MAX_ANSWER = 1_000  # a final answer longer than this is not a final answer; not parsed
+MAX_SIDES = 4  # of an equation ("x = 1 + 1 = 2" has 3); a longer chain is not a final answer
 MV_TIMEOUT = 3  # seconds, math-verify's own per-parse / per-comparison limit (in the worker)
 CHECK_DEADLINE = 20.0  # seconds the caller waits for one check before killing the worker
 _HEDGE = re.compile(
@@ -85,12 +86,14 @@ def _uncommitted(reference: str, given: str) -> str | None:
 
 def _sides(reference: str, given: str) -> list[str]:
     """The sides of an equation that must equal the reference, the last one (the answer) first;
-    [given] when it is no equation (or the reference is one)."""
+    [given] when it is no equation (or the reference is one); [] for a chain of over MAX_SIDES."""
     box = _last_box(given)
     final = given if box is None else given[box[1] : box[2]]
     if _EQUALS.search(reference) or not _EQUALS.search(final):
         return [given]
     *left, right = _EQUALS.split(final)
+    if len(left) >= MAX_SIDES:  # each side is a check of its own, up to CHECK_DEADLINE
+        return []
     return [right.strip(), *(side.strip() for side in left if any(c.isdigit() for c in side))]
 
 
@@ -169,7 +172,10 @@ class MathAnswer(Verifier):
         problem = _uncommitted(reference, given)
         if problem is not None:
             return Verdict(block.format_ok, 0.0, True, problem)
-        for k, side in enumerate(_sides(reference, given)):
+        sides = _sides(reference, given)
+        if not sides:
+            return Verdict(block.format_ok, 0.0, True, f"an equation of more than {MAX_SIDES} sides")
+        for k, side in enumerate(sides):
             result = _judge(reference, side)
             if result is None:
                 return Verdict(block.format_ok, 0.0, True, f"check took over {CHECK_DEADLINE:.0f} s")
