@@ -115,15 +115,14 @@ def _printable(byte: np.ndarray) -> np.ndarray:
     return (byte >= 0x21) & (byte <= 0x7E)  # ASCII, not a space: no string method strips it
 
 
-def _check_depth(raw: memoryview) -> None:
+def _check_depth(raw: memoryview, newlines: np.ndarray) -> None:
     """GiveUp if a line may nest deeper than MAX_DEPTH: the record path rejects it with its line,
     and pyarrow must not see it. Only a line with more than MAX_DEPTH opening brackets can be
-    that deep; such a line is measured (`nesting_depth`)."""
+    that deep; such a line is measured (`nesting_depth`). `newlines`: where the range's are."""
     data = np.frombuffer(raw, np.uint8)
-    opens = np.flatnonzero((data == ord("[")) | (data == ord("{")))
+    opens = np.flatnonzero((data | 0x20) == ord("{"))  # `[` is 0x5b, `{` 0x7b: no other byte
     if len(opens) <= MAX_DEPTH:
         return
-    newlines = np.flatnonzero(data == 10)
     line = np.searchsorted(newlines, opens)  # the line of each opening bracket, from 0
     crowded = np.unique(line[MAX_DEPTH:][line[MAX_DEPTH:] == line[:-MAX_DEPTH]])
     starts, ends = np.concatenate([[0], newlines + 1]), np.append(newlines, len(data))
@@ -224,9 +223,9 @@ def json_strings(col: Any) -> Any:
     return pc.binary_join_element_wise('"', col, '"', "")
 
 
-def _line_numbers(raw: memoryview, records: int, first: bool) -> tuple[np.ndarray, int]:
-    """(the line number, from 1 in this range, of each record as the record path counts lines;
-    the newlines in the range). GiveUp unless every non-blank line is valid UTF-8 holding one
+def _line_numbers(raw: memoryview, records: int, first: bool, newlines: np.ndarray) -> np.ndarray:
+    """The line number, from 1 in this range, of each record as the record path counts lines
+    (`newlines`: where the range's are). GiveUp unless every non-blank line is valid UTF-8 holding one
     JSON object (`{...}`) and there are as many of them as records (pyarrow's reader also takes
     two objects on one line, or one object over several lines, where the record path rejects)."""
     data = np.frombuffer(raw, np.uint8)
@@ -235,7 +234,6 @@ def _line_numbers(raw: memoryview, records: int, first: bool) -> tuple[np.ndarra
             codecs.utf_8_decode(raw, "strict", True)
         except UnicodeDecodeError:
             raise GiveUp("not UTF-8") from None
-    newlines = np.flatnonzero(data == 10)
     begin = len(BOM) if first and bytes(raw[: len(BOM)]) == BOM else 0
     starts = np.concatenate([[begin], newlines + 1])
     ends = np.append(newlines, len(data))
@@ -247,14 +245,14 @@ def _line_numbers(raw: memoryview, records: int, first: bool) -> tuple[np.ndarra
         and (data[starts] == ord("{")).all()
         and (data[ends - 1] == ord("}")).all()
     ):  # the usual file: `{...}` on every line
-        return np.arange(1, records + 1), len(newlines)
+        return np.arange(1, records + 1)
     stripped = [line.strip() for line in bytes(raw[begin:]).split(b"\n")]  # blank lines, CRLF, spaces
     numbers = [k for k, line in enumerate(stripped, 1) if line]
     if len(numbers) != records or not all(
         stripped[k - 1][:1] == b"{" and stripped[k - 1][-1:] == b"}" for k in numbers
     ):
         raise GiveUp("lines and records do not match")
-    return np.asarray(numbers), len(newlines)
+    return np.asarray(numbers)
 
 
 def _only(table: Any, job: FileJob) -> Any:
@@ -302,7 +300,8 @@ def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int 
                     got += n
                 if got != len(raw):
                     raise GiveUp("the file changed while it was read")
-                _check_depth(raw)
+                newlines = np.flatnonzero(np.frombuffer(raw, np.uint8) == 10)
+                _check_depth(raw, newlines)
                 try:
                     table = paj.read_json(
                         pa.BufferReader(raw),
@@ -313,9 +312,8 @@ def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int 
                     raise GiveUp(str(e)) from None
                 if not table.num_rows:
                     raise GiveUp("no records")
-                lines, newlines = _line_numbers(raw, table.num_rows, start == 0)
-                lines += lines_before
-                lines_before += newlines
+                lines = _line_numbers(raw, table.num_rows, start == 0, newlines) + lines_before
+                lines_before += len(newlines)
                 if parse is None:  # later ranges: build only the columns used, with these types
                     parse = _only(table, job)
                 rows, labels = _difficulties(job, table)
