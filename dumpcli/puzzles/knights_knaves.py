@@ -484,8 +484,9 @@ def _judge(format_ok: bool, text: str, key: _Key, solution: Sequence[bool]) -> V
         if doubt is not None:
             return Verdict(format_ok, 0.0, False, f"not committed: {doubt.group(0)!r}")
     n = len(key.names)
-    text = _plain_claims(text, key)
-    letters = text.encode().translate(None, _NOT_LETTERS)
+    plain = _plain_claims(text, key)
+    letters = (raw if plain is text else plain.encode()).translate(None, _NOT_LETTERS)
+    text = plain
     if sum(map(letters.count, key.roles.encoded)) > sum(map(text.count, key.roles.words)):
         # "kn-ave", "k n a v e": a role word a reader sees, spelled so that no claim holds it
         return Verdict(format_ok, 0.0, False, "a role word with separators inside it (hedged or unclear)")
