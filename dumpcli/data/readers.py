@@ -84,7 +84,10 @@ def duplicate_key(line: bytes, value: Any, escapes: bool = True) -> Reject | Non
                 seen.add(key)
         return dict(items)
 
-    json.loads(line, object_pairs_hook=pairs)
+    try:
+        json.loads(line, object_pairs_hook=pairs)
+    except (ValueError, RecursionError) as e:  # what orjson read, json may not (its own limits)
+        return Reject("invalid JSON", detail=str(e))
     return Reject("duplicate key", detail=f"{found[0]!r} is given twice in one object") if found else None
 
 
