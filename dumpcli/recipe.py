@@ -19,6 +19,7 @@ import orjson
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from dumpcli.data.fields import MAX_ANSWER_CHARS, MAX_PROMPT_CHARS
 from dumpcli.data.sources import PLUGIN, SPECS, SourceSpec
 from dumpcli.data.sources.base import DifficultyRule, FieldMap, Strict
 from dumpcli.errors import DumpError, RecipeError
@@ -28,6 +29,7 @@ __all__ = ["DifficultyRule", "FieldMap", "Recipe", "RecipeError", "SourceSpec", 
 
 
 MAX_NODES = 100_000  # values in a recipe with every alias expanded; real recipes have hundreds
+MAX_RECIPE_BYTES = 1 << 20  # a recipe file's size; real recipes are a few KB (checked before parsing)
 
 
 class _Loader(yaml.SafeLoader):
@@ -82,6 +84,8 @@ class DataSpec(Strict):
     )
     prompt_template: str = "think_answer"
     dedup: bool = True
+    max_prompt_chars: int = Field(MAX_PROMPT_CHARS, gt=0)  # a longer prompt is a rejected record
+    max_answer_chars: int = Field(MAX_ANSWER_CHARS, gt=0)  # the answer as JSON, once the verifier read it
 
     @model_validator(mode="after")
     def _unique_names(self) -> DataSpec:
@@ -437,7 +441,7 @@ def load_recipe(
     if not path.is_file():
         raise RecipeError(f"{path}: recipe file not found")
     try:
-        raw = safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(_read_bounded(path))
     except DuplicateKeyError as e:
         raise RecipeError(f"{path}:{e.problem_mark.line + 1}: {e.problem}") from None
     except yaml.YAMLError as e:
@@ -463,6 +467,21 @@ def load_recipe(
     return recipe
 
 
+def _read_bounded(path: Path) -> str:
+    """The recipe's text, refused by its size before any of it is parsed (YAML parsing of a
+    100 MB file takes a minute and a gigabyte). At most MAX_RECIPE_BYTES + 1 bytes are read, so
+    a file that grows, or reports no size, is bounded too."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_RECIPE_BYTES + 1)
+    if len(data) > MAX_RECIPE_BYTES:
+        size = max(path.stat().st_size, len(data))
+        raise RecipeError(
+            f"{path}: the file is {size:,} bytes; a recipe may be at most {MAX_RECIPE_BYTES:,} bytes "
+            "(real recipes are a few KB: is this the recipe file?)"
+        )
+    return data.decode("utf-8")
+
+
 def _check_size(raw: dict[str, Any], origin: str) -> None:
     """Refuse a recipe whose YAML aliases expand past MAX_NODES values (an "alias bomb": a few
     lines of nested `&a [*b, *b, ...]` make billions). PyYAML shares an aliased value instead of
@@ -470,12 +489,15 @@ def _check_size(raw: dict[str, Any], origin: str) -> None:
     expanded size is counted once per shared value: size(x) = 1 + sum of its items' sizes."""
     sizes: dict[int, int] = {}
     open_: set[int] = set()
+    shared = False  # some value is reached twice: an alias
 
     def size(value: Any) -> int:
+        nonlocal shared
         if not isinstance(value, (dict, list)):
             return 1
         key = id(value)
         if key in sizes:
+            shared = True
             return sizes[key]
         if key in open_:
             raise RecipeError(f"{origin}: a YAML alias refers to a mapping or list that contains it")
@@ -489,6 +511,8 @@ def _check_size(raw: dict[str, Any], origin: str) -> None:
         total = size(raw)
     except RecursionError:
         raise RecipeError(f"{origin}: nested too deeply") from None
+    if total > MAX_NODES and not shared:
+        raise RecipeError(f"{origin}: the recipe holds {total:,} values; at most {MAX_NODES:,} are allowed")
     if total > MAX_NODES:
         raise RecipeError(
             f"{origin}: the recipe holds {total:,} values once its YAML aliases (*name) are expanded; "

@@ -306,7 +306,7 @@ RIGHT = "Zoey is a knight, Oliver is a knave, Liam is a knight. "
 def test_a_hedge_hidden_by_invisible_or_odd_characters_gets_nothing(hidden: str) -> None:
     from dumpcli.puzzles.rewards import score
 
-    verdict = KK.verify(wrap(RIGHT + f"Or maybe Zoey is a {hidden}."), ANSWER)
+    verdict = KK.verify(wrap(RIGHT + f"Zoey is a {hidden}."), ANSWER)  # ("maybe" is a hedge of its own)
     assert verdict.answer_score == 0.0 and not verdict.parsed, verdict
     assert verdict.detail == "hedged: Zoey"
     assert score(verdict, "dump") == -1.0  # was +3.0: the hedge was invisible to the verifier

@@ -152,7 +152,8 @@ def test_reversal_addition_parity_verdicts() -> None:
     add = get_family("addition")
     assert add.verify(wrap("1 0 5"), {"a": 47, "b": 58}).answer_score == 1.0
     assert add.verify(wrap("1 0 4"), {"a": 47, "b": 58}).answer_score == pytest.approx(2 / 3)
-    assert add.verify(wrap("105"), {"a": 47, "b": 58}).answer_score == 0.0  # one token, not digits
+    assert add.verify(wrap("105"), {"a": 47, "b": 58}).answer_score == 1.0  # the sum as one number (issue 21)
+    assert add.verify(wrap("104"), {"a": 47, "b": 58}).answer_score == pytest.approx(2 / 3)
     par = get_family("parity")
     assert par.verify(wrap("odd"), {"bits": "0111"}).answer_score == 1.0
     assert par.verify(wrap("even"), {"bits": "0111"}).answer_score == 0.0

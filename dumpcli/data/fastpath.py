@@ -7,8 +7,10 @@ difficulty rules run once per distinct value, and whole batches are staged.
 
 It gives up (returns None, having staged nothing) on anything it does not decide exactly as the
 record path would: a parse error, a line that is not one JSON object, a record that would be
-rejected, a chat prompt, a missing or null field, a type it does not map one to one (floats), a
-dotted path through a list. The caller then reads the file record by record, which reports the
+rejected (a duplicate key, a prompt or answer over the recipe's size limit), a chat prompt, a
+missing or null field, a type it does not map one to one (floats), a dotted path through a list,
+a line that may nest deeper than readers.MAX_DEPTH (checked on the bytes before pyarrow parses
+them: its parser crashes the process on a deep enough record). The caller then reads the file record by record, which reports the
 first bad record with its line.
 """
 
@@ -24,7 +26,7 @@ import orjson
 
 from dumpcli.data.fields import Reject, compile_difficulty
 from dumpcli.data.ingest import FileJob, strip_answer_prefix
-from dumpcli.data.readers import BOM, chunk_bounds
+from dumpcli.data.readers import BOM, MAX_DEPTH, chunk_bounds, nesting_depth
 from dumpcli.data.staging import Dists, Stage
 
 RANGE_BYTES = 16 << 20  # bytes parsed at a time (memory stays bounded for any file size)
@@ -113,6 +115,29 @@ def _printable(byte: np.ndarray) -> np.ndarray:
     return (byte >= 0x21) & (byte <= 0x7E)  # ASCII, not a space: no string method strips it
 
 
+def _check_depth(raw: memoryview, newlines: np.ndarray) -> None:
+    """GiveUp if a line may nest deeper than MAX_DEPTH: the record path rejects it with its line,
+    and pyarrow must not see it. Only a line with more than MAX_DEPTH opening brackets can be
+    that deep; such a line is measured (`nesting_depth`). `newlines`: where the range's are."""
+    data = np.frombuffer(raw, np.uint8)
+    opens = np.flatnonzero((data | 0x20) == ord("{"))  # `[` is 0x5b, `{` 0x7b: no other byte
+    if len(opens) <= MAX_DEPTH:
+        return
+    line = np.searchsorted(newlines, opens)  # the line of each opening bracket, from 0
+    crowded = np.unique(line[MAX_DEPTH:][line[MAX_DEPTH:] == line[:-MAX_DEPTH]])
+    starts, ends = np.concatenate([[0], newlines + 1]), np.append(newlines, len(data))
+    for k in crowded.tolist():
+        if nesting_depth(bytes(raw[starts[k] : ends[k]])) > MAX_DEPTH:
+            raise GiveUp("nested too deeply")
+
+
+def _within(col: Any, limit: int) -> bool:
+    """Every text of a string column has at most `limit` characters (bytes bound them first)."""
+    import pyarrow.compute as pc
+
+    return pc.max(pc.binary_length(col)).as_py() <= limit or pc.max(pc.utf8_length(col)).as_py() <= limit
+
+
 def _prompts(job: FileJob, table: Any) -> Any:
     import pyarrow as pa
 
@@ -124,11 +149,20 @@ def _prompts(job: FileJob, table: Any) -> Any:
         text = col[i].as_py()
         if not text or text.isspace():
             raise GiveUp("prompt: empty")
+    if not _within(col, job.max_prompt_chars):
+        raise GiveUp("prompt: too long")
     return col
 
 
 def _answers(job: FileJob, table: Any, parse_answer: Any) -> Any:
     """The answer column as JSON text of each canonical answer (column-wise for `exact`)."""
+    answers = _answer_texts(job, table, parse_answer)
+    if not _within(answers, job.max_answer_chars):
+        raise GiveUp("answer: too long")
+    return answers
+
+
+def _answer_texts(job: FileJob, table: Any, parse_answer: Any) -> Any:
     import pyarrow as pa
 
     col = _column(table, job.source.fields.answer)
@@ -189,9 +223,9 @@ def json_strings(col: Any) -> Any:
     return pc.binary_join_element_wise('"', col, '"', "")
 
 
-def _line_numbers(raw: memoryview, records: int, first: bool) -> tuple[np.ndarray, int]:
-    """(the line number, from 1 in this range, of each record as the record path counts lines;
-    the newlines in the range). GiveUp unless every non-blank line is valid UTF-8 holding one
+def _line_numbers(raw: memoryview, records: int, first: bool, newlines: np.ndarray) -> np.ndarray:
+    """The line number, from 1 in this range, of each record as the record path counts lines
+    (`newlines`: where the range's are). GiveUp unless every non-blank line is valid UTF-8 holding one
     JSON object (`{...}`) and there are as many of them as records (pyarrow's reader also takes
     two objects on one line, or one object over several lines, where the record path rejects)."""
     data = np.frombuffer(raw, np.uint8)
@@ -200,7 +234,6 @@ def _line_numbers(raw: memoryview, records: int, first: bool) -> tuple[np.ndarra
             codecs.utf_8_decode(raw, "strict", True)
         except UnicodeDecodeError:
             raise GiveUp("not UTF-8") from None
-    newlines = np.flatnonzero(data == 10)
     begin = len(BOM) if first and bytes(raw[: len(BOM)]) == BOM else 0
     starts = np.concatenate([[begin], newlines + 1])
     ends = np.append(newlines, len(data))
@@ -212,20 +245,21 @@ def _line_numbers(raw: memoryview, records: int, first: bool) -> tuple[np.ndarra
         and (data[starts] == ord("{")).all()
         and (data[ends - 1] == ord("}")).all()
     ):  # the usual file: `{...}` on every line
-        return np.arange(1, records + 1), len(newlines)
+        return np.arange(1, records + 1)
     stripped = [line.strip() for line in bytes(raw[begin:]).split(b"\n")]  # blank lines, CRLF, spaces
     numbers = [k for k, line in enumerate(stripped, 1) if line]
     if len(numbers) != records or not all(
         stripped[k - 1][:1] == b"{" and stripped[k - 1][-1:] == b"}" for k in numbers
     ):
         raise GiveUp("lines and records do not match")
-    return np.asarray(numbers), len(newlines)
+    return np.asarray(numbers)
 
 
 def _only(table: Any, job: FileJob) -> Any:
     """Parse options for the next ranges: an explicit schema of the top-level fields this source
-    reads (as the first range typed them), others skipped; a record that does not fit fails to
-    parse, and the file goes record by record."""
+    reads (as the first range typed them); a record that does not fit fails to parse, and the
+    file goes record by record. The other fields are still parsed (`infer`, not `ignore`), so a
+    key given twice anywhere in a record is a parse error here too."""
     import pyarrow as pa
     import pyarrow.json as paj
 
@@ -235,7 +269,7 @@ def _only(table: Any, job: FileJob) -> Any:
         paths += [p for p in (rule.field, rule.len_of, None if rule.on == "filename" else rule.on) if p]
     roots = {p.split(".")[0] for p in paths}
     schema = pa.schema([f for f in table.schema if f.name in roots])
-    return paj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    return paj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
 
 
 def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int | None:
@@ -266,6 +300,8 @@ def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int 
                     got += n
                 if got != len(raw):
                     raise GiveUp("the file changed while it was read")
+                newlines = np.flatnonzero(np.frombuffer(raw, np.uint8) == 10)
+                _check_depth(raw, newlines)
                 try:
                     table = paj.read_json(
                         pa.BufferReader(raw),
@@ -276,9 +312,8 @@ def stage_jsonl(job: FileJob, stage: Stage, dists: Dists, verifier: Any) -> int 
                     raise GiveUp(str(e)) from None
                 if not table.num_rows:
                     raise GiveUp("no records")
-                lines, newlines = _line_numbers(raw, table.num_rows, start == 0)
-                lines += lines_before
-                lines_before += newlines
+                lines = _line_numbers(raw, table.num_rows, start == 0, newlines) + lines_before
+                lines_before += len(newlines)
                 if parse is None:  # later ranges: build only the columns used, with these types
                     parse = _only(table, job)
                 rows, labels = _difficulties(job, table)

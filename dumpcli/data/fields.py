@@ -27,6 +27,13 @@ class _Missing:
 
 MISSING: Any = _Missing()
 
+# Defaults of the recipe's data.max_prompt_chars and data.max_answer_chars: a record over them is
+# rejected (a prompt's text, a chat prompt's contents together; the answer as JSON, once the
+# verifier has read it). Far above any prompt a model trains on; a 50 MB prompt is a broken record.
+MAX_PROMPT_CHARS = 100_000
+MAX_ANSWER_CHARS = 10_000
+ROLES = ("system", "user", "assistant")  # the roles of a chat prompt's messages
+
 
 class Reject(Exception):
     """One bad record. `reason` is the stable category counted in the manifest
@@ -347,7 +354,8 @@ def stable_seed(*parts: Any) -> int:
 
 
 def check_messages(value: list[Any], field: str) -> tuple[list[dict[str, str]], str]:
-    """A chat prompt: non-empty list of {role, content} with text. Returns (messages, id text)."""
+    """A chat prompt: non-empty list of {role, content} with text, each role one of ROLES (a chat
+    template knows no other). Returns (messages, id text)."""
     reason = f"field '{field}': expected a non-empty string or a list of {{role, content}} messages"
     if not value:
         raise Reject(reason, got="an empty list")
@@ -356,8 +364,11 @@ def check_messages(value: list[Any], field: str) -> tuple[list[dict[str, str]], 
         if type(m) is not dict:
             raise Reject(reason, got=f"item {i}: {describe(m)}")
         role, content = m.get("role", MISSING), m.get("content", MISSING)
-        if type(role) is not str or not role.strip():
-            raise Reject(reason, got=f"item {i}: role {describe(role)}")
+        if role not in ROLES:
+            raise Reject(
+                f"field '{field}': a message's role must be one of {', '.join(ROLES)}",
+                got=f"item {i}: {describe(role)}",
+            )
         if type(content) is not str:
             raise Reject(reason, got=f"item {i}: content {describe(content)}")
         messages.append({"role": role, "content": content})

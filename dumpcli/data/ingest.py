@@ -21,7 +21,16 @@ from typing import Any
 
 import orjson
 
-from dumpcli.data.fields import MISSING, Reject, check_messages, compile_difficulty, compile_path, describe
+from dumpcli.data.fields import (
+    MAX_ANSWER_CHARS,
+    MAX_PROMPT_CHARS,
+    MISSING,
+    Reject,
+    check_messages,
+    compile_difficulty,
+    compile_path,
+    describe,
+)
 from dumpcli.data.readers import iter_jsonl
 from dumpcli.data.staging import BATCH, Stage
 from dumpcli.errors import DataError
@@ -71,6 +80,8 @@ class FileJob:
     verifiers: list[str] | None = None  # every source's verifier, by source index
     dist_keys: list[str] | None = None  # recipe.data.distribution
     provenance: str = ""  # each row's `meta`: this text, the line or row number, "}"
+    max_prompt_chars: int = MAX_PROMPT_CHARS  # recipe data.max_prompt_chars
+    max_answer_chars: int = MAX_ANSWER_CHARS  # recipe data.max_answer_chars
     part: str = ""  # worker: where to stage rows
     rejects: str = ""  # worker: where to write rejected records
 
@@ -138,6 +149,11 @@ def stage_records(
     answer_reason = f"field '{answer_field}': expected a value"
     parse_answer = registry.get_verifier(job.verifier).parse_answer
     answer_bad = f"field '{answer_field}': verifier '{job.verifier}' cannot use this answer"
+    max_prompt, max_answer = job.max_prompt_chars, job.max_answer_chars
+    prompt_long = f"field '{prompt_field}': longer than data.max_prompt_chars ({max_prompt:,} characters)"
+    answer_long = (
+        f"field '{answer_field}': longer than data.max_answer_chars ({max_answer:,} characters, as JSON)"
+    )
     dumps = orjson.dumps
     provenance = job.provenance
     is_parquet = job.kind != "jsonl"  # rows are numbered from 0, as `datasets` counts
@@ -166,6 +182,8 @@ def stage_records(
                     prompt, text = check_messages(prompt, prompt_field)
                 else:
                     raise Reject(prompt_reason, got=describe(prompt))
+                if len(text) > max_prompt:
+                    raise Reject(prompt_long, got=f"{len(text):,}")
                 a = get_answer(obj)
                 if a is MISSING or a is None:
                     raise Reject(answer_reason, got=describe(a))
@@ -173,6 +191,8 @@ def stage_records(
                     answer = dumps(parse_answer(a))
                 except (ValueError, TypeError) as e:
                     raise Reject(answer_bad, detail=strip_answer_prefix(e)) from None
+                if len(answer) > max_answer and len(answer.decode()) > max_answer:
+                    raise Reject(answer_long, got=f"{len(answer.decode()):,}")
             except Reject as r:
                 reject(f"row {pos}" if is_parquet else str(pos), raw if raw else obj, r, dist)
                 continue

@@ -377,6 +377,8 @@ class _Build:
             verifiers=self.verifiers,
             dist_keys=list(self.recipe.data.distribution),
             provenance=_provenance(item),
+            max_prompt_chars=self.recipe.data.max_prompt_chars,
+            max_answer_chars=self.recipe.data.max_answer_chars,
         )
 
     def _read_input(self, stage: Stage, item: Input, progress: Progress, pool: Any) -> None:

@@ -10,17 +10,24 @@ JSONL rules (a "record" is a non-blank line; the position is its 1-based line nu
 - bytes that are not UTF-8 -> Reject "not valid UTF-8"; bad JSON -> Reject "invalid JSON"
   (a last line without its newline that does not parse is reported as truncated)
 - a JSON value that is not an object -> Reject "expected a JSON object"
+- arrays and objects nested deeper than MAX_DEPTH -> Reject "nested too deeply", decided on the
+  bytes before any parser sees the line (pyarrow's JSON reader crashes the process at a depth of
+  some thousands; orjson stops at 1024)
+- a key given twice in one object -> Reject "duplicate key" (a JSON parser keeps the last value
+  silently)
 Parquet: read by record batches; the position is the 0-based row index (as `datasets` counts).
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import orjson
 
 from dumpcli.data.fields import Reject, type_name
@@ -29,6 +36,59 @@ BLOCK = 1 << 22  # 4 MiB reads; lines are split in C (bytes.split)
 BOM = b"\xef\xbb\xbf"
 
 Progress = Callable[[int], None]
+
+MAX_DEPTH = 100  # arrays and objects nested in one record (real records nest a few levels)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a JSON string, escapes included
+_STEP = np.zeros(256, np.int8)
+_STEP[[ord("["), ord("{")]], _STEP[[ord("]"), ord("}")]] = 1, -1
+
+
+def nesting_depth(line: bytes) -> int:
+    """How deep arrays and objects nest in one JSON text: the running count of brackets outside
+    strings (`[` and `{` add one, `]` and `}` take one), at its highest."""
+    steps = _STEP[np.frombuffer(_STRING.sub(b"", line), np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int32).max(initial=0))
+
+
+_OPENERS = bytes(b for b in range(256) if b not in b"[{")  # translate() deletes all but these
+
+
+def too_deep(line: bytes) -> Reject | None:
+    """Reject a line nested deeper than MAX_DEPTH. A line with at most MAX_DEPTH opening
+    brackets cannot be (one C-level pass decides almost every line); others are measured."""
+    if len(line.translate(None, _OPENERS)) <= MAX_DEPTH:
+        return None
+    depth = nesting_depth(line)
+    if depth <= MAX_DEPTH:
+        return None
+    return Reject("nested too deeply", detail=f"{depth:,} levels of arrays and objects, at most {MAX_DEPTH}")
+
+
+def duplicate_key(line: bytes, value: Any, escapes: bool = True) -> Reject | None:
+    """Reject a line whose objects give a key twice. Every key is followed by a colon and a
+    parsed value keeps the last of two equal keys, so a line with a duplicate key has more
+    colons than the value written back (`orjson.dumps`); only such a line, or one that may write
+    a colon as an escape (`\\u003a`; `escapes=False`: the caller knows it does not), is parsed
+    again with a hook that sees every key."""
+    if line.count(b":") == orjson.dumps(value).count(b":") and not (escapes and b"\\u003" in line):
+        return None
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        if not found:
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen:
+                    found.append(key)
+                    break
+                seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(line, object_pairs_hook=pairs)
+    except (ValueError, RecursionError) as e:  # what orjson read, json may not (its own limits)
+        return Reject("invalid JSON", detail=str(e))
+    return Reject("duplicate key", detail=f"{found[0]!r} is given twice in one object") if found else None
 
 
 def _json_reason(raw: bytes, err: Exception, truncated: bool) -> Reject:
@@ -72,6 +132,8 @@ def iter_jsonl(
                 remaining -= len(block)
             if on_bytes is not None and block:
                 on_bytes(len(block))
+            # a colon may be written `\u003a` (`duplicate_key`); the lines of this batch are rest + block
+            escapes = b"\\u003" in block or b"\\u003" in rest or b"\\u003" in rest[-4:] + block[:4]
             if not block:
                 batch = [rest] if rest else []
                 last_has_newline = False
@@ -88,6 +150,10 @@ def iter_jsonl(
                 line = raw.strip()
                 if not line:
                     continue
+                bad = too_deep(line)
+                if bad is not None:
+                    yield lineno, line, bad
+                    continue
                 try:
                     value = loads(line)
                 except orjson.JSONDecodeError as e:
@@ -96,7 +162,8 @@ def iter_jsonl(
                 if type(value) is not dict:
                     yield lineno, line, Reject("expected a JSON object", got=type_name(value))
                     continue
-                yield lineno, line, value
+                bad = duplicate_key(line, value, escapes)
+                yield lineno, line, value if bad is None else bad
             if not block:
                 return
 

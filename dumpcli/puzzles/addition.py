@@ -6,7 +6,9 @@ instead of one token per number, and the task is the same algorithm at every len
 sums are a lookup table a tiny model memorises; each extra digit adds a carry to propagate, so a
 small model masters the short rungs and not the long ones.
 
-Partial credit is positional on the digits of the sum (see `sequence_answer`).
+The answer may also be the sum as one number ("1049", "1,049") or the puzzle's own sum stated as
+an equation ("343 + 706 = 1049"; an equation whose left side is not the puzzle's sum gets no
+credit). Partial credit is positional on the digits of the sum (see `sequence_answer`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,28 @@ from typing import Any
 
 from dumpcli.puzzles.answer import from_json_text
 from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
-from dumpcli.puzzles.sequence_answer import judge_sequence
+from dumpcli.puzzles.sequence_answer import answer_body, items_of, judge_sequence
 
 _DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")  # "1049", "1,049"
+_SUM = re.compile(r"(\d+)\+(\d+)")  # the left side of "343 + 706 = 1049", spaces removed
+
+
+def digits(text: str, a: int, b: int) -> list[str] | None:
+    """The digits of an answer to a + b: "1 0 4 9", "1049", "1,049", "343 + 706 = 1049"; None
+    when unreadable or when an equation's left side is not a + b."""
+    body = answer_body(text)
+    if body is None:
+        return None
+    if "=" in body:
+        left, right = body.split("=", 1)
+        found = _SUM.fullmatch(left.replace(" ", ""))
+        if found is None or sorted(map(int, found.groups())) != sorted((a, b)) or "=" in right:
+            return None
+        body = right.strip()
+    if _NUMBER.fullmatch(body):
+        return list(body.replace(",", ""))
+    return items_of(body, _DIGIT)
 
 
 def spaced(number: int) -> str:
@@ -61,5 +82,5 @@ class Addition(PuzzleFamily):
     def verify(self, completion: str, answer: Any) -> Verdict:
         if not (isinstance(answer, dict) and "a" in answer and "b" in answer):
             answer = self.parse_answer(answer)
-        reference = list(str(answer["a"] + answer["b"]))
-        return judge_sequence(completion, reference, _DIGIT)
+        a, b = answer["a"], answer["b"]
+        return judge_sequence(completion, list(str(a + b)), _DIGIT, lambda text: digits(text, a, b))

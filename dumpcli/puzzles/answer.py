@@ -11,6 +11,7 @@ Every scan here is a linear pass over the text (one simple regex, no nested quan
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from typing import Any, NamedTuple
@@ -98,6 +99,33 @@ def visible_text(text: str) -> str:
         return text
     text = unicodedata.normalize("NFKC", text)
     return "".join(c for c in text if c.isascii() or unicodedata.category(c) != "Cf")
+
+
+# Letters of other scripts that look like Latin ones (a reader sees "knave" in "kn\u0430ve", with a
+# Cyrillic a): a small table from Unicode's confusables (TR39) for the letters that matter here,
+# capitals first (Greek capital Nu is an N, its small letter a v), then small letters.
+_CAPITAL_LOOKALIKES = str.maketrans(
+    "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧАВЕКМНОРСТХУЅІЈԚԜ",
+    "abezhikmnoptyxabekmhopctxysijqw",
+)
+_SMALL_LOOKALIKES = str.maketrans(  # Cyrillic, Greek, Latin (dotless i, small capitals), Armenian
+    "аеорсухіјѕԁһӏкмнтвԛԝьгпѵαεικνορτυχγηωβμϲϳıȷɑɡɩʋᴀᴄᴅᴇɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢօոսցհ",
+    "aeopcyxijsdhlkmhtbqwbrnvaeikvoptuxynwbucjijagiuacdeghijklmnoprstuvwyzonugh",
+)
+
+
+def reader_text(text: str) -> str:
+    """Lower-cased text as a reader reads it: HTML entities decoded (`&#107;nave` is `knave`),
+    `visible_text`, letters of other scripts that look like Latin ones read as those
+    (`_CAPITAL_LOOKALIKES`, `_SMALL_LOOKALIKES`), accents dropped (`knáve` is `knave`)."""
+    if "&" in text:
+        text = html.unescape(text)
+    if text.isascii():
+        return text.lower()
+    text = visible_text(text).translate(_CAPITAL_LOOKALIKES).lower().translate(_SMALL_LOOKALIKES)
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def completion_text(completion: Any) -> str:

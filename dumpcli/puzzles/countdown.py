@@ -7,7 +7,7 @@ Any other expression that reaches the target with the same numbers is just as ri
 The verifier never evaluates model output with `eval`: it parses the expression with
 `ast.parse(mode="eval")` and accepts only integer literals, + - * / and parentheses, on at most
 `MAX_EXPRESSION` characters, then computes exactly with fractions. An answer may state its value
-("(1 + 2) * 3 = 9", "9 = (1 + 2) * 3"); a stated value that is not the expression's value is a
+("(1 + 2) * 3 = 9", "9 = (1 + 2) * 3"), and write times as `*`, `x` or `×`; a stated value that is not the expression's value is a
 wrong answer, even when the expression itself reaches the target.
 """
 
@@ -28,7 +28,10 @@ from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
 
 MAX_EXPRESSION = 500
 _OPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
-_UNICODE = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "\u2009": " ", "\u00a0": " "})
+# how people write the operators: `x` for times (no other letter can stand in an expression)
+_UNICODE = str.maketrans(
+    {"×": "*", "·": "*", "x": "*", "X": "*", "÷": "/", "−": "-", "–": "-", "\u2009": " ", "\u00a0": " "}
+)
 
 
 class CountdownKnobs(Knobs):

@@ -2,7 +2,7 @@
 
 The last <answer> block and the reference are normalised (case, whitespace, surrounding `$`,
 `\\boxed{...}`, a trailing period) and compared; two numbers ("1,000" and "1000.0", "1/2" and
-"0.5") are compared as numbers. All or nothing: answer_score is 1.0 or 0.0.
+"0.5", "4.2e1" and "42") are compared as numbers. All or nothing: answer_score is 1.0 or 0.0.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ MAX_REFERENCE = 10_000
 _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 _RATIO = re.compile(r"([+-]?\d+)\s*/\s*(\d+)")
+_SCIENTIFIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)[eE]([+-]?\d{1,3})")  # 4.2e1; |exponent| < 1000
 
 
 def normalise(text: str) -> str:
@@ -40,11 +41,13 @@ def normalise(text: str) -> str:
 
 
 def as_number(text: str) -> Fraction | None:
-    """A number if the whole text is one ("1,000", "-2.5", "3/4"), else None."""
+    """A number if the whole text is one ("1,000", "-2.5", "3/4", "4.2e1"), else None."""
     if len(text) > 200:  # also keeps int() under Python's 4300-digit limit
         return None
     if _NUMBER.fullmatch(text):
         return Fraction(text.replace(",", ""))
+    if _SCIENTIFIC.fullmatch(text):
+        return Fraction(text)
     m = _RATIO.fullmatch(text)
     if m and int(m.group(2)) != 0:
         return Fraction(int(m.group(1)), int(m.group(2)))

@@ -7,14 +7,19 @@ kept only if exactly one assignment of roles is consistent (exhaustive check ove
 assignments as bit masks); this is rejection sampling, so puzzles follow the conditional
 distribution of the statement sampler given uniqueness, as in the original generator.
 
-The verifier reads the last <answer> block, as a reader sees it (NFKC, no zero-width or other
-format characters). It accepts "(1) Zoey is a knight", "Zoey is a knight, and Oliver is a knave.",
-"Zoey: knight", "**Zoey** - Knight", grouped statements ("Zoey and Liam are knights", "Zoey, Liam
-and Mia are all knaves"), role synonyms ("Zoey tells the truth", "Oliver always lies", "Oliver is
-a liar", `SYNONYMS`), and a person stated twice with the same role. It gives no credit when a
-person gets both roles in any of these words, a role word is not attached to a person (hedges
-such as "Zoey is a knight or a knave"), a role is negated ("Liam is not a knave", "Oliver does not
-tell the truth"), or someone not in the puzzle is named.
+The verifier reads the last <answer> block, as a reader sees it (`answer.reader_text`: HTML
+entities decoded, NFKC, no zero-width or other format characters, look-alike letters of other
+scripts read as Latin ones, accents dropped). It accepts "(1) Zoey is a knight", "Zoey is a
+knight, and Oliver is a knave.", "Zoey: knight", "**Zoey** - Knight", "Zoey's role: knight",
+`{"Zoey": "knight"}`, grouped statements ("Zoey and Liam are knights", "Zoey, Liam and Mia are all
+knaves"), role synonyms ("Zoey tells the truth", "Oliver always lies", "Oliver is a liar",
+`SYNONYMS`), and a person stated twice with the same role. It gives no credit when a person gets
+both roles in any of these words, a role word is not attached to a person (hedges such as "Zoey
+is a knight or a knave"), a role is negated ("Liam is not a knave", "Oliver does not tell the
+truth"), or someone not in the puzzle is named; nor when the answer is not committed
+(`_UNCOMMITTED`: "It is not the case that Zoey is a knight", "Maybe", "I cannot determine", "If
+Zoey is a knight then ...", a question mark), or holds a role word that no claim reads
+("k-n-a-v-e", "kn.ave": a second claim a reader sees and the parser would not).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import orjson
 from pydantic import Field
 
 from dumpcli.puzzles import kk_logic
-from dumpcli.puzzles.answer import answer_block, visible_text
+from dumpcli.puzzles.answer import answer_block, reader_text
 from dumpcli.puzzles.base import Knobs, PuzzleFamily, Verdict, int_knob
 
 NAMES = (
@@ -114,6 +119,25 @@ _PLURAL_VERBS = frozenset({"tell", "speak", "lie"})
 _LIAR_WORDS = ("lie", "lying", "liar", "dishonest")  # in every liar phrase of SYNONYMS, no truthful one
 _SYNONYM_HINTS = ("truth", "honest", *_LIAR_WORDS)  # one is in every phrase of SYNONYMS
 _GROUP_TOKEN = re.compile(r"[a-z]+|,")
+# What leaves an answer uncommitted, anywhere in it: a claim under negation ("it is not the case
+# that", "it is false that"), doubt ("maybe", "I cannot determine"), a condition ("if ... then"),
+# a question mark. A reader would not take such an answer as the one the writer commits to.
+_UNCOMMITTED = re.compile(
+    r"\?|\b(?:not\s+the\s+case|not\s+true|(?:false|untrue|wrong|incorrect)\s+that|maybe|perhaps|possibly"
+    r"|probably|likely|unlikely|might|could|if|whether|unless|suppos(?:e|ing)|assum(?:e|ing)|uncertain"
+    r"|unclear|unsure|not\s+sure|unknown|undetermined|indeterminate|impossible|cannot|can['\u2019]?t"
+    r"|can\s+not|guess|either|seems?|appears?)\b",
+    re.ASCII,
+)
+# The first word of each of those (the search runs only when one is in the answer: C-level checks
+# keep the usual answer fast), and the bytes that are not letters (deleted, or made spaces).
+_UNCOMMITTED_WORDS = frozenset(
+    b"not false untrue wrong incorrect maybe perhaps possibly probably likely unlikely might could if "
+    b"whether unless suppose supposing assume assuming uncertain unclear unsure unknown undetermined "
+    b"indeterminate impossible cannot can guess either seem seems appear appears".split()
+)
+_NOT_LETTERS = bytes(b for b in range(256) if not ord("a") <= b <= ord("z"))
+_LETTERS_ONLY = bytes.maketrans(_NOT_LETTERS, b" " * len(_NOT_LETTERS))
 
 
 class KnightsKnaves(PuzzleFamily):
@@ -259,7 +283,7 @@ class KnightsKnaves(PuzzleFamily):
             return Verdict(block.format_ok, 0.0, False, block.problem)
         roles = answer.get("roles")
         key = _compiled(tuple(answer["names"]), DEFAULT_ROLES if roles is None else tuple(roles))
-        return _judge(block.format_ok, visible_text(block.answer).lower(), key, answer["solution"])
+        return _judge(block.format_ok, reader_text(block.answer), key, answer["solution"])
 
 
 # -- generation helpers ----------------------------------------------------------------------
@@ -396,13 +420,15 @@ class _Roles:
     def __init__(self, roles: tuple[str, str]) -> None:
         words = sorted({roles[0], roles[1], *DEFAULT_ROLES}, key=len, reverse=True)
         self.words = tuple(words)
+        self.encoded = tuple(w.encode() for w in words)
         self.truthful = frozenset({roles[0], DEFAULT_ROLES[0]})
         alt = "|".join(words)
-        # "<name> is a <role>", "<name>: <role>", "**<name>** - <role>", "<name> (<role>)", ...
+        # "<name> is a <role>", "<name>: <role>", "**<name>** - <role>", "<name> (<role>)",
+        # "<name>'s role: <role>", JSON's `"<name>": "<role>"`, ...
         # linear: starts only at word boundaries; the separator classes are disjoint from letters.
         # ASCII mode (the text is lower-cased, whitespace normalised) is twice as fast as Unicode.
         self.assign = re.compile(
-            rf"\b([a-z]+)\b(?:['\u2019]s\b)?[\s*_:=,(|>\-\u2013\u2014\u2192]*"
+            rf"\b([a-z]+)\b(?:['\u2019]s\b)?(?:\s*(?:role|identity)\b)?[\s*_:=,(|>\-\u2013\u2014\u2192\"']*"
             rf"(?:(?:is|was)\b[\s*_:]*)?(?:(?:an?|the)\b[\s*_]*)?\b({alt})\b",
             re.ASCII,
         )
@@ -452,8 +478,18 @@ def _judge(format_ok: bool, text: str, key: _Key, solution: Sequence[bool]) -> V
     """Score a lower-cased answer block."""
     if not text.isascii():
         text = " ".join(text.split())  # Unicode spaces -> " " for the ASCII-mode regex
+    raw = text.encode()
+    if "?" in text or not _UNCOMMITTED_WORDS.isdisjoint(raw.translate(_LETTERS_ONLY).split()):
+        doubt = _UNCOMMITTED.search(text)
+        if doubt is not None:
+            return Verdict(format_ok, 0.0, False, f"not committed: {doubt.group(0)!r}")
     n = len(key.names)
-    text = _plain_claims(text, key)
+    plain = _plain_claims(text, key)
+    letters = (raw if plain is text else plain.encode()).translate(None, _NOT_LETTERS)
+    text = plain
+    if sum(map(letters.count, key.roles.encoded)) > sum(map(text.count, key.roles.words)):
+        # "kn-ave", "k n a v e": a role word a reader sees, spelled so that no claim holds it
+        return Verdict(format_ok, 0.0, False, "a role word with separators inside it (hedged or unclear)")
     mentions = key.mentions(text)
     # When the standard lines hold every role word, the general regex would find exactly these
     # pairs (it cannot start before a "(k) " prefix and still reach the role word), so skip it.

@@ -9,7 +9,15 @@ Bounded time on any input: math-verify's own timeouts (`parsing_timeout`, `timeo
 `signal.alarm`, which works only on a main thread and cannot interrupt a long C-level step (a big
 integer power). So every check runs in a spawned one-process pool (`guard.BoundedWorker`) where
 math-verify's timeouts are on, and the caller also waits at most `CHECK_DEADLINE` seconds; a
-worker that overruns is terminated and replaced, and the answer scores 0. This works from any thread and any process. Hedged answers ("2 or 3") score 0.
+worker that overruns is terminated and replaced, and the answer scores 0. This works from any thread and any process.
+
+Only an unhedged final answer counts (`_uncommitted`): a hedge or doubt word ("2 or 3",
+`\\boxed{2} \\text{ unless it is } 3`, "probably 2"), an approximation (`x \\approx 2`), a negation
+(`x \\neq 3`), a question mark ("2?"), and a number or a second box after the boxed answer
+(`\\boxed{2}, but 3 also works`) score 0, unless the reference itself holds that word or sign.
+An equation counts only when it is true and its right side is the answer: every side with a
+digit in it must equal the reference ("1 + 1 = 2", not "3 = 2"); a side without digits is a name
+("x = 2"). A reference that is itself an equation is compared as a whole.
 """
 
 from __future__ import annotations
@@ -25,14 +33,27 @@ from dumpcli.puzzles.guard import BoundedWorker
 
 MAX_REFERENCE = 2_000
 MAX_ANSWER = 1_000  # a final answer longer than this is not a final answer; not parsed
+MAX_SIDES = 4  # of an equation ("x = 1 + 1 = 2" has 3); a longer chain is not a final answer
 MV_TIMEOUT = 3  # seconds, math-verify's own per-parse / per-comparison limit (in the worker)
 CHECK_DEADLINE = 20.0  # seconds the caller waits for one check before killing the worker
-_HEDGE = re.compile(r"(?<![\\a-z])(?:or|either|maybe|possibly)(?![a-z])", re.IGNORECASE)
+_HEDGE = re.compile(
+    r"(?<![\\a-z])(?:or|either|maybe|possibly|perhaps|probably|likely|unless|except|approx|approximately"
+    r"|about|around|roughly|nearly|almost|guess|unsure|not|if|whether|assuming)(?![a-z])"
+    r"|\\(?:approx|sim|simeq|thickapprox|thicksim|neq|ne)(?![a-z])|[?\u2248\u2243\u223c\u2260]",
+    re.IGNORECASE,
+)
+_EQUALS = re.compile(r"(?<![<>!:=\\])=(?!=)")  # not <=, >=, !=, :=, ==
 _GSM8K = "####"
 
 
 def last_boxed(text: str) -> str | None:
     """Content of the last `\\boxed{...}` / `\\fbox{...}` (braces matched), or None."""
+    span = _last_box(text)
+    return None if span is None else text[span[1] : span[2]].strip()
+
+
+def _last_box(text: str) -> tuple[int, int, int] | None:
+    """(where the last `\\boxed`/`\\fbox` starts, where its content starts, its closing brace)."""
     start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
     if start < 0:
         return None
@@ -46,8 +67,34 @@ def last_boxed(text: str) -> str | None:
         elif text[j] == "}":
             depth -= 1
             if depth == 0:
-                return text[i + 1 : j].strip()
+                return start, i + 1, j
     return None
+
+
+def _uncommitted(reference: str, given: str) -> str | None:
+    """Why `given` is not one committed final answer (see the module's docstring), or None."""
+    for m in _HEDGE.finditer(given.replace("\\text{or}", " or ")):
+        if m.group(0).lower() not in reference.lower():
+            return f"hedged: {m.group(0)!r}"
+    box = _last_box(given)
+    if box is not None:
+        before, after = given[: box[0]], given[box[2] + 1 :]
+        if "\\boxed" in before or "\\fbox" in before or any(c.isdigit() for c in after):
+            return "more than one answer"
+    return None
+
+
+def _sides(reference: str, given: str) -> list[str]:
+    """The sides of an equation that must equal the reference, the last one (the answer) first;
+    [given] when it is no equation (or the reference is one); [] for a chain of over MAX_SIDES."""
+    box = _last_box(given)
+    final = given if box is None else given[box[1] : box[2]]
+    if _EQUALS.search(reference) or not _EQUALS.search(final):
+        return [given]
+    *left, right = _EQUALS.split(final)
+    if len(left) >= MAX_SIDES:  # each side is a check of its own, up to CHECK_DEADLINE
+        return []
+    return [right.strip(), *(side.strip() for side in left if any(c.isdigit() for c in side))]
 
 
 def _parse(text: str) -> list[Any]:
@@ -122,14 +169,22 @@ class MathAnswer(Verifier):
         given = block.answer
         if len(given) > MAX_ANSWER:
             return Verdict(block.format_ok, 0.0, False, f"answer longer than {MAX_ANSWER} characters")
-        if _HEDGE.search(given.replace("\\text{or}", " or ")):
-            return Verdict(block.format_ok, 0.0, True, f"hedged: {given[:40]!r}")
-        result = _judge(reference, given)
-        if result is None:
-            return Verdict(block.format_ok, 0.0, True, f"check took over {CHECK_DEADLINE:.0f} s")
-        parsed, same = result
-        if not parsed:
-            return Verdict(block.format_ok, 0.0, False, f"no math answer in {given[:40]!r}")
-        if same:
-            return Verdict(block.format_ok, 1.0, True, "correct")
-        return Verdict(block.format_ok, 0.0, True, f"expected {reference[:40]!r}, got {given[:40]!r}")
+        problem = _uncommitted(reference, given)
+        if problem is not None:
+            return Verdict(block.format_ok, 0.0, True, problem)
+        sides = _sides(reference, given)
+        if not sides:
+            return Verdict(block.format_ok, 0.0, True, f"an equation of more than {MAX_SIDES} sides")
+        for k, side in enumerate(sides):
+            result = _judge(reference, side)
+            if result is None:
+                return Verdict(block.format_ok, 0.0, True, f"check took over {CHECK_DEADLINE:.0f} s")
+            parsed, same = result
+            if not parsed and k == 0:
+                return Verdict(block.format_ok, 0.0, False, f"no math answer in {given[:40]!r}")
+            if not same:
+                what = "got" if k == 0 else "a side of the equation is"
+                return Verdict(
+                    block.format_ok, 0.0, True, f"expected {reference[:40]!r}, {what} {side[:40]!r}"
+                )
+        return Verdict(block.format_ok, 1.0, True, "correct")
