@@ -33,16 +33,16 @@ def test_slopes_scores_and_probabilities_by_hand():
     # a: m = 0 .25 .5 .75 -> slope 0.25, residuals 0 -> SE 0, score 0.25
     # b: m constant 0.5 -> slope 0, score 0
     # c: m = .5 0 .5 0 -> slope -0.1; residuals .1 -.3 .3 -.1 -> SE = sqrt(0.2 / 2 / 5) = sqrt(0.02)
-    #    score = 0.1 - 0.5 sqrt(0.02) = 0.0292893...
+    # score = |b| b^2 / (b^2 + z^2 SE^2): a 0.25 (no noise); b 0; c 0.1 * 0.01 / (0.01 + 0.25 * 0.02) = 1/15
     assert known.tolist() == [True, True, True]
     assert b == pytest.approx([0.25, 0.0, -0.1])
     assert se == pytest.approx([0.0, 0.0, np.sqrt(0.02)])
-    assert s.scores() == pytest.approx([0.25, 0.0, 0.1 - 0.5 * np.sqrt(0.02)])
-    # p = 0.9 * score / sum + 0.1 / 3
-    assert s.probabilities() == pytest.approx([0.8389495, 0.0333333, 0.1277171], abs=1e-6)
+    assert s.scores() == pytest.approx([0.25, 0.0, 1 / 15])
+    # p = 0.9 * score / sum + 0.1 / 3, sum = 0.25 + 1/15 = 0.3166667
+    assert s.probabilities() == pytest.approx([0.7438596, 0.0333333, 0.2228070], abs=1e-6)
     assert s.stats()["c"] == pytest.approx(
         {"groups": 4, "success": 0.25, "slope": -0.1, "se": np.sqrt(0.02), "known": 1.0,
-         "score": 0.1 - 0.5 * np.sqrt(0.02)}
+         "score": 1 / 15}
     )  # fmt: skip
 
 
@@ -61,6 +61,16 @@ def test_window_keeps_the_last_groups():
         s.update(group("a", f"p{t}", m))
     assert s.times.window(0) == [2.0, 3.0, 4.0] and s.means.window(0) == [0.0, 0.5, 1.0]
     assert s.slopes()[0] == pytest.approx([0.5])  # the oldest group (t=1, m=1) has left
+
+
+def test_only_the_last_horizon_rounds_count():
+    s = Progress(["a"], horizon=3, min_groups=3, z=0.0)
+    for t, m in enumerate([[1, 1], [0, 0], [0, 1], [1, 1]]):  # rounds 1..4
+        s.update(group("a", f"p{t}", m))
+    # horizon 3 at round 4: rounds 2, 3, 4 (m = 0, 0.5, 1): slope 0.5; round 1's group (m = 1) is out
+    assert s.slopes()[0] == pytest.approx([0.5])
+    s.update([])  # round 5: rounds 3..5 hold two groups, fewer than min_groups: no slope
+    assert s.slopes()[2].tolist() == [False]
 
 
 def test_unknown_distributions_are_optimistic():

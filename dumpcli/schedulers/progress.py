@@ -1,11 +1,12 @@
 """Noise-corrected absolute learning progress: sample where the success rate is *changing*.
 
-Per distribution d, the last `window` groups (one group = one prompt's completions) are kept as
-points (t_g, m_g): the generation round t_g that drew it and its mean success m_g. Over them,
+Per distribution d, its groups (one group = one prompt's completions) of the last `horizon`
+generation rounds are points (t_g, m_g): the round t_g that drew it and its mean success m_g (at
+most `window` groups are kept per distribution). Over them,
 
     b_d   = sum (t - t_mean)(m - m_mean) / S_tt,    S_tt = sum (t - t_mean)^2    (least-squares slope)
     SE_d  = sqrt( sum (m - m_mean - b_d (t - t_mean))^2 / (n_d - 2) / S_tt )     (its standard error)
-    s_d   = max(|b_d| - z * SE_d, 0)                                             (noise-corrected |LP|)
+    s_d   = |b_d| * b_d^2 / (b_d^2 + z^2 SE_d^2)                               (noise-corrected |LP|)
     p     = (1 - epsilon) * s / sum(s) + epsilon / k        (uniform when every s_d is 0)
 
 A distribution with fewer than `min_groups` groups, or all of them from one round, has no slope
@@ -18,10 +19,13 @@ family (Matiisen et al. 2017, "Teacher-Student Curriculum Learning", the slope o
 over a window; Graves et al. 2017; Portelas et al. 2020, absolute LP) rewards change instead: a
 coin flip, a mastered distribution and one out of reach all have slope ~0, the frontier has a
 positive one, and forgetting a mastered distribution gives a negative one (hence |b|: replay).
-What we add is the noise correction: a slope within `z` standard errors of 0 scores 0, so a coin
-flip's sampling noise does not read as progress (E[max(|X| - 2 sd, 0)] = 0.06 sd for X ~ N(0, sd^2)).
-The slope is per round, not per sample, so a distribution drawn more often is not penalised for
-having its window span fewer rounds. Fully deterministic: no random numbers are drawn.
+What we add is the noise correction: |b| is shrunk by b^2 / (b^2 + z^2 SE^2), the share of the
+slope's square that is not sampling noise, so a slope at z standard errors keeps half its weight,
+one at 3z nine tenths, and a coin flip's noise (|b| ~ SE) a tenth of an already small value (with
+z = 2). A smooth shrinkage rather than a threshold: with a threshold, whichever distribution's
+noise crossed it took the whole batch (seen on bench-cpu, BENCHMARKS.md). The slope is per round
+over a fixed span of rounds, so a distribution drawn more often gets a more precise slope, not a
+shorter one. Fully deterministic: no random numbers are drawn.
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ from dumpcli.schedulers.base import MAX_WINDOW, Feedback, Options, Scheduler
 
 
 class ProgressOptions(Options):
-    window: int = Field(64, ge=3, le=MAX_WINDOW, description="recent groups per distribution in the slope")
+    horizon: int = Field(50, ge=2, description="generation rounds the slope looks back over")
+    window: int = Field(
+        512, ge=3, le=MAX_WINDOW, description="groups kept per distribution (the most recent)"
+    )
     z: float = Field(2.0, ge=0, description="standard errors subtracted from |slope| (noise correction)")
     epsilon: float = Field(0.2, ge=0, le=1, description="probability mass spread uniformly")
     min_groups: int = Field(4, ge=3, description="groups a distribution needs before it has a slope")
@@ -65,9 +72,14 @@ class Progress(Scheduler):
         se = np.zeros(self.k)
         known = np.zeros(self.k, dtype=bool)
         counts = self.times.count()
+        since = self.rounds - self.options.horizon  # groups of rounds > since are in the horizon
         for d in np.flatnonzero(counts >= self.options.min_groups).tolist():
             t = np.asarray(self.times.window(d))
             m = np.asarray(self.means.window(d))
+            recent = t > since
+            t, m = t[recent], m[recent]
+            if len(t) < self.options.min_groups:
+                continue
             dt = t - t.mean()
             s_tt = float(dt @ dt)
             if s_tt <= 0.0:  # every group from one round: no slope yet
@@ -81,7 +93,10 @@ class Progress(Scheduler):
 
     def scores(self) -> np.ndarray:
         b, se, known = self.slopes()
-        s = np.maximum(np.abs(b) - self.options.z * se, 0.0)
+        noise = (self.options.z * se) ** 2
+        s = np.zeros(self.k)
+        signal = known & (b != 0.0)
+        s[signal] = np.abs(b[signal]) * b[signal] ** 2 / (b[signal] ** 2 + noise[signal])
         optimistic = float(s[known].max()) if known.any() else 1.0
         s[~known] = optimistic if optimistic > 0 else 1.0
         return s
