@@ -523,7 +523,7 @@ def compare(
     every = eval_every(recipe, max_steps)
     root = compare_dir(recipe)
     root.mkdir(parents=True, exist_ok=True)
-    reference = "uniform" if "uniform" in schedulers else schedulers[0]
+    reference = reference_of(schedulers)
     if reference != "uniform":
         console.print(
             f"[yellow]uniform is not compared: steps-to-target uses {reference}'s final mean accuracy"
@@ -547,37 +547,66 @@ def compare(
     # every run has the same data section, so it reads the same prepared data (in the data cache)
     plan = [(sched, seed, run_recipe(recipe, sched, seed, every)) for sched in schedulers for seed in seeds]
     statuses = _train_all([r for _, _, r in plan], max_steps, jobs, console, start)
+    return tabulate(
+        root,
+        recipe.name,
+        [(sched, seed, r.output_path, status) for (sched, seed, r), status in zip(plan, statuses, strict=True)],
+        order,
+        start["result"],
+        {"max_steps": max_steps, "eval_every": every, "budget": recipe.train.budget.model_dump(exclude_none=True)},
+        console,
+    )
+
+
+def reference_of(schedulers: list[str]) -> str:
+    """The method every other is measured against: uniform, or else the first one named."""
+    return "uniform" if "uniform" in schedulers else schedulers[0]
+
+
+def tabulate(
+    root: Path,
+    name: str,
+    runs_done: list[tuple[str, int, Path, str]],
+    order: list[str],
+    start: dict[str, Any] | None,
+    settings: dict[str, Any],
+    console: Console,
+) -> dict[str, Any]:
+    """From finished runs [(method, seed, run folder, status)] and the shared step-0 result: the
+    summary, the paired verdicts, compare.json, compare.md and the plots in `root`.
+    (benchmarks/compare_tables.py calls it to tabulate runs trained by an earlier code version.)"""
+    schedulers = list(dict.fromkeys(sched for sched, _, _, _ in runs_done))
+    seeds = list(dict.fromkeys(seed for _, seed, _, _ in runs_done))
+    reference = reference_of(schedulers)
     runs: dict[str, Any] = {}
     curves: dict[str, dict[int, list[dict[str, Any]]]] = {}
-    for (sched, seed, r), status in zip(plan, statuses, strict=True):
-        pts = curve(r.output_path, start["result"])
+    for sched, seed, out, status in runs_done:
+        pts = curve(out, start)
         curves.setdefault(sched, {})[seed] = pts
         runs[f"{sched}-seed{seed}"] = {
             "scheduler": sched,
             "seed": seed,
-            "output_dir": str(r.output_path),
+            "output_dir": str(out),
             "status": status,
             "curve": pts,
         }
     summary = summarise(curves, order, reference)
     verdicts = compute_verdicts(curves, order, reference, summary["target"])
     result = {
-        "recipe": recipe.name,
+        "recipe": name,
         "schedulers": schedulers,
         "seeds": seeds,
-        "max_steps": max_steps,
-        "eval_every": every,
+        **settings,
         "distributions": order,
         "reference_note": (
             "uniform's final mean accuracy"
             if reference == "uniform"
             else f"uniform not compared: {reference}'s final mean accuracy is the target"
         ),
-        "budget": recipe.train.budget.model_dump(exclude_none=True),
         **summary,
         "verdicts": verdicts,
         "drawn_share": {
-            sched: drawn_share([Path(runs[f"{sched}-seed{seed}"]["output_dir"]) for seed in seeds], order)
+            sched: drawn_share([Path(r["output_dir"]) for r in runs.values() if r["scheduler"] == sched], order)
             for sched in schedulers
         },
         "runs": runs,
