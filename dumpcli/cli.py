@@ -37,7 +37,10 @@ app.add_typer(puzzles_app, name="puzzles")
 
 # Under torchrun / accelerate launch every rank runs the command: only global rank 0 prints
 # (errors still go to stderr from every rank, so a rank that fails says why).
-console = Console(stderr=False, quiet=os.environ.get("RANK", "0") != "0")
+# Output sent to a file or a pipe has no width; Rich would assume 80 columns and cut the tables'
+# headers to "s…". A log keeps them whole at 200 (COLUMNS, where set, still wins).
+_LOG_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+console = Console(stderr=False, quiet=os.environ.get("RANK", "0") != "0", width=_LOG_WIDTH)
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
