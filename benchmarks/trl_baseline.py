@@ -57,10 +57,11 @@ def train_plain_trl(recipe: Recipe, out: Path, callbacks: list[TrainerCallback],
     `model.lora` if set. Returns the trainer."""
     from trl import GRPOConfig, GRPOTrainer
 
-    from dumpcli.data.prepare import ensure_prepared, load_split
+    from dumpcli.data.ensure import ensure_prepared
+    from dumpcli.data.prepared import load_split
+    from dumpcli.model import load_pretrained, lora_config
     from dumpcli.puzzles.rewards import RewardFunction
     from dumpcli.train.config import grpo_config_kwargs
-    from dumpcli.train.model import load_pretrained, lora_config
     from dumpcli.train.warmup import prepare_policy
 
     ensure_prepared(recipe, console)

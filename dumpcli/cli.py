@@ -37,10 +37,17 @@ app.add_typer(puzzles_app, name="puzzles")
 
 # Under torchrun / accelerate launch every rank runs the command: only global rank 0 prints
 # (errors still go to stderr from every rank, so a rank that fails says why).
-# Output sent to a file or a pipe has no width; Rich would assume 80 columns and cut the tables'
-# headers to "s…". A log keeps them whole at 200 (COLUMNS, where set, still wins).
-_LOG_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
-console = Console(stderr=False, quiet=os.environ.get("RANK", "0") != "0", width=_LOG_WIDTH)
+console = Console(stderr=False, quiet=os.environ.get("RANK", "0") != "0")
+LOG_WIDTH = 200
+
+
+def _fit_width() -> None:
+    """COLUMNS where set; else a terminal's own width; else (a file or a pipe, which have no
+    width, where Rich would assume 80 and cut the tables' headers to "s…") LOG_WIDTH columns."""
+    columns = os.environ.get("COLUMNS", "")
+    console.width = int(columns) if columns.isdigit() else None  # type: ignore[assignment]
+    if not columns.isdigit() and not console.is_terminal:
+        console.width = LOG_WIDTH
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,6 +111,7 @@ def main(
     ] = False,
 ) -> None:
     """dump: prepare data, train with a curriculum, evaluate, report."""
+    _fit_width()
 
 
 @app.command()

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from dumpcli.cli import app
 from dumpcli.data import fastpath
-from dumpcli.data.prepare import load_split, prepare
+from dumpcli.data.prepare import prepare
+from dumpcli.data.prepared import load_split
 from dumpcli.data.readers import MAX_DEPTH, duplicate_key, nesting_depth, too_deep
 from dumpcli.errors import DataError
 from dumpcli.recipe import MAX_RECIPE_BYTES, RecipeError, load_recipe

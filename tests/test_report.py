@@ -256,11 +256,12 @@ def test_report_after_thompson_training_shows_the_share_it_drew(
     assert share["kk/2"] != 0.5  # what the selector chose, not its proposal
     last = {d: lines[-1]["drawn"].get(d, 0) / 4 for d in drawn}  # the last tenth of 4 draws: the last one
 
+    monkeypatch.setenv("COLUMNS", "80")
     result = CliRunner().invoke(app, ["report", str(run)], terminal_width=80, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     for d in drawn:  # console: distribution, p (last draw), share drawn, share (last tenth)
         row = next(line for line in result.output.splitlines() if f" {d} " in line)
-        assert row.split("│")[1:5] == [f" {d}         ", " 0.500 ", f" {share[d]:.3f} ", f" {last[d]:.3f} "]
+        assert [c.strip() for c in row.split("│")[1:5]] == [d, "0.500", f"{share[d]:.3f}", f"{last[d]:.3f}"]
     md = (run / "report.md").read_text()
     assert "## Share of prompts drawn per distribution" in md and "thompson selector chose" in md
     for d in drawn:
