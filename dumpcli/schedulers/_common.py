@@ -50,6 +50,15 @@ def feedback_arrays(
     return tuple(out)
 
 
+def proportional_with_floor(scores: np.ndarray, epsilon: float) -> np.ndarray:
+    """p = (1 - epsilon) * scores / sum(scores) + epsilon / k; uniform where every score is 0."""
+    k = len(scores)
+    total = scores.sum()
+    base = scores / total if total > 0 else np.full(k, 1.0 / k)
+    p = (1.0 - epsilon) * base + epsilon / k
+    return p / p.sum()
+
+
 def group_sums(idx: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-distribution (count, sum) of `values` over this batch (length-k arrays)."""
     counts = np.bincount(idx, minlength=k)

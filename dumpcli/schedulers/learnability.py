@@ -19,7 +19,13 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from dumpcli.schedulers._common import SlidingWindows, base_state, check_state, feedback_arrays
+from dumpcli.schedulers._common import (
+    SlidingWindows,
+    base_state,
+    check_state,
+    feedback_arrays,
+    proportional_with_floor,
+)
 from dumpcli.schedulers.base import MAX_WINDOW, Feedback, Options, Scheduler
 
 
@@ -44,12 +50,7 @@ class Learnability(Scheduler):
         return s, s * (1.0 - s)
 
     def probabilities(self) -> np.ndarray:
-        _, learn = self._parts()
-        total = learn.sum()
-        base = learn / total if total > 0 else np.full(self.k, 1.0 / self.k)
-        eps = self.options.epsilon
-        p = (1.0 - eps) * base + eps / self.k
-        return p / p.sum()
+        return proportional_with_floor(self._parts()[1], self.options.epsilon)
 
     def update(self, feedback: Sequence[Feedback]) -> None:
         idx, success = feedback_arrays(self, feedback, "success", unit=("success",))

@@ -36,7 +36,13 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from dumpcli.schedulers._common import SlidingWindows, base_state, check_state, feedback_arrays
+from dumpcli.schedulers._common import (
+    SlidingWindows,
+    base_state,
+    check_state,
+    feedback_arrays,
+    proportional_with_floor,
+)
 from dumpcli.schedulers.base import MAX_WINDOW, Feedback, Options, Scheduler
 
 
@@ -58,9 +64,7 @@ class Progress(Scheduler):
     def __init__(self, distributions: Sequence[str], **kwargs: Any) -> None:
         super().__init__(distributions, **kwargs)
         if self.options.min_groups > self.options.window:
-            raise ValueError(
-                f"min_groups {self.options.min_groups} exceeds window {self.options.window}"
-            )
+            raise ValueError(f"min_groups {self.options.min_groups} exceeds window {self.options.window}")
         self.rounds = 0  # generation rounds seen: the clock t of every group
         self.times = SlidingWindows(self.k, self.options.window)  # t_g, pushed in step with ...
         self.means = SlidingWindows(self.k, self.options.window)  # ... m_g (same layout)
@@ -102,12 +106,7 @@ class Progress(Scheduler):
         return s
 
     def probabilities(self) -> np.ndarray:
-        s = self.scores()
-        total = s.sum()
-        base = s / total if total > 0 else np.full(self.k, 1.0 / self.k)
-        eps = self.options.epsilon
-        p = (1.0 - eps) * base + eps / self.k
-        return p / p.sum()
+        return proportional_with_floor(self.scores(), self.options.epsilon)
 
     # -- feedback ---------------------------------------------------------------------------
     def update(self, feedback: Sequence[Feedback]) -> None:
@@ -118,9 +117,7 @@ class Progress(Scheduler):
         if n == 0:
             return
         problems = [f.problem_id for f in feedback]
-        starts = [0] + [
-            i for i in range(1, n) if idx[i] != idx[i - 1] or problems[i] != problems[i - 1]
-        ]
+        starts = [0] + [i for i in range(1, n) if idx[i] != idx[i - 1] or problems[i] != problems[i - 1]]
         bounds = np.asarray([*starts, n])
         sums = np.add.reduceat(success, bounds[:-1])
         group_means = sums / np.diff(bounds)
