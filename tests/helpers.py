@@ -68,3 +68,29 @@ def run_prepare(path: Any, overrides: list[str] | None = None, **kw: Any) -> tup
     out = io.StringIO()
     manifest = prepare(load_recipe(path, overrides), console=Console(file=out, width=200), **kw)
     return manifest, out.getvalue()
+
+
+def train_until_then_signal(recipe: Any, env: dict[str, str], signum: int, draws: int = 2) -> tuple[int, str]:
+    """`dump train RECIPE` in a child process; once its curriculum.jsonl has `draws` lines, send it
+    `signum` and wait. Returns (exit code, output)."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dumpcli", "train", str(recipe)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log = Path(recipe).parent / "out" / "curriculum.jsonl"
+    deadline = time.monotonic() + 300
+    while not (log.exists() and log.read_bytes().count(b"\n") >= draws):
+        assert proc.poll() is None, proc.stdout.read()[-3000:]  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.2)
+    proc.send_signal(signum)
+    output, _ = proc.communicate(timeout=300)
+    return proc.returncode, output

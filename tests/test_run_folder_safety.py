@@ -14,13 +14,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
 import pytest
 import yaml
-from helpers import tiny_train_recipe
+from helpers import tiny_train_recipe, train_until_then_signal
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -232,22 +231,8 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     recipe = recipe_file(tmp_path, **{"train.grpo.max_steps": 40, "train.save_steps": 0})
     env = {**os.environ, "OMP_NUM_THREADS": "1", "DUMP_CACHE_DIR": str(tmp_path / "cache")}
     assert invoke("prepare", str(recipe))[0] == 0
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dumpcli", "train", str(recipe)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    log = tmp_path / "out" / "curriculum.jsonl"
-    deadline = time.monotonic() + 300
-    while not (log.exists() and log.read_bytes().count(b"\n") >= 2):
-        assert proc.poll() is None, proc.stdout.read()[-3000:]
-        assert time.monotonic() < deadline, "training never started"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    output, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 143, output[-3000:]
+    returncode, output = train_until_then_signal(recipe, env, signal.SIGTERM)
+    assert returncode == 143, output[-3000:]
     assert "SIGTERM: saving a checkpoint" in output and "--resume" in output
     checkpoints = list((tmp_path / "out").glob("checkpoint-*"))
     assert len(checkpoints) == 1 and checkpoint_problems(checkpoints[0]) == []
@@ -255,7 +240,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     assert 0 < step < 40 and load_curriculum_state(checkpoints[0])["draws"] == step
     code, output = invoke("train", str(recipe), "--resume")
     assert code == 0, output
-    assert [orjson.loads(line)["step"] for line in log.read_bytes().splitlines()] == list(range(40))
+    assert [orjson.loads(line)["step"] for line in (tmp_path / "out" / "curriculum.jsonl").read_bytes().splitlines()] == list(range(40))
 
 
 def _full_disk_at(step: int, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 from conftest import read_jsonl, save_recipe
-from helpers import TINY_TRAIN_RECIPE, tiny_train_recipe
+from helpers import TINY_TRAIN_RECIPE, tiny_train_recipe, train_until_then_signal
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
@@ -185,27 +185,12 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     """SIGINT mid-run: the current step ends, a checkpoint with the curriculum state is written,
     the exit code is 130, and --resume completes the run from there."""
     import signal
-    import time
 
     recipe = save_recipe(tmp_path, tiny_train_recipe(**{"train.grpo.max_steps": 40, "train.save_steps": 0}))
     run_cli("prepare", str(recipe))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dumpcli", "train", str(recipe)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    log = tmp_path / "out" / "curriculum.jsonl"
-    deadline = time.monotonic() + 300
-    while not (log.exists() and log.read_bytes().count(b"\n") >= 2):
-        assert proc.poll() is None, proc.stdout.read()[-3000:]
-        assert time.monotonic() < deadline, "training never started"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 130, output[-3000:]
+    returncode, output = train_until_then_signal(recipe, env, signal.SIGINT)
+    assert returncode == 130, output[-3000:]
     assert "--resume" in output
     checkpoints = list((tmp_path / "out").glob("checkpoint-*"))
     assert len(checkpoints) == 1
@@ -213,7 +198,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     assert 0 < step < 40
     assert load_curriculum_state(checkpoints[0])["draws"] == step
     run_cli("train", str(recipe), "--resume")
-    lines = read_jsonl(log)
+    lines = read_jsonl(tmp_path / "out" / "curriculum.jsonl")
     assert [line["step"] for line in lines] == list(range(40))
 
 
