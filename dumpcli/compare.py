@@ -409,7 +409,8 @@ def compute_verdicts(
 
 def _seed_mean_curve(by_seed: dict[int, list[dict[str, Any]]], axis: str) -> list[tuple[float, float]]:
     """(mean over seeds of `axis`, mean over seeds of mean accuracy) at each step every seed evaluated:
-    the seed-mean curve on a compute axis (its last point reaches the method's own seed-mean final)."""
+    the seed-mean curve on a compute axis, or on `step` (its last point reaches the method's own
+    seed-mean final)."""
     steps = sorted(set.intersection(*[{p["step"] for p in pts} for pts in by_seed.values()]))
     at = [{p["step"]: p for p in pts} for pts in by_seed.values()]
     return [
@@ -631,16 +632,15 @@ def tabulate(
 def drawn_share(outs: list[Path], order: list[str]) -> dict[str, float]:
     """Share of all prompts drawn per distribution, over the runs (curriculum.jsonl's `drawn`:
     what was trained on, for a problem-level method too)."""
-    from dumpcli.io import read_jsonl
-    from dumpcli.run_folder import RunFolder
+    from dumpcli.report import drawn_per_step
+    from dumpcli.run_folder import read_curriculum
 
-    totals = dict.fromkeys(order, 0)
+    totals = [0.0] * len(order)
     for out in outs:
-        for line in read_jsonl(RunFolder(out).curriculum_log):
-            for d, n in (line.get("drawn") or {}).items():
-                totals[d] = totals.get(d, 0) + int(n)
-    grand = sum(totals.values())
-    return {d: (n / grand if grand else 0.0) for d, n in totals.items()}
+        counts = drawn_per_step(read_curriculum(out), order)[1].sum(axis=0)
+        totals = [a + float(b) for a, b in zip(totals, counts, strict=True)]
+    grand = sum(totals)
+    return {d: (n / grand if grand else 0.0) for d, n in zip(order, totals, strict=True)}
 
 
 def _cell(ms: dict[str, float] | None, seeds: int) -> str:
@@ -706,15 +706,6 @@ AXIS_LABELS = {
 }
 
 
-def _mean_axis(result: dict[str, Any], sched: str, steps: list[int], axis: str) -> list[float]:
-    """x of each evaluated step on `axis`: the step, or the compute spent by then (mean over seeds)."""
-    if axis == "step":
-        return [float(x) for x in steps]
-    runs = [r for r in result["runs"].values() if r["scheduler"] == sched]
-    per_step = [{p["step"]: p.get(axis) for p in r["curve"]} for r in runs]
-    return [sum(float(at[step] or 0.0) for at in per_step) / len(per_step) for step in steps]
-
-
 def plot_mean_accuracy(result: dict[str, Any], path: Path, axis: str = "step") -> Path:
     import matplotlib
 
@@ -729,7 +720,8 @@ def plot_mean_accuracy(result: dict[str, Any], path: Path, axis: str = "step") -
         ax.xaxis.set_major_locator(AutoLocator())
     cmap = matplotlib.colormaps["tab10"]
     for i, (sched, s) in enumerate(result["summary"].items()):
-        xs = _mean_axis(result, sched, [p["step"] for p in s["curve"]], axis)
+        by_seed = {r["seed"]: r["curve"] for r in result["runs"].values() if r["scheduler"] == sched}
+        xs = [x for x, _ in _seed_mean_curve(by_seed, axis)]  # the summary curve's steps, on `axis`
         ys = [p["mean"] for p in s["curve"]]
         colour = cmap(i % 10)
         label = f"{sched} ({len(s['seeds'])} seed{'s' if len(s['seeds']) > 1 else ''})"

@@ -30,10 +30,11 @@ def test_counter_state_round_trip_and_budget_rule():
     c.add_generation(16, 50)
     c.add_forward(30)
     assert (c.completions, c.tokens, c.forward_tokens) == (32, 150, 30)
-    assert budget_reached(c, 32, None) and not budget_reached(c, 33, None)
-    assert budget_reached(c, None, 150) and not budget_reached(c, None, 151)
-    assert budget_reached(c, 1000, 150)  # either limit ends the run
-    assert not budget_reached(c, None, None)
+    spent = c.state_dict()
+    assert budget_reached(spent, 32, None) and not budget_reached(spent, 33, None)
+    assert budget_reached(spent, None, 150) and not budget_reached(spent, None, 151)
+    assert budget_reached(spent, 1000, 150)  # either limit ends the run
+    assert not budget_reached(spent, None, None)
     d = ComputeCounter()
     d.load_state_dict(c.state_dict())
     assert d.state_dict()["completions"] == 32 and d.state_dict()["tokens"] == 150

@@ -78,11 +78,11 @@ class ComputeCounter:
         self._started = None
 
 
-def budget_reached(counter: ComputeCounter | dict[str, Any], completions: int | None, tokens: int | None) -> bool:
-    """Has a run spent its `train.budget` (either limit)?"""
-    get = counter.get if isinstance(counter, dict) else lambda k, d=0: getattr(counter, k, d)
-    return (completions is not None and int(get("completions", 0)) >= completions) or (
-        tokens is not None and int(get("tokens", 0)) >= tokens
+def budget_reached(spent: dict[str, Any], completions: int | None, tokens: int | None) -> bool:
+    """Has a run that spent `spent` (a ComputeCounter.state_dict(), live or from a checkpoint)
+    reached its `train.budget` (either limit)?"""
+    return (completions is not None and int(spent.get("completions", 0)) >= completions) or (
+        tokens is not None and int(spent.get("tokens", 0)) >= tokens
     )
 
 

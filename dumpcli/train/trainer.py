@@ -337,7 +337,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     def check_budget(self) -> bool:
         """True once `train.budget` is spent (then the step ends the run)."""
-        if self.budget is not None and budget_reached(self.compute, self.budget.completions, self.budget.tokens):
+        if self.budget is not None and budget_reached(
+            self.compute.state_dict(), self.budget.completions, self.budget.tokens
+        ):
             self.budget_reached = True
         return self.budget_reached
 
