@@ -95,8 +95,9 @@ class Progress(Scheduler):
             known[d] = True
         return b, se, known
 
-    def scores(self) -> np.ndarray:
-        b, se, known = self.slopes()
+    def scores(self, slopes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """s per distribution, from `slopes()` (computed here unless the caller has them)."""
+        b, se, known = slopes if slopes is not None else self.slopes()
         noise = (self.options.z * se) ** 2
         s = np.zeros(self.k)
         signal = known & (b != 0.0)
@@ -128,7 +129,7 @@ class Progress(Scheduler):
     # -- logs and state -----------------------------------------------------------------------
     def stats(self) -> dict[str, dict[str, float]]:
         b, se, known = self.slopes()
-        s = self.scores()
+        s = self.scores((b, se, known))
         counts = self.times.count()
         success = self.means.mean(empty=float("nan"))
         return {
