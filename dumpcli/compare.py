@@ -74,6 +74,8 @@ def run_recipe(recipe: Recipe, scheduler: str, seed: int, every: int) -> Recipe:
         r.train.scheduler = variant.scheduler.model_copy(deep=True)
         if variant.filter is not None:
             r.train.filter = variant.filter.model_copy(deep=True)
+        if variant.rollouts is not None:
+            r.train.rollouts = variant.rollouts.model_copy(deep=True)
     else:
         r.train.scheduler = SchedulerSpec(name=scheduler, **options)
     r.train.seed = seed

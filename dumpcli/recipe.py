@@ -200,6 +200,67 @@ class BudgetSpec(Strict):
         return self.completions is not None or self.tokens is not None
 
 
+ROLLOUT_FIELDS = {  # which train.rollouts fields each method reads (the others must stay unset)
+    "none": set(),
+    "skip": {"p_easy", "p_hard", "target_zero_variance", "p_step", "p_min", "p_max", "pool_factor"},
+    "screen": {"k_screen", "band", "max_rounds"},
+    "budget": {"min_per_prompt", "max_per_prompt", "min_history", "alpha"},
+}
+
+
+class RolloutsSpec(Strict):
+    """How many completions each drawn prompt gets (see dumpcli/train/rollouts.py for the rules and
+    their sources): `skip` (GRESO) skips a prompt before generating when its latest groups were all
+    right or all wrong; `screen` (SPEED-RL) generates `k_screen` completions first and the rest of the
+    group only where the screen's success rate is strictly inside `band`; `budget` (Knapsack RL)
+    shares the step's completions between the drawn prompts by their predicted success rates."""
+
+    method: Literal["none", "skip", "screen", "budget"] = "none"
+    # skip (GRESO's defaults)
+    p_easy: float = Field(0.5, gt=0, lt=1, description="exploration probability of all-right prompts")
+    p_hard: float = Field(0.5, gt=0, lt=1, description="exploration probability of all-wrong prompts")
+    target_zero_variance: float = Field(0.25, gt=0, lt=1, description="share of groups aimed at")
+    p_step: float = Field(0.01, gt=0, lt=1, description="change of p_easy / p_hard a step")
+    p_min: float = Field(0.05, gt=0, lt=1)
+    p_max: float = Field(0.95, gt=0, lt=1)
+    pool_factor: int = Field(4, ge=1, le=64, description="prompts drawn per prompt generated")
+    # screen (SPEED-RL's rule)
+    k_screen: int = Field(4, ge=1, description="completions of the screen (< num_generations)")
+    band: tuple[float, float] = (0.0, 1.0)
+    max_rounds: int = Field(4, ge=1, le=64, description="screening rounds a step at most")
+    # budget (Knapsack RL's defaults)
+    min_per_prompt: int = Field(2, ge=1)
+    max_per_prompt: int = Field(128, ge=1)
+    min_history: int = Field(8, ge=1, description="completions seen before a prompt's rate is trusted")
+    alpha: float = Field(0.9, gt=0, lt=1, description="confidence of the cost estimate")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> RolloutsSpec:
+        stray = sorted(
+            f for f in self.model_fields_set if f != "method" and f not in ROLLOUT_FIELDS[self.method]
+        )
+        if stray:
+            uses = {f: m for m, fields in ROLLOUT_FIELDS.items() for f in fields}
+            raise ValueError(
+                "; ".join(f"{f} belongs to method {uses[f]!r}" for f in stray)
+                + f" (this recipe's method is {self.method!r})"
+            )
+        lo, hi = self.band
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(f"band must be [lo, hi] with 0 <= lo < hi <= 1, got [{lo}, {hi}]")
+        if self.p_min > self.p_max:
+            raise ValueError(f"p_min ({self.p_min}) must be <= p_max ({self.p_max})")
+        if self.min_per_prompt > self.max_per_prompt:
+            raise ValueError(
+                f"min_per_prompt ({self.min_per_prompt}) must be <= max_per_prompt ({self.max_per_prompt})"
+            )
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.method != "none"
+
+
 class TrainSpec(Strict):
     seed: int | None = None  # training seed (prompt draws, sampling); defaults to the recipe seed
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
@@ -207,6 +268,7 @@ class TrainSpec(Strict):
     grpo: dict[str, Any] = Field(default_factory=dict)
     filter: FilterSpec = Field(default_factory=FilterSpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    rollouts: RolloutsSpec = Field(default_factory=RolloutsSpec)
     eval_every: int = Field(0, ge=0)
     save_steps: int = Field(0, ge=0)
 
@@ -256,10 +318,11 @@ class EvalSpec(Strict):
 
 class CompareVariant(Strict):
     """A named run setting for `dump compare --schedulers NAME`: a scheduler with its options, and
-    optionally dynamic sampling (`train.filter`)."""
+    optionally dynamic sampling (`train.filter`) and rollouts per prompt (`train.rollouts`)."""
 
     scheduler: SchedulerSpec
     filter: FilterSpec | None = None
+    rollouts: RolloutsSpec | None = None
 
 
 class CompareSpec(Strict):

@@ -49,7 +49,12 @@ class Improvement:
 
     log_ratio: torch.Tensor  # [B] float64
     advantages: torch.Tensor  # [B] float64
-    group_size: int
+    group_size: int | tuple[int, ...]  # or each group's size, when `train.rollouts` makes them differ
+
+    def groups(self) -> int:
+        if isinstance(self.group_size, int):
+            return self.log_ratio.shape[0] // self.group_size
+        return len(self.group_size)
 
 
 # 'uniform' as a proposal means uniform over *problems*: distributions in proportion to their sizes

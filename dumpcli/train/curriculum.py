@@ -65,6 +65,7 @@ class Curriculum:
         self._pending: CurriculumLine | None = None
         self._last_probabilities: dict[str, float] = {}
         self._last_shares: dict[str, float] = {}
+        self._last_dist_idx = np.zeros(0, dtype=np.int64)
 
     @property
     def name(self) -> str:
@@ -104,22 +105,37 @@ class Curriculum:
                 self._selections.append(([candidates[i] for i in chosen], q))
             rows = [rows[i] for i in chosen]
             dist_idx = dist_idx[chosen]
-        counts = np.bincount(dist_idx, minlength=len(probs))
         self._last_probabilities = {d: float(p) for d, p in zip(self.distributions, probs, strict=True)}
-        self._last_shares = {
-            d: int(c) / max(1, len(dist_idx)) for d, c in zip(self.distributions, counts, strict=True)
-        }
         self._pending = {
             "step": step,
             "draw": self.draws,
             "probabilities": self._last_probabilities,
             "stats": self.scheduler.stats(),
-            "drawn": {d: int(c) for d, c in zip(self.distributions, counts, strict=True) if c},
         }
+        self._count_drawn(dist_idx)
         if self.selector is not None:
             self._pending["selector"] = self.selector.stats()
         self.draws += 1
         return rows
+
+    def _count_drawn(self, dist_idx: np.ndarray) -> None:
+        counts = np.bincount(dist_idx, minlength=len(self.distributions))
+        self._last_dist_idx = dist_idx
+        self._last_shares = {
+            d: int(c) / max(1, len(dist_idx)) for d, c in zip(self.distributions, counts, strict=True)
+        }
+        if self._pending is not None:
+            self._pending["drawn"] = {d: int(c) for d, c in zip(self.distributions, counts, strict=True) if c}
+
+    def take(self, positions: Sequence[int]) -> None:
+        """Only these prompts of the latest draw, in this order, are generated (`train.rollouts: skip`
+        draws more than it needs): the log line's `drawn`, the shares and a selector's pending
+        selection keep just them."""
+        chosen = np.asarray(positions, dtype=np.int64)
+        self._count_drawn(self._last_dist_idx[chosen])
+        if self.selector is not None and self.selector.learns_from_improvement and self._selections:
+            candidates, q = self._selections[-1]
+            self._selections[-1] = ([candidates[i] for i in chosen], q[chosen] if q is not None else None)
 
     def last_probabilities(self) -> dict[str, float]:
         """Probabilities of the latest draw (what the metrics report for this step)."""
@@ -178,7 +194,7 @@ class Curriculum:
         if kept is not None:
             selected = [selected[i] for i in kept]
             q = q[kept] if q is not None else None
-        prompts = improvement.log_ratio.shape[0] // improvement.group_size
+        prompts = improvement.groups()
         if prompts != len(selected):
             raise ValueError(f"improvements of {prompts} prompts for {len(selected)} selected prompts")
         return self.selector.update_improvement(selected, q, improvement)

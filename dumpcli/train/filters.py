@@ -58,37 +58,44 @@ _LEFT_PADDED = {"prompt_ids", "prompt_mask"}
 def merge_groups(
     outputs: Sequence[dict[str, Any]], chosen: Sequence[tuple[int, int]], group_size: int, pad_token_id: int
 ) -> dict[str, Any]:
-    """One generation-batch output made of the chosen groups, (round, group) in order: per-completion
-    tensors are selected and re-padded to the widest round (prompts on the left, the rest on the
-    right); values that are not per-completion (num_items_in_batch) are taken from the first round
-    and must be recomputed by the caller."""
+    """One generation-batch output made of the chosen groups, (round, group) in order (see `merge_rows`)."""
+    rows = [(r, group * group_size + k) for r, group in chosen for k in range(group_size)]
+    return merge_rows(outputs, rows, pad_token_id)
+
+
+def merge_rows(
+    outputs: Sequence[dict[str, Any]], chosen: Sequence[tuple[int, int]], pad_token_id: int
+) -> dict[str, Any]:
+    """One generation-batch output made of the chosen completions, (round, row) in order: per-completion
+    tensors are re-padded to the widest round (prompts on the left, the rest on the right) and the
+    chosen rows taken; values that are not per-completion (num_items_in_batch) are taken from the
+    first round and must be recomputed by the caller."""
     first = outputs[0]
-    rows_per_round = first["prompt_ids"].shape[0]
+    sizes = [o["prompt_ids"].shape[0] for o in outputs]
+    offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+    index = torch.tensor([offsets[r] + row for r, row in chosen], dtype=torch.long)
     merged: dict[str, Any] = {}
     for key, value in first.items():
-        per_completion = (
-            isinstance(value, torch.Tensor) and value.dim() >= 1 and value.shape[0] == rows_per_round
+        per_completion = all(
+            isinstance(o.get(key), torch.Tensor) and o[key].dim() >= 1 and o[key].shape[0] == n
+            for o, n in zip(outputs, sizes, strict=True)
         )
         if not per_completion:
             if value is not None and not (isinstance(value, torch.Tensor) and value.dim() == 0):
-                raise ValueError(f"train.filter cannot merge the generation output {key!r}")
+                raise ValueError(f"cannot merge the generation output {key!r} of several rounds")
             merged[key] = value
             continue
-        pieces = []
-        for round_index, group in chosen:
-            part = outputs[round_index][key]
-            pieces.append(part[group * group_size : (group + 1) * group_size])
-        if value.dim() == 1:
-            merged[key] = torch.cat(pieces)
-            continue
-        width = max(p.shape[1] for p in pieces)
-        pad = pad_token_id if key == "prompt_ids" or key == "completion_ids" else 0
-        padded = []
-        for p in pieces:
-            extra = width - p.shape[1]
-            if extra:
-                fill = torch.full((p.shape[0], extra, *p.shape[2:]), pad, dtype=p.dtype, device=p.device)
-                p = torch.cat([fill, p] if key in _LEFT_PADDED else [p, fill], dim=1)
-            padded.append(p)
-        merged[key] = torch.cat(padded)
+        parts = [o[key] for o in outputs]
+        if value.dim() > 1:
+            width = max(p.shape[1] for p in parts)
+            pad = pad_token_id if key == "prompt_ids" or key == "completion_ids" else 0
+            padded = []
+            for p in parts:
+                extra = width - p.shape[1]
+                if extra:
+                    fill = torch.full((p.shape[0], extra, *p.shape[2:]), pad, dtype=p.dtype, device=p.device)
+                    p = torch.cat([fill, p] if key in _LEFT_PADDED else [p, fill], dim=1)
+                padded.append(p)
+            parts = padded
+        merged[key] = torch.cat(parts).index_select(0, index.to(parts[0].device))
     return merged

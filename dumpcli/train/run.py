@@ -398,6 +398,7 @@ def _train(
         user_rewards=user_functions(recipe.train.reward.functions),
         group_filter=recipe.train.filter,
         budget=recipe.train.budget,
+        rollouts=recipe.train.rollouts,
         draw_observers=draw_observers,
         peft_config=lora_config(recipe) if checkpoint is None else None,
         callbacks=[
@@ -411,6 +412,8 @@ def _train(
     )
     periodic_eval.trainer = interrupt.trainer = trainer
     trainer.compute.load_state_dict(saved_state.get("compute"))
+    if checkpoint is not None:
+        trainer.load_rollouts_state(saved_state.get("rollouts"))
     trainer.model_card_base = model_identity(recipe.model, recipe.base_dir)
     trainer.remove_callback(PrinterCallback)  # the Rich bar replaces raw log dicts
     interrupt.install()

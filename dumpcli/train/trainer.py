@@ -18,20 +18,22 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from accelerate.utils import broadcast_object_list, gather_object
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
-from dumpcli.errors import DiskFull, DumpError
+from dumpcli.errors import DiskFull, DumpError, RecipeError
 from dumpcli.io import atomic_path, refuse_symlinks
 from dumpcli.puzzles.rewards import RewardFunction, score
-from dumpcli.recipe import BudgetSpec, FilterSpec
+from dumpcli.recipe import BudgetSpec, FilterSpec, RolloutsSpec
 from dumpcli.run_folder import (
     COMPLETE,
     CURRICULUM_STATE,
@@ -42,11 +44,14 @@ from dumpcli.run_folder import (
     mark_complete,
 )
 from dumpcli.schedulers import Feedback
+from dumpcli.schedulers.history import ProblemHistory
 from dumpcli.schedulers.selector import Improvement
+from dumpcli.train import rollouts as rules
 from dumpcli.train.compute import ComputeCounter, budget_reached
 from dumpcli.train.curriculum import Curriculum
-from dumpcli.train.filters import keep_groups, merge_groups
+from dumpcli.train.filters import keep_groups, merge_groups, merge_rows
 
+SKIP_STREAM = 7  # GRESO's skip draws: their own random stream per curriculum draw
 ROW = "dump_row"  # extra key of the generation output: each completion's row in the generation batch
 
 
@@ -61,6 +66,32 @@ class Draw:
     local_rows: list[int]  # this rank's slice of it, each prompt num_generations times
 
 
+@dataclass
+class _StepRollouts:
+    """What one generation step spent (its `rollouts/*` log)."""
+
+    completions_before: int
+    rounds: int = 0
+    spent: list[int] = field(default_factory=list)  # completions of each prompt generated
+    skipped: int = 0
+    filled: int = 0
+    screened: int = 0
+    screened_out: int = 0
+    known: int = 0
+    groups: int = 0
+    all_right: int = 0
+    all_wrong: int = 0
+
+    def note_groups(self, successes: Sequence[float], sizes: Sequence[int]) -> None:
+        start = 0
+        for n in sizes:
+            s = sum(successes[start : start + n])
+            self.groups += 1
+            self.all_right += int(s >= n)
+            self.all_wrong += int(s <= 0)
+            start += n
+
+
 class CurriculumGRPOTrainer(GRPOTrainer):
     def __init__(
         self,
@@ -70,6 +101,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         user_rewards: Sequence[Callable[..., Any]] = (),
         group_filter: FilterSpec | None = None,
         budget: BudgetSpec | None = None,
+        rollouts: RolloutsSpec | None = None,
         draw_observers: Sequence[Callable[[Draw], None]] = (),
         **kwargs: Any,
     ):
@@ -98,32 +130,56 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self._rewards_per_func: torch.Tensor | None = None  # the last scoring's, all ranks
         self.add_callback(_CurriculumStepEnd(self))
         self.draw_observers = list(draw_observers)  # diagnostics and tests: what each rank drew
+        self._init_rollouts(rollouts)
 
     # -- drawing -----------------------------------------------------------------------
     def _prepare_inputs(self, generation_batch: Any) -> dict[str, torch.Tensor | Any]:
         if self.model.training:
             generate_every = self.args.steps_per_generation * self.num_iterations
-            if self._step % generate_every == 0 or self._buffered_inputs is None:
+            screen = self.rollouts is not None and self.rollouts.method == "screen"
+            if (self._step % generate_every == 0 or self._buffered_inputs is None) and not screen:
                 generation_batch = self._draw_generation_batch(len(generation_batch))
         return super()._prepare_inputs(generation_batch)
 
     def _draw_generation_batch(self, local_size: int) -> list[dict[str, Any]]:
-        """The global batch is [p0]*G + [p1]*G + ...; this rank takes its contiguous slice,
-        exactly as TRL's RepeatSampler lays prompts out across ranks."""
+        """The global batch is [p0]*n0 + [p1]*n1 + ... (n = num_generations, or each prompt's share of
+        `train.rollouts: budget`); this rank takes its contiguous slice, exactly as TRL's RepeatSampler
+        lays prompts out across ranks."""
         world = self.accelerator.num_processes
-        global_size = local_size * world
-        num_prompts = global_size // self.num_generations
+        num_prompts = local_size * world // self.num_generations
+        rows = self._draw_prompts(num_prompts)
+        sizes = [self.num_generations] * len(rows)
+        if self.rollouts is not None and self.rollouts.method == "budget":
+            sizes = self._budget_sizes(rows, local_size * world)
+        if world > 1:  # every rank trains on rank 0's allocation
+            shared = [sizes]
+            broadcast_object_list(shared, from_process=0)
+            sizes = shared[0]
+        self._batch_sizes = list(sizes)
+        return self._layout(rows, sizes, local_size)
+
+    def _draw_prompts(self, num_prompts: int) -> list[int]:
+        """`num_prompts` rows drawn by the curriculum (through `train.rollouts: skip` when it is on),
+        rank 0's draw on every rank."""
         started = time.perf_counter()
-        rows = self.curriculum.draw(num_prompts, step=self.state.global_step)
+        if self.rollouts is not None and self.rollouts.method == "skip":
+            rows = self._draw_skipping(num_prompts)
+        else:
+            rows = self.curriculum.draw(num_prompts, step=self.state.global_step)
         self._curriculum_seconds += time.perf_counter() - started
-        if world > 1:
+        if self.accelerator.num_processes > 1:
             # a selector's scores are float computations that could differ in the last bit across
             # machines; rank 0's draw is the one everybody trains on and learns from
             shared = [rows, self.curriculum.pending_selections]
             broadcast_object_list(shared, from_process=0)
             rows, self.curriculum.pending_selections = shared
+        return rows
+
+    def _layout(self, rows: Sequence[int], sizes: Sequence[int], local_size: int) -> list[dict[str, Any]]:
+        """This rank's contiguous slice of the completions [rows[0]] * sizes[0] + [rows[1]] * sizes[1] + ..."""
+        slots_all = [r for r, n in zip(rows, sizes, strict=True) for _ in range(n)]
         start = self.accelerator.process_index * local_size
-        slots = [rows[i // self.num_generations] for i in range(start, start + local_size)]
+        slots = slots_all[start : start + local_size]
         if self.draw_observers:
             drawn = Draw(
                 self.curriculum.draws - 1,
@@ -137,25 +193,264 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         rows_by_index = {r: self.train_dataset[r] for r in set(slots)}  # each prompt read once, not G times
         return [dict(rows_by_index[r]) for r in slots]
 
+    # -- rollouts per prompt (train.rollouts) ---------------------------------------------
+    def _init_rollouts(self, spec: RolloutsSpec | None) -> None:
+        self.rollouts = spec if spec is not None and spec.active else None
+        self.history: ProblemHistory | None = None
+        self.skip_state: rules.SkipState | None = None
+        self._qualified_share = 1.0  # screen: share of screened prompts that qualified last step
+        self._batch_sizes: list[int] | None = None  # completions per prompt of the drawn batch (global)
+        self._rollout_step = _StepRollouts(completions_before=0)
+        self._last_train_rewards = torch.zeros(0)
+        self._last_round: tuple[Sequence[tuple[str, str]], list[list[float]]] = ([], [])
+        self._id_column: Any = None
+        if self.rollouts is None:
+            return
+        spec = self.rollouts
+        where = f"train.rollouts (method {spec.method})"
+        if spec.method in ("screen", "budget"):
+            if self.group_filter is not None:
+                raise RecipeError(
+                    f"{where}: already decides which groups are generated; unset train.filter "
+                    "(train.filter composes with method skip)"
+                )
+            if getattr(self, "multi_objective_aggregation", "sum_then_normalize") != "sum_then_normalize":
+                raise RecipeError(
+                    f"{where}: groups of their own sizes need train.grpo.multi_objective_aggregation "
+                    "'sum_then_normalize'"
+                )
+        if spec.method == "screen" and not 1 <= spec.k_screen < self.num_generations:
+            raise RecipeError(
+                f"train.rollouts.k_screen: {spec.k_screen} must be below num_generations "
+                f"({self.num_generations}): the screen is the first part of each group"
+            )
+        local = self.args.per_device_train_batch_size * self.args.steps_per_generation
+        if spec.method == "screen" and local % spec.k_screen:
+            raise RecipeError(
+                f"train.rollouts.k_screen: each process generates {local} completions a step, not a "
+                f"whole number of screens of {spec.k_screen}"
+            )
+        if spec.method == "budget" and spec.min_per_prompt > self.num_generations:
+            raise RecipeError(
+                f"train.rollouts.min_per_prompt: {spec.min_per_prompt} is above num_generations "
+                f"({self.num_generations}), the average a prompt gets"
+            )
+        if spec.method in ("skip", "budget"):
+            self.history = ProblemHistory()
+        if spec.method == "skip":
+            self.skip_state = rules.SkipState(spec.p_easy, spec.p_hard)
+        self._id_column = self.train_dataset.select_columns(["id"])
+
+    def _problem_ids(self, rows: Sequence[int]) -> list[str]:
+        return list(self._id_column[list(rows)]["id"])
+
+    def _draw_skipping(self, num_prompts: int) -> list[int]:
+        """GRESO: draw pool_factor x the prompts, skip each by its history (dumpcli/train/rollouts.py),
+        keep the first `num_prompts` not skipped (the earliest skipped fill in if too few remain)."""
+        spec, state, history = self.rollouts, self.skip_state, self.history
+        assert spec is not None and state is not None and history is not None
+        pool = num_prompts * spec.pool_factor
+        rows = self.curriculum.draw(pool, step=self.state.global_step)
+        view = history.get(self._problem_ids(rows))
+        if bool(view.seen.any()):
+            state.adapting = True
+        rng = np.random.default_rng([self.curriculum.seed, self.curriculum.draws - 1, SKIP_STREAM])
+        skip = rules.skip_decisions(
+            view.streak_all, view.streak_none, state.p_easy, state.p_hard, rng.random((pool, 2))
+        )
+        positions, filled = rules.fill_in_order((~skip).tolist(), num_prompts)
+        self.curriculum.take(positions)
+        examined = pool if filled else positions[-1] + 1
+        self._rollout_step.skipped += int(skip.sum()) - filled if filled else examined - num_prompts
+        self._rollout_step.filled += filled
+        return [rows[i] for i in positions]
+
+    def _budget_sizes(self, rows: Sequence[int], total: int) -> list[int]:
+        """Knapsack RL: the step's `total` completions shared by the drawn prompts' predicted success."""
+        spec, history = self.rollouts, self.history
+        assert spec is not None and history is not None
+        started = time.perf_counter()
+        view = history.get(self._problem_ids(rows))
+        known = view.completions >= spec.min_history
+        p_hat = rules.estimated_rate(view.last_success, view.last_size, view.recent_rate)
+        sizes = rules.knapsack_allocation(
+            p_hat, known, total, self.num_generations, spec.min_per_prompt, spec.max_per_prompt, spec.alpha
+        )
+        self._curriculum_seconds += time.perf_counter() - started
+        self._rollout_step.known += int(known.sum())
+        return [int(n) for n in sizes]
+
+    def _screened_batch(self, local_size: int) -> dict[str, Any]:
+        """SPEED-RL: screen prompts with k_screen completions each until this rank has its prompts
+        that qualify (or max_rounds), then the rest of each chosen prompt's group; the screen's
+        completions are part of the group. Each rank screens and completes its own share of every
+        draw, and every rank runs the same rounds (generation gathers across ranks)."""
+        spec = self.rollouts
+        assert spec is not None
+        g, k = self.num_generations, spec.k_screen
+        world, rank = self.accelerator.num_processes, self.accelerator.process_index
+        need = local_size // g
+        outputs: list[dict[str, Any]] = []
+        train_rewards: list[torch.Tensor] = []
+        screened: list[
+            tuple[int, int, int, bool, int]
+        ] = []  # (round, prompt in round, row, qualified, draw position)
+        drawn_before = 0  # prompts of the earlier screening draws (positions for a selector's `keep`)
+        qualified_all = screened_all = 0
+        first_prompt = len(self._rollout_step.spent)  # the screened prompts' entries, in draw order
+        while len(outputs) < spec.max_rounds:
+            missing = need - sum(1 for s in screened if s[3])
+            most = int(
+                self.accelerator.gather(torch.tensor([max(0, missing)], device=self.accelerator.device)).max()
+            )
+            if most == 0:
+                break
+            share = qualified_all / screened_all if screened_all else self._qualified_share
+            n = rules.screen_round_size(most, share, local_size // k)
+            rows = self._draw_prompts(n * world)
+            mine = rows[rank * n : (rank + 1) * n]
+            by_row = {r: self.train_dataset[r] for r in set(mine)}
+            out, _, successes = self._generate_round(
+                [dict(by_row[r]) for r in mine for _ in range(k)], [k] * (n * world)
+            )
+            ok = rules.qualifies(np.asarray(successes).reshape(n, k).mean(axis=1), spec.band)
+            for j, r in enumerate(mine):
+                screened.append((len(outputs), j, r, bool(ok[j]), drawn_before + rank * n + j))
+            outputs.append(out)
+            train_rewards.append(self._last_train_rewards)
+            drawn_before += n * world
+            screened_all += n * world
+            qualified_all += int(
+                self.accelerator.gather(torch.tensor([int(ok.sum())], device=self.accelerator.device)).sum()
+            )
+        self._qualified_share = qualified_all / max(1, screened_all)
+        positions, filled = rules.fill_in_order([s[3] for s in screened], need)
+        chosen = [screened[i] for i in positions]
+        by_row = {s[2]: self.train_dataset[s[2]] for s in chosen}
+        rest = g - k
+        out, _, _ = self._generate_round(
+            [dict(by_row[s[2]]) for s in chosen for _ in range(rest)], [rest] * (need * world), feed=False
+        )
+        names, gathered = self._last_round
+        outputs.append(out)
+        train_rewards.append(self._last_train_rewards)
+        last = len(outputs) - 1
+        picked = [
+            pair
+            for i, s in enumerate(chosen)
+            for pair in [(s[0], s[1] * k + t) for t in range(k)] + [(last, i * rest + t) for t in range(rest)]
+        ]
+        merged = merge_rows(outputs, picked, self.processing_class.pad_token_id)
+        merged["num_items_in_batch"] = self.accelerator.gather(merged["completion_mask"].sum()).sum()
+        rewards = torch.stack([train_rewards[r][row] for r, row in picked])
+        merged["advantages"] = self._advantages(rewards, [g] * (need * world))
+        # the continuation's feedback carries the advantages of the whole groups it completes
+        rest_advantages = merged["advantages"].view(need, g)[:, k:].reshape(-1).to(torch.float32)
+        everyone = self.accelerator.gather(rest_advantages).cpu().tolist()
+        self._feed(names, [[r, s, a, tok] for (r, s, _, tok), a in zip(gathered, everyone, strict=True)])
+        kept = gather_object([s[4] for s in chosen])  # draw positions, in the batch's order
+        if self.curriculum.learns_from_improvement:
+            self.curriculum.keep(kept)
+        step = self._rollout_step
+        for position in kept:
+            step.spent[first_prompt + position] += rest
+        step.screened += screened_all
+        step.screened_out += screened_all - qualified_all
+        step.filled += int(
+            self.accelerator.gather(torch.tensor([filled], device=self.accelerator.device)).sum()
+        )
+        return merged
+
+    def _log_rollouts(self, output: dict[str, Any], sizes: Sequence[int]) -> None:
+        """The step's rollout log (train_log's rollouts/*), and GRESO's adaptation of p_easy / p_hard."""
+        step, metrics = self._rollout_step, self._metrics["train"]
+        advantages = self.accelerator.gather(output["advantages"].detach().to(torch.float32)).cpu()
+        index = rules.group_index(sizes)
+        moving = torch.zeros(len(sizes)).index_add_(0, index, (advantages.abs() > 0).to(torch.float32))
+        metrics["rollouts/informative_groups"].append(float((moving > 0).to(torch.float32).mean()))
+        metrics["rollouts/completions"].append(float(self.compute.completions - step.completions_before))
+        metrics["rollouts/prompts"].append(float(len(step.spent or sizes)))
+        metrics["rollouts/rounds"].append(float(step.rounds))
+        for key, value in rules.quantiles(step.spent or list(sizes)).items():
+            metrics[f"rollouts/completions_per_prompt/{key}"].append(value)
+        spec = self.rollouts
+        if spec is None:
+            return
+        if spec.method == "skip":
+            assert self.skip_state is not None
+            metrics["rollouts/skipped"].append(float(step.skipped))
+            metrics["rollouts/filled"].append(float(step.filled))
+            groups = max(1, step.groups)
+            self.skip_state.adapt(step.all_right / groups, step.all_wrong / groups, spec)
+            metrics["rollouts/p_easy"].append(self.skip_state.p_easy)
+            metrics["rollouts/p_hard"].append(self.skip_state.p_hard)
+        elif spec.method == "screen":
+            metrics["rollouts/screened"].append(float(step.screened))
+            metrics["rollouts/screened_out"].append(float(step.screened_out))
+            metrics["rollouts/filled"].append(float(step.filled))
+        elif spec.method == "budget":
+            metrics["rollouts/known"].append(float(step.known) / max(1, len(sizes)))
+
+    def rollouts_state(self) -> dict[str, Any] | None:
+        """What `train.rollouts` carries from step to step (saved in every checkpoint)."""
+        if self.rollouts is None:
+            return None
+        state: dict[str, Any] = {"method": self.rollouts.method, "qualified_share": self._qualified_share}
+        if self.history is not None:
+            state["history"] = self.history.state_dict()
+        if self.skip_state is not None:
+            s = self.skip_state
+            state["skip"] = {"p_easy": s.p_easy, "p_hard": s.p_hard, "adapting": s.adapting}
+        return state
+
+    def load_rollouts_state(self, state: dict[str, Any] | None) -> None:
+        if self.rollouts is None:
+            return
+        if state is None or state.get("method") != self.rollouts.method:
+            saved = None if state is None else state.get("method")
+            raise RecipeError(
+                f"--resume: the checkpoint was trained with train.rollouts method {saved or 'none'!r}, "
+                f"this recipe has {self.rollouts.method!r}"
+            )
+        self._qualified_share = float(state["qualified_share"])
+        if self.history is not None:
+            self.history.load_state_dict(state["history"])
+        if self.skip_state is not None:
+            s = state["skip"]
+            self.skip_state = rules.SkipState(float(s["p_easy"]), float(s["p_hard"]), bool(s["adapting"]))
+
     # -- feedback ----------------------------------------------------------------------
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, torch.Tensor | Any]:
         if not self.model.training:
             return super()._generate_and_score_completions(inputs)
-        output, rewards, successes = self._generate_round(inputs)
-        if self.group_filter is not None:
-            output = self._fill_with_kept_groups(inputs, output, rewards, successes)
+        self._rollout_step = _StepRollouts(completions_before=self.compute.completions)
+        if self.rollouts is not None and self.rollouts.method == "screen":
+            output = self._screened_batch(len(inputs))
+            sizes = [self.num_generations] * (
+                len(inputs) * self.accelerator.num_processes // self.num_generations
+            )
+        else:
+            sizes = list(self._batch_sizes or [])
+            own = sizes if any(n != self.num_generations for n in sizes) else None
+            output, rewards, successes = self._generate_round(inputs, own)
+            if self.group_filter is not None:
+                output = self._fill_with_kept_groups(inputs, output, rewards, successes)
+        self._log_rollouts(output, sizes)
         # each completion's position in the generation batch survives TRL's shuffle and split
         output[ROW] = torch.arange(output["prompt_ids"].shape[0], device=self.accelerator.device)
         if self.curriculum.learns_from_improvement:
-            self._keep_for_improvement(output)
+            self._keep_for_improvement(output, sizes)
         return output
 
     def _generate_round(
-        self, inputs: list[dict[str, Any]]
+        self, inputs: list[dict[str, Any]], sizes: Sequence[int] | None = None, feed: bool = True
     ) -> tuple[dict[str, Any], list[float], list[float]]:
         """TRL's generation and scoring of one batch, then the curriculum's feedback from it.
+        `sizes`: the global batch's groups, when they are not TRL's num_generations each (TRL then
+        sees every completion alone and the advantages are computed here, group by group).
         Returns the output and this rank's per-completion rewards and successes."""
-        output = super()._generate_and_score_completions(inputs)
+        with self._trl_group_size(1 if sizes is not None else None):
+            output = super()._generate_and_score_completions(inputs)
         verdicts = self.reward_function.last_verdicts
         if len(verdicts) != len(inputs):
             raise RuntimeError(f"reward function scored {len(verdicts)} completions, expected {len(inputs)}")
@@ -168,6 +463,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             start = self.accelerator.process_index * len(inputs)
             rewards = total[start : start + len(inputs)].tolist()
         successes = [float(v.format_ok and v.answer_score >= 1.0) for v in verdicts]
+        self._last_train_rewards = self._train_rewards(len(inputs))
+        if sizes is not None:
+            output["advantages"] = self._advantages(self._last_train_rewards, sizes)
         device = self.accelerator.device
         local = torch.tensor(list(zip(rewards, successes, strict=True)), dtype=torch.float32, device=device)
         advantages = output["advantages"].detach().to(torch.float32).reshape(-1, 1)
@@ -175,6 +473,30 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         gathered = self.accelerator.gather(torch.cat([local, advantages, tokens], dim=1)).cpu().tolist()
         self.compute.add_generation(len(gathered), sum(row[3] for row in gathered))
         names = gather_object([(x["distribution"], x["id"]) for x in inputs])
+        all_sizes = (
+            list(sizes)
+            if sizes is not None
+            else [self.num_generations] * (len(gathered) // self.num_generations)
+        )
+        self._rollout_step.note_groups([row[1] for row in gathered], all_sizes)
+        if feed:  # new prompts (a screen's continuation adds to prompts already counted)
+            self._rollout_step.spent.extend(all_sizes)
+        if sizes is not None:  # TRL's share of zero-std groups counted each completion as a group
+            zero = self._metrics["train"]["frac_reward_zero_std"]
+            if zero:
+                zero.pop()
+            all_rewards = self.accelerator.gather(self._last_train_rewards.to(device)).cpu().tolist()
+            zero.append(rules.zero_variance_groups(all_rewards, all_sizes) / max(1, len(all_sizes)))
+        if self.history is not None:
+            self.history.update([pid for _, pid in names], [row[1] for row in gathered])
+        self._rollout_step.rounds += 1
+        self._last_round = (names, gathered)
+        if feed:
+            self._feed(names, gathered)
+        return output, rewards, successes
+
+    def _feed(self, names: Sequence[tuple[str, str]], gathered: Sequence[Sequence[float]]) -> None:
+        """The curriculum's feedback from gathered (distribution, id) and [reward, success, advantage, tokens]."""
         feedback = [
             Feedback(distribution=d, problem_id=pid, reward=r, advantage=a, success=s)
             for (d, pid), (r, s, a, _) in zip(names, gathered, strict=True)
@@ -192,7 +514,37 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             metrics[f"reward/{dist}"].append(values["reward"])
             metrics[f"accuracy/{dist}"].append(values["accuracy"])
             metrics[f"count/{dist}"].append(values["completions"])
-        return output, rewards, successes
+
+    @contextmanager
+    def _trl_group_size(self, size: int | None) -> Iterator[None]:
+        """TRL normalises rewards in groups of `num_generations` rows; for groups of other sizes it
+        sees each completion alone (size 1) and `_advantages` replaces what it computed."""
+        saved = self.num_generations
+        if size is not None:
+            self.num_generations = size
+        try:
+            yield
+        finally:
+            self.num_generations = saved
+
+    def _train_rewards(self, local_count: int) -> torch.Tensor:
+        """This rank's rewards as TRL normalises them (weighted sum over the reward functions, NaN
+        where every function returned None)."""
+        assert self._rewards_per_func is not None
+        per_func = self._rewards_per_func
+        total = (per_func * self.reward_weights.to(per_func.device)).nansum(dim=1)
+        total[torch.isnan(per_func).all(dim=1)] = torch.nan
+        start = self.accelerator.process_index * local_count
+        return total[start : start + local_count]
+
+    def _advantages(self, local_rewards: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
+        """This rank's advantages when the global batch is groups of `sizes` (every rank holds the
+        same number of completions; a group may straddle ranks)."""
+        device = self.accelerator.device
+        everyone = self.accelerator.gather(local_rewards.to(device=device, dtype=torch.float32)).cpu()
+        advantages = rules.group_advantages(everyone, sizes, self.scale_rewards)
+        start = self.accelerator.process_index * local_rewards.numel()
+        return advantages[start : start + local_rewards.numel()].to(device)
 
     def _calculate_rewards(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         """TRL's per-function rewards (gathered over ranks), kept for the curriculum's feedback."""
@@ -260,7 +612,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             )
         return logps
 
-    def _keep_for_improvement(self, output: dict[str, Any]) -> None:
+    def _keep_for_improvement(self, output: dict[str, Any], sizes: Sequence[int]) -> None:
         """Remember this generation batch to measure, after the update, how much training on each
         selected problem improved the policy. pi_old on it is TRL's `old_per_token_logps` when TRL
         computes them; otherwise the loss's own forward pass computes exactly pi_old (no update
@@ -271,6 +623,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         old = output.get("old_per_token_logps")
         keep["old_logps"] = old.detach() if old is not None else None
         keep["captured"] = []
+        keep["sizes"] = (
+            tuple(sizes) if any(n != self.num_generations for n in sizes) else self.num_generations
+        )
         self._pending_improvement = keep
 
     def compute_loss(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
@@ -322,7 +677,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         )
         both = self.accelerator.gather(local).cpu().double()
         self.compute.add_forward(int(both[:, 2].sum()))
-        improvement = Improvement(both[:, 0], both[:, 1], self.num_generations)
+        improvement = Improvement(both[:, 0], both[:, 1], batch["sizes"])
         metrics = self.curriculum.observe_improvement(improvement)
         self._curriculum_seconds += time.perf_counter() - started
         for key, value in metrics.items():
@@ -404,7 +759,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             folder.mkdir(parents=True, exist_ok=True)
             clear_complete(folder)  # an earlier save of this step (before a resume) no longer counts
             with atomic_path(folder / CURRICULUM_STATE) as tmp:
-                torch.save({**self.curriculum.state_dict(), "compute": self.compute.state_dict()}, tmp)
+                torch.save(
+                    {
+                        **self.curriculum.state_dict(),
+                        "compute": self.compute.state_dict(),
+                        "rollouts": self.rollouts_state(),
+                    },
+                    tmp,
+                )
         # transformers deletes old checkpoints (save_total_limit) at the end of its save: here that
         # waits until the new one is marked complete, so a save cut short keeps the last good one.
         limit, self.args.save_total_limit = self.args.save_total_limit, None

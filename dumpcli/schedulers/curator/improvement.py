@@ -14,7 +14,7 @@ def policy_improvement(
     new_logps: torch.Tensor,
     mask: torch.Tensor,
     advantages: torch.Tensor,
-    group_size: int,
+    group_size: int | Sequence[int],
     clip: float = 0.2,
 ) -> torch.Tensor:
     """First-order policy improvement of each prompt from its group of completions: [B / group_size].
@@ -24,7 +24,7 @@ def policy_improvement(
 
     `old_logps`/`new_logps` [B, T] are per-token log-probs of the same completions under the policy
     that generated them and under the updated one; `mask` [B, T] is 1 on completion tokens; groups of
-    `group_size` rows are contiguous. The ratio is length-normalised (a per-token geometric mean, as in
+    `group_size` rows are contiguous (or of the given sizes, in order). The ratio is length-normalised (a per-token geometric mean, as in
     GSPO): the raw sequence ratio is a product of thousands of token ratios, so it would explode or
     vanish and the clip would saturate on long completions and favour short ones; the geometric mean
     stays on the scale of one token's ratio, so the clip acts as the same trust region at any length.
@@ -40,8 +40,14 @@ def policy_improvement(
     b = old_logps.shape[0]
     if advantages.shape != (b,):
         raise ValueError(f"advantages must have shape ({b},), got {tuple(advantages.shape)}")
-    if group_size < 1 or b % group_size:
-        raise ValueError(f"{b} completions do not split into groups of {group_size}")
+    if isinstance(group_size, int):
+        if group_size < 1 or b % group_size:
+            raise ValueError(f"{b} completions do not split into groups of {group_size}")
+        sizes = [group_size] * (b // group_size)
+    else:
+        sizes = [int(s) for s in group_size]
+        if min(sizes, default=0) < 1 or sum(sizes) != b:
+            raise ValueError(f"{b} completions do not split into groups of sizes {sizes}")
     if not 0 < clip < 1:
         raise ValueError(f"clip must be in (0, 1), got {clip}")
     on = mask.to(torch.bool)
@@ -49,7 +55,10 @@ def policy_improvement(
     tokens = on.sum(dim=1).clamp(min=1).to(torch.float64)
     rho = torch.exp(diff.sum(dim=1) / tokens)
     u = rho.clamp(1.0 - clip, 1.0 + clip) * advantages.double()
-    return u.view(-1, group_size).mean(dim=1).to(torch.float32)
+    size = torch.tensor(sizes, dtype=torch.long)
+    group = torch.repeat_interleave(torch.arange(len(sizes)), size)
+    total = torch.zeros(len(sizes), dtype=torch.float64).index_add_(0, group, u)
+    return (total / size.to(torch.float64)).to(torch.float32)
 
 
 def importance_weighted(
@@ -82,7 +91,7 @@ def importance_weighted(
 
 
 def improvement_from_log_ratios(
-    log_ratio: torch.Tensor, advantages: torch.Tensor, group_size: int, clip: float = 0.2
+    log_ratio: torch.Tensor, advantages: torch.Tensor, group_size: int | Sequence[int], clip: float = 0.2
 ) -> torch.Tensor:
     """`policy_improvement` from per-completion mean token log-ratios [B] (what the trainer
     measures, gathered over ranks): u_x = mean over x's group of clip(exp(log_ratio_k)) * A_k."""
