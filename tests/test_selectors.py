@@ -178,8 +178,94 @@ def test_problem_pools_weights_each_problem_by_the_pool_of_its_latest_group():
     # state round-trip; every weight 0 falls back to uniform over the pool
     q2 = ProblemPools(DISTS)
     q2.load_state_dict(p.state_dict())
-    assert q2.score == p.score
+    assert [q2.weight(i) for i in "xyzw"] == [p.weight(i) for i in "xyzw"] == [0.2, 0.2, 0.2, 1.0]
+    assert q2.history.get(list("xyzw")).last_success.tolist() == [0.0, 0.25, 1.0, 0.0]
     zero = ProblemPools(DISTS, unseen_weight=1.0, hard_weight=0.0, normal_weight=0.0, easy_weight=0.0)
     zero.update([fb("x", 0)] * 2)
     assert zero.select([cand("x")] * 3, 2, np.random.default_rng(0))[1].tolist() == [1 / 3, 1 / 3]
     assert registry.check_options("problem_pools", {"easy_threshold": 0.1})[0].startswith("easy_threshold")
+
+
+def test_problem_pools_loads_a_state_saved_before_the_shared_history():
+    from dumpcli.schedulers.problem_pools import ProblemPools
+
+    old = {  # what problem_pools saved before issue 19: the latest group-mean success per id
+        "scheduler": "problem_pools",
+        "distributions": DISTS,
+        "options": ProblemPools(DISTS).options.model_dump(),
+        "problem_ids": ["x", "y", "z"],
+        "score": [0.0, 0.5, 1.0],
+        "n": [8, 4],
+        "last": {"pool": [3.0, 1.0], "selected": [2.0, 0.0], "weight_sum": [1.4, 0.2]},
+    }
+    buf = io.BytesIO()
+    torch.save(old, buf)
+    buf.seek(0)
+    p = ProblemPools(DISTS)
+    p.load_state_dict(torch.load(buf, weights_only=True))
+    assert [p.weight(i) for i in "xyzw"] == [0.2, 1.0, 0.2, 1.0]
+    assert p.stats()["a/1"] == {"n": 8.0, "pool": 3.0, "selected": 2.0, "mean_weight": 1.4 / 3}
+    p.update([fb("x", 1)] * 2)  # then it goes on as a new state would
+    assert p.weight("x") == 0.2 and "history" in p.state_dict()
+    with pytest.raises(ValueError, match="one success rate in"):
+        ProblemPools(DISTS).load_state_dict({**old, "score": [0.0, 0.5]})
+
+
+def test_thompson_loads_a_state_saved_before_the_shared_history():
+    o = Thompson(DISTS, alpha_prior=1.0, beta_prior=2.0, decay=0.9).options.model_dump()
+    old = {  # what thompson saved before issue 19: Beta(alpha, beta) per problem id
+        "scheduler": "thompson",
+        "distributions": DISTS,
+        "options": o,
+        "problem_ids": ["x", "y"],
+        "alpha": [4.0, 1.0],
+        "beta": [2.5, 5.0],
+        "steps": 3,
+        "n": [6, 3],
+        "last": {"pool": [2.0, 1.0], "selected": [1.0, 1.0], "gamma_sum": [0.4, 0.2], "mean_sum": [0.5, 0.1]},
+    }
+    buf = io.BytesIO()
+    torch.save(old, buf)
+    buf.seek(0)
+    t = Thompson(DISTS, alpha_prior=1.0, beta_prior=2.0, decay=0.9)
+    t.load_state_dict(torch.load(buf, weights_only=True))
+    assert [t.posterior(i) for i in ("x", "y", "w")] == [(4.0, 2.5), (1.0, 5.0), (1.0, 2.0)]
+    assert t.steps == 3 and t.stats()["b/1"]["n"] == 3.0
+    t.update([fb("x", 1), fb("x", 0)])  # alpha <- 0.9 * 4 + 0.1 * 1 + 1, beta <- 0.9 * 2.5 + 0.1 * 2 + 1
+    assert t.posterior("x") == pytest.approx((4.7, 3.45), rel=1e-15)
+    with pytest.raises(ValueError, match="2 problems, 1 alphas"):
+        Thompson(DISTS, alpha_prior=1.0, beta_prior=2.0).load_state_dict({**old, "alpha": [4.0]})
+
+
+@pytest.mark.parametrize("decay", [1.0, 0.9, 0.5])
+def test_thompson_posterior_equals_the_old_formula_over_random_feedback(decay):
+    """alpha_0 + S with S <- decay * S + s is the old alpha <- decay * alpha + (1 - decay) * alpha_0 + s,
+    since alpha_t - alpha_0 = decay * (alpha_{t-1} - alpha_0) + s (likewise beta). Exact for decay 1."""
+    a0, b0 = 1.5, 0.5
+    t = Thompson(DISTS, alpha_prior=a0, beta_prior=b0, decay=decay)
+    alpha: dict[str, float] = {}
+    beta: dict[str, float] = {}
+    rng = np.random.default_rng(7)
+    problems = [f"p{i}" for i in range(40)]
+    for _ in range(30):
+        chosen = rng.choice(40, size=6)
+        feedback = [
+            fb(problems[c], float(rng.random() < 0.3 + 0.01 * c), DISTS[c % 2])
+            for c in chosen
+            for _ in range(4)
+        ]
+        rng.shuffle(feedback)
+        t.update(feedback)
+        counts: dict[str, tuple[float, int]] = {}  # the old code's successes_by_problem
+        for f in feedback:
+            s, k = counts.get(f.problem_id, (0.0, 0))
+            counts[f.problem_id] = (s + f.success, k + 1)
+        for pid, (s, k) in counts.items():
+            alpha[pid] = decay * alpha.get(pid, a0) + (1.0 - decay) * a0 + s
+            beta[pid] = decay * beta.get(pid, b0) + (1.0 - decay) * b0 + (k - s)
+    got = [t.posterior(p) for p in problems]
+    want = [(alpha.get(p, a0), beta.get(p, b0)) for p in problems]
+    if decay == 1.0:
+        assert got == want
+    else:
+        assert np.asarray(got) == pytest.approx(np.asarray(want), rel=1e-13)

@@ -270,7 +270,9 @@ def test_thompson_trains_end_to_end_and_resumes_with_its_posterior(tmp_path):
     assert all(sum(line["drawn"].values()) == 4 for line in lines)
     state = load_curriculum_state(out / "checkpoint-4")["selector"]
     # every completion fed back: 4 steps x 8 completions, as Beta pseudo-counts above the (1, 1) prior
-    assert sum(state["alpha"]) + sum(state["beta"]) - 2 * len(state["problem_ids"]) == 32
+    history = state["history"]
+    assert float(history["successes"].sum() + history["failures"].sum()) == 32
+    assert int(history["completions"].sum()) == 32
     # resume from step 2 reproduces the draws of steps 2 and 3
     shutil.rmtree(out / "checkpoint-4")
     run_cli("train", str(recipe), "--scheduler", "thompson", "--resume")
@@ -318,4 +320,5 @@ def test_problem_pools_trains_from_the_cli(tmp_path):
     assert [line["scheduler"] for line in lines] == ["problem_pools"] * 4
     assert all(sum(line["selector"][d]["selected"] for d in ("kk/2", "kk/3")) == 4 for line in lines)
     state = load_curriculum_state(tmp_path / "out" / "checkpoint-4")["selector"]
-    assert state["problem_ids"] and all(0.0 <= s <= 1.0 for s in state["score"])
+    last = state["history"]["last_success"]
+    assert len(last) and bool(((last >= 0.0) & (last <= 1.0)).all())

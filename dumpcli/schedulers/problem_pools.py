@@ -8,8 +8,9 @@
 The curriculum draws a candidate pool of `pool_factor` * n problems from the proposal (uniform over
 problems by default) and this selector draws the n prompts from it with replacement by q, so a
 problem's chance of being trained on is proportional to its pool weight, as in prime-rl's
-`DifficultyPoolSampler`. The distribution-level variant is `pools` (same options and rule, see
-pools.py for the sources and why success, not reward).
+`DifficultyPoolSampler`. s_x is the last_success of the shared `ProblemHistory` (history.py).
+The distribution-level variant is `pools` (same options and rule, see pools.py for the sources and
+why success, not reward).
 """
 
 from __future__ import annotations
@@ -22,14 +23,9 @@ from pydantic import Field
 
 from dumpcli.schedulers._common import base_state, check_state, feedback_arrays
 from dumpcli.schedulers.base import Feedback
+from dumpcli.schedulers.history import ProblemHistory
 from dumpcli.schedulers.pools import PoolsOptions, classify, pool_weights
-from dumpcli.schedulers.selector import (
-    Candidate,
-    ProblemSelector,
-    SelectorOptions,
-    check_select_args,
-    successes_by_problem,
-)
+from dumpcli.schedulers.selector import Candidate, ProblemSelector, SelectorOptions, check_select_args
 
 
 class ProblemPoolsOptions(SelectorOptions, PoolsOptions):
@@ -43,7 +39,7 @@ class ProblemPools(ProblemSelector):
 
     def __init__(self, distributions: Sequence[str], **kwargs: Any) -> None:
         super().__init__(distributions, **kwargs)
-        self.score: dict[str, float] = {}  # problem id -> latest group-mean success
+        self.history = ProblemHistory()  # last_success: the latest group-mean success
         self.n = np.zeros(self.k, dtype=np.int64)
         self._last = {"pool": [0.0] * self.k, "selected": [0.0] * self.k, "weight_sum": [0.0] * self.k}
 
@@ -52,9 +48,8 @@ class ProblemPools(ProblemSelector):
 
     def weights(self, problem_ids: Sequence[str]) -> np.ndarray:
         """The weight of each problem's pool (`pools`' rule on its latest group-mean success)."""
-        score = np.fromiter((self.score.get(p, 0.0) for p in problem_ids), np.float64, len(problem_ids))
-        seen = np.fromiter((p in self.score for p in problem_ids), bool, len(problem_ids))
-        return pool_weights(classify(score, seen, self.options), self.options)
+        view = self.history.get(problem_ids)
+        return pool_weights(classify(view.last_success, view.seen, self.options), self.options)
 
     def weight(self, problem_id: str) -> float:
         return float(self.weights([problem_id])[0])
@@ -77,8 +72,7 @@ class ProblemPools(ProblemSelector):
     def update(self, feedback: Sequence[Feedback]) -> None:
         idx, success = feedback_arrays(self, feedback, "success", unit=("success",))
         self.n += np.bincount(idx, minlength=self.k)
-        for pid, (total, count) in successes_by_problem(feedback, success).items():
-            self.score[pid] = total / count
+        self.history.update([f.problem_id for f in feedback], success)
 
     def stats(self) -> dict[str, dict[str, float]]:
         last = self._last
@@ -93,21 +87,22 @@ class ProblemPools(ProblemSelector):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        ids = sorted(self.score)
         return {
             **base_state(self),
-            "problem_ids": ids,
-            "score": [self.score[i] for i in ids],
+            "history": self.history.state_dict(),
             "n": self.n.tolist(),
             "last": dict(self._last),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         check_state(self, state)
-        ids, score = state["problem_ids"], state["score"]
-        if len(ids) != len(score) or not all(0.0 <= float(s) <= 1.0 for s in score):
-            raise ValueError("state 'score' must hold one success rate in [0, 1] per problem id")
-        self.score = {i: float(s) for i, s in zip(ids, score, strict=True)}
+        if "history" in state:
+            self.history.load_state_dict(state["history"])
+        else:  # saved before the shared history: the latest group-mean success per problem id
+            ids, score = state["problem_ids"], state["score"]
+            if len(ids) != len(score) or not all(0.0 <= float(s) <= 1.0 for s in score):
+                raise ValueError("state 'score' must hold one success rate in [0, 1] per problem id")
+            self.history.load_legacy(ids, last_success=score)
         n = np.asarray(state["n"], dtype=np.int64)
         if n.shape != (self.k,):
             raise ValueError(f"state 'n' must have {self.k} counts, got {n.shape}")

@@ -162,15 +162,6 @@ class ProblemSelector(Method):
             raise ValueError(f"candidate from unknown distribution {e.args[0]!r}") from None
 
 
-def successes_by_problem(feedback: Sequence[Feedback], success: np.ndarray) -> dict[str, tuple[float, int]]:
-    """problem id -> (successes, completions) in this feedback, in first-seen order."""
-    out: dict[str, tuple[float, int]] = {}
-    for f, ok in zip(feedback, success.tolist(), strict=True):
-        s, k = out.get(f.problem_id, (0.0, 0))
-        out[f.problem_id] = (s + ok, k + 1)
-    return out
-
-
 def check_select_args(candidates: Sequence[Candidate], n: int) -> None:
     if not candidates:
         raise ValueError("select: the candidate pool is empty")

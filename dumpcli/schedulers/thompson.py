@@ -8,6 +8,10 @@ in which x got k completions with s successes (streaming update, no extra rollou
     beta_x  <- decay * beta_x  + (1 - decay) * beta_0  + (k - s)
 
 (`decay` = 1 keeps every observation; below 1 it forgets towards the prior, for a policy that moves.)
+The counts live in the shared `ProblemHistory` (history.py) with the same decay, as
+alpha_x = alpha_0 + S_x and beta_x = beta_0 + F_x, where S_x <- decay * S_x + s: the same posterior,
+since alpha_t - alpha_0 = decay * (alpha_{t-1} - alpha_0) + s is exactly the update above
+(likewise for beta), and both start at S = F = 0.
 Selection: the curriculum draws a candidate pool of ceil(n / top_k_ratio) problems from the proposal
 (uniform over problems by default); for each distinct candidate sample gamma_x ~ Beta(alpha_x, beta_x)
 and keep the n whose gamma_x is nearest the target success rate, i.e. the smallest
@@ -27,13 +31,8 @@ from pydantic import Field
 
 from dumpcli.schedulers._common import base_state, check_state, feedback_arrays
 from dumpcli.schedulers.base import Feedback
-from dumpcli.schedulers.selector import (
-    Candidate,
-    ProblemSelector,
-    SelectorOptions,
-    check_select_args,
-    successes_by_problem,
-)
+from dumpcli.schedulers.history import ProblemHistory
+from dumpcli.schedulers.selector import Candidate, ProblemSelector, SelectorOptions, check_select_args
 
 
 class ThompsonOptions(SelectorOptions):
@@ -51,8 +50,7 @@ class Thompson(ProblemSelector):
 
     def __init__(self, distributions: Sequence[str], **kwargs: Any) -> None:
         super().__init__(distributions, **kwargs)
-        self.alpha: dict[str, float] = {}  # only problems seen so far; the others are at the prior
-        self.beta: dict[str, float] = {}
+        self.history = ProblemHistory(decay=self.options.decay)
         self.steps = 0
         self.n = np.zeros(self.k, dtype=np.int64)  # completions fed back per distribution
         self._last: dict[str, list[float]] = self._empty_last()
@@ -64,9 +62,14 @@ class Thompson(ProblemSelector):
     def pool_size(self, n: int) -> int:
         return max(n, math.ceil(n / self.options.top_k_ratio - 1e-9))
 
+    def posteriors(self, problem_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha, beta) of each problem: the prior plus its discounted successes and failures."""
+        view = self.history.get(problem_ids)
+        return self.options.alpha_prior + view.successes, self.options.beta_prior + view.failures
+
     def posterior(self, problem_id: str) -> tuple[float, float]:
-        o = self.options
-        return self.alpha.get(problem_id, o.alpha_prior), self.beta.get(problem_id, o.beta_prior)
+        a, b = self.posteriors([problem_id])
+        return float(a[0]), float(b[0])
 
     def select(
         self, candidates: Sequence[Candidate], n: int, rng: np.random.Generator
@@ -78,14 +81,14 @@ class Thompson(ProblemSelector):
         for i, c in enumerate(candidates):
             first.setdefault(c.problem_id, i)
         positions = np.fromiter(first.values(), dtype=np.int64, count=len(first))
-        a, b = zip(*(self.posterior(pid) for pid in first), strict=True)
-        gamma = rng.beta(np.asarray(a), np.asarray(b))
+        a, b = self.posteriors(list(first))
+        gamma = rng.beta(a, b)
         order = np.argsort((gamma - self.options.target) ** 2, kind="stable")
         ranked = positions[order]
         chosen = ranked[np.arange(n) % len(ranked)]
         dist = self.dist_index(candidates)
         chosen_rank = order[np.arange(n) % len(order)]
-        means = np.asarray(a) / (np.asarray(a) + np.asarray(b))
+        means = a / (a + b)
         self._last = {
             "pool": np.bincount(dist, minlength=self.k).astype(float).tolist(),
             "selected": np.bincount(dist[chosen], minlength=self.k).astype(float).tolist(),
@@ -98,11 +101,7 @@ class Thompson(ProblemSelector):
     def update(self, feedback: Sequence[Feedback]) -> None:
         idx, success = feedback_arrays(self, feedback, "success", unit=("success",))
         self.n += np.bincount(idx, minlength=self.k)
-        o = self.options
-        for pid, (s, count) in successes_by_problem(feedback, success).items():
-            a, b = self.posterior(pid)
-            self.alpha[pid] = o.decay * a + (1.0 - o.decay) * o.alpha_prior + s
-            self.beta[pid] = o.decay * b + (1.0 - o.decay) * o.beta_prior + (count - s)
+        self.history.update([f.problem_id for f in feedback], success)
 
     def stats(self) -> dict[str, dict[str, float]]:
         last = self._last
@@ -119,12 +118,9 @@ class Thompson(ProblemSelector):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        ids = sorted(self.alpha)
         return {
             **base_state(self),
-            "problem_ids": ids,
-            "alpha": [self.alpha[i] for i in ids],
-            "beta": [self.beta[i] for i in ids],
+            "history": self.history.state_dict(),
             "steps": self.steps,
             "n": self.n.tolist(),
             "last": dict(self._last),
@@ -132,11 +128,19 @@ class Thompson(ProblemSelector):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         check_state(self, state, structural=("alpha_prior", "beta_prior"))
-        ids, alpha, beta = state["problem_ids"], state["alpha"], state["beta"]
-        if not len(ids) == len(alpha) == len(beta):
-            raise ValueError(f"state has {len(ids)} problems, {len(alpha)} alphas and {len(beta)} betas")
-        self.alpha = {i: float(a) for i, a in zip(ids, alpha, strict=True)}
-        self.beta = {i: float(b) for i, b in zip(ids, beta, strict=True)}
+        o = self.options
+        if "history" in state:
+            self.history.load_state_dict(state["history"])
+        else:  # saved before the shared history: Beta(alpha, beta) per problem id
+            ids, alpha, beta = state["problem_ids"], state["alpha"], state["beta"]
+            if not len(ids) == len(alpha) == len(beta):
+                raise ValueError(f"state has {len(ids)} problems, {len(alpha)} alphas and {len(beta)} betas")
+            self.history.load_legacy(
+                ids,
+                successes=np.maximum(np.asarray(alpha, dtype=np.float64) - o.alpha_prior, 0.0),
+                failures=np.maximum(np.asarray(beta, dtype=np.float64) - o.beta_prior, 0.0),
+            )
+        self.history.decay = o.decay  # a resumed run may change the decay on purpose, as before
         self.steps = int(state["steps"])
         n = np.asarray(state["n"], dtype=np.int64)
         if n.shape != (self.k,):
