@@ -210,8 +210,8 @@ def knapsack_allocation(
     pe = p[effective]
     cost = np.minimum(high, np.floor(np.log(1.0 - alpha) / np.log(np.maximum(pe, 1.0 - pe))))
     estimated = int(cost.sum())
-    if estimated < left:
-        candidates = zero if zero.any() else ~effective
+    candidates = zero if zero.any() else ~effective
+    if estimated < left and candidates.any():  # (the reference divides by zero without candidates)
         alloc[candidates] += _split_evenly(left - estimated, int(candidates.sum()))
         left = estimated
     alloc[effective] += _marginal_allocation(pe, left, low, high)

@@ -136,9 +136,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     def _prepare_inputs(self, generation_batch: Any) -> dict[str, torch.Tensor | Any]:
         if self.model.training:
             generate_every = self.args.steps_per_generation * self.num_iterations
-            screen = self.rollouts is not None and self.rollouts.method == "screen"
-            if (self._step % generate_every == 0 or self._buffered_inputs is None) and not screen:
-                generation_batch = self._draw_generation_batch(len(generation_batch))
+            if self._step % generate_every == 0 or self._buffered_inputs is None:
+                self._rollout_step = _StepRollouts(completions_before=self.compute.completions)
+                if self.rollouts is None or self.rollouts.method != "screen":  # screen draws its rounds
+                    generation_batch = self._draw_generation_batch(len(generation_batch))
         return super()._prepare_inputs(generation_batch)
 
     def _draw_generation_batch(self, local_size: int) -> list[dict[str, Any]]:
@@ -423,7 +424,6 @@ class CurriculumGRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, torch.Tensor | Any]:
         if not self.model.training:
             return super()._generate_and_score_completions(inputs)
-        self._rollout_step = _StepRollouts(completions_before=self.compute.completions)
         if self.rollouts is not None and self.rollouts.method == "screen":
             output = self._screened_batch(len(inputs))
             sizes = [self.num_generations] * (
