@@ -227,6 +227,7 @@ CHANGES = [
     ("train.scheduler.exploration=2.0", "train.scheduler.exploration"),
     ("train.reward.scheme=binary", "train.reward.scheme"),
     ("train.filter.zero_variance=drop", "train.filter.zero_variance"),
+    ("train.rollouts.method=skip", "train.rollouts.method"),
     ("train.grpo.learning_rate=0.01", "train.grpo.learning_rate"),
     ("train.grpo.num_generations=4", "train.grpo.num_generations"),
     ("train.grpo.max_steps=3", "train.grpo.max_steps"),
