@@ -248,6 +248,48 @@ def compute_by_step(out: Path) -> dict[int, dict[str, float]]:
     return found
 
 
+ROLLOUT_KEYS = {  # what a step spent, from train_log.jsonl (the rollouts/* keys of dumpcli/train/trainer.py)
+    "completions": "rollouts/completions",
+    "prompts": "rollouts/prompts",
+    "rounds": "rollouts/rounds",
+    "informative_groups": "rollouts/informative_groups",
+    "skipped": "rollouts/skipped",
+    "screened_out": "rollouts/screened_out",
+}
+
+
+def rollout_stats(outs: list[Path]) -> dict[str, float | None]:
+    """Per optimizer step, the mean over the runs' steps: completions generated, prompts generated,
+    generation rounds, share of the trained groups whose rewards differ (the groups that move the
+    policy), prompts skipped and screened out (None where no run logged it). Runs logged before the
+    rollouts/* keys: completions from compute/completions, and the informative share from TRL's
+    frac_reward_zero_std when each step trained every group it generated (no train.filter)."""
+    values: dict[str, list[float]] = {k: [] for k in ROLLOUT_KEYS}
+    for out in outs:
+        before = 0.0
+        for line in read_train_log(out):
+            if "loss" not in line:
+                continue
+            got = {k: line.get(key) for k, key in ROLLOUT_KEYS.items()}
+            spent = line.get("compute/completions")
+            if got["completions"] is None and spent is not None:
+                got["completions"] = float(spent) - before
+            if spent is not None:
+                before = float(spent)
+            if got["rounds"] is None and spent is not None:
+                got["rounds"] = float(line.get("filter/rounds", 1.0))
+            if (
+                got["informative_groups"] is None
+                and "filter/rounds" not in line
+                and "frac_reward_zero_std" in line
+            ):
+                got["informative_groups"] = 1.0 - float(line["frac_reward_zero_std"])
+            for k, v in got.items():
+                if v is not None:
+                    values[k].append(float(v))
+    return {k: (sum(v) / len(v) if v else None) for k, v in values.items()}
+
+
 def _point(step: int, result: dict[str, Any]) -> dict[str, Any]:
     point = {
         "step": step,
@@ -339,7 +381,9 @@ def summarise(
     return {"reference": reference, "target": target, "summary": out}
 
 
-def _axis(points: list[dict[str, Any]], axis: str, key: str = "mean_accuracy") -> list[tuple[float, float]] | None:
+def _axis(
+    points: list[dict[str, Any]], axis: str, key: str = "mean_accuracy"
+) -> list[tuple[float, float]] | None:
     if not all(axis in p for p in points):
         return None
     return [(float(p[axis]), float(p[key])) for p in points]
@@ -387,10 +431,12 @@ def compute_verdicts(
         if have_compute and end is not None:
             mine, ref = completions[method], completions[reference]
             entry["at_equal_completions"] = paired_verdict(
-                [interpolate(mine[s], end) for s in seeds], [interpolate(ref[s], end) for s in seeds]  # type: ignore[arg-type]
+                [interpolate(mine[s], end) for s in seeds],
+                [interpolate(ref[s], end) for s in seeds],  # type: ignore[arg-type]
             )
             entry["auc_per_completion"] = paired_verdict(
-                [mean_over(mine[s], end) for s in seeds], [mean_over(ref[s], end) for s in seeds]  # type: ignore[arg-type]
+                [mean_over(mine[s], end) for s in seeds],
+                [mean_over(ref[s], end) for s in seeds],  # type: ignore[arg-type]
             )
             entry["completions_to_target"] = {
                 "completions": first_reaching(_seed_mean_curve(curves[method], "completions"), target),
@@ -553,10 +599,17 @@ def compare(
     return tabulate(
         root,
         recipe.name,
-        [(sched, seed, r.output_path, status) for (sched, seed, r), status in zip(plan, statuses, strict=True)],
+        [
+            (sched, seed, r.output_path, status)
+            for (sched, seed, r), status in zip(plan, statuses, strict=True)
+        ],
         order,
         start["result"],
-        {"max_steps": max_steps, "eval_every": every, "budget": recipe.train.budget.model_dump(exclude_none=True)},
+        {
+            "max_steps": max_steps,
+            "eval_every": every,
+            "budget": recipe.train.budget.model_dump(exclude_none=True),
+        },
         console,
     )
 
@@ -609,7 +662,13 @@ def tabulate(
         **summary,
         "verdicts": verdicts,
         "drawn_share": {
-            sched: drawn_share([Path(r["output_dir"]) for r in runs.values() if r["scheduler"] == sched], order)
+            sched: drawn_share(
+                [Path(r["output_dir"]) for r in runs.values() if r["scheduler"] == sched], order
+            )
+            for sched in schedulers
+        },
+        "rollouts": {
+            sched: rollout_stats([Path(r["output_dir"]) for r in runs.values() if r["scheduler"] == sched])
             for sched in schedulers
         },
         "runs": runs,
@@ -714,7 +773,9 @@ def plot_mean_accuracy(result: dict[str, Any], path: Path, axis: str = "step") -
     from dumpcli.report import new_figure, save_figure
 
     fig, ax = new_figure(
-        f"{result['recipe']}: mean accuracy over distributions (test split)", AXIS_LABELS[axis], "mean accuracy"
+        f"{result['recipe']}: mean accuracy over distributions (test split)",
+        AXIS_LABELS[axis],
+        "mean accuracy",
     )
     if axis != "step":
         from matplotlib.ticker import AutoLocator
@@ -767,7 +828,9 @@ def _verdict_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             if t["completions"] is None:
                 reach = "not reached"
             else:
-                reach = f"{t['completions']:.0f}" + (f" ({t['ratio']:.2f}x)" if t["ratio"] is not None else "")
+                reach = f"{t['completions']:.0f}" + (
+                    f" ({t['ratio']:.2f}x)" if t["ratio"] is not None else ""
+                )
             row += [reach, f"{e['completions_spent']:.0f}"]
         rows.append(row)
     return header, rows
@@ -806,6 +869,17 @@ def _per_distribution_rows(result: dict[str, Any]) -> tuple[list[str], list[list
         rows.append(
             [sched, *[f"{_interval(per.get(d))} {per[d]['verdict']}" if d in per else "-" for d in order]]
         )
+    return header, rows
+
+
+def _rollout_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    header = ["method", "completions", "prompts", "rounds", "informative groups", "skipped", "screened out"]
+    rows = []
+    for sched in result["schedulers"]:
+        s = result.get("rollouts", {}).get(sched, {})
+        formats = {"completions": ".1f", "prompts": ".1f", "rounds": ".2f", "informative_groups": ".2f",
+                   "skipped": ".1f", "screened_out": ".1f"}  # fmt: skip
+        rows.append([sched, *("-" if s.get(k) is None else format(s[k], f) for k, f in formats.items())])
     return header, rows
 
 
@@ -853,6 +927,12 @@ def _write_markdown(result: dict[str, Any], path: Path, plots: list[Path]) -> Pa
                 for sched in result["schedulers"]
             ],
         ),
+        "",
+        "What a step spent (train_log.jsonl, mean over the steps of all seeds): completions and prompts "
+        "generated, generation rounds, the share of the trained groups whose rewards differ (the ones "
+        "that move the policy), prompts skipped (`train.rollouts: skip`) and screened out (`screen`):",
+        "",
+        *_markdown_table(*_rollout_rows(result)),
         "",
         *[f"![mean accuracy vs {p.stem.partition('_accuracy_')[2] or 'step'}]({p.name})" for p in plots],
         "",

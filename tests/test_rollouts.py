@@ -386,3 +386,33 @@ def test_budget_resumes_with_its_history(coin_family, tmp_path):
     shutil.rmtree(out / "checkpoint-4")
     run_cli("train", str(tmp_path / "recipe.yaml"), "--resume")
     assert read_jsonl(out / "curriculum.jsonl") == full
+
+
+def test_compare_tabulates_what_each_step_spent(tmp_path):
+    """`dump compare`'s rollouts table: the logged rollouts/* means, and for runs logged before them,
+    completions from the compute counter and the informative share from TRL's zero-std share."""
+    import orjson
+
+    from dumpcli.compare import rollout_stats
+
+    new, old = tmp_path / "new", tmp_path / "old"
+    new.mkdir()
+    old.mkdir()
+    lines = [
+        {"step": 1, "loss": 0.1, "rollouts/completions": 120.0, "rollouts/prompts": 24.0, "rollouts/rounds": 3.0,
+         "rollouts/informative_groups": 1.0, "rollouts/screened_out": 10.0},
+        {"step": 2, "loss": 0.1, "rollouts/completions": 100.0, "rollouts/prompts": 20.0, "rollouts/rounds": 2.0,
+         "rollouts/informative_groups": 0.5, "rollouts/screened_out": 4.0},
+    ]  # fmt: skip
+    (new / "train_log.jsonl").write_bytes(b"\n".join(orjson.dumps(x) for x in lines) + b"\n")
+    lines = [
+        {"step": 1, "loss": 0.1, "compute/completions": 64.0, "frac_reward_zero_std": 0.75},
+        {"step": 2, "loss": 0.1, "compute/completions": 128.0, "frac_reward_zero_std": 0.25},
+        {"step": 2, "train_runtime": 3.0},
+    ]
+    (old / "train_log.jsonl").write_bytes(b"\n".join(orjson.dumps(x) for x in lines) + b"\n")
+    got = rollout_stats([new])
+    assert got == {"completions": 110.0, "prompts": 22.0, "rounds": 2.5, "informative_groups": 0.75,
+                   "skipped": None, "screened_out": 7.0}  # fmt: skip
+    got = rollout_stats([old])
+    assert got["completions"] == 64.0 and got["rounds"] == 1.0 and got["informative_groups"] == 0.5
