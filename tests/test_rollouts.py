@@ -416,3 +416,16 @@ def test_compare_tabulates_what_each_step_spent(tmp_path):
                    "skipped": None, "screened_out": 7.0}  # fmt: skip
     got = rollout_stats([old])
     assert got["completions"] == 64.0 and got["rounds"] == 1.0 and got["informative_groups"] == 0.5
+
+
+def test_dry_run_describes_the_rollouts(tmp_path):
+    from rich.console import Console
+
+    from dumpcli.recipe import load_recipe
+    from dumpcli.train.dry_run import dry_run
+
+    path = save_recipe(tmp_path, tiny_train_recipe())
+    console = Console(record=True, width=200)
+    got = dry_run(load_recipe(path, ["train.rollouts={method: budget, min_per_prompt: 1}"]), console=console)
+    assert got["rollouts"] == {"method": "budget", "min_per_prompt": 1}
+    assert "budget (Knapsack RL): 1-128 completions a prompt" in console.export_text()

@@ -196,6 +196,26 @@ def _describe_filter(recipe: Recipe) -> str:
     return "; ".join(rules) + f"; at most {spec.max_rounds} generation rounds a step"
 
 
+def _describe_rollouts(recipe: Recipe) -> str:
+    spec = recipe.train.rollouts
+    if not spec.active:
+        return "off (num_generations completions for every drawn prompt)"
+    if spec.method == "skip":
+        return (
+            f"skip (GRESO): p_easy {spec.p_easy}, p_hard {spec.p_hard}, target zero-variance share "
+            f"{spec.target_zero_variance}, {spec.pool_factor}x prompts drawn"
+        )
+    if spec.method == "screen":
+        return (
+            f"screen (SPEED-RL): {spec.k_screen} completions first, the rest if the success rate is in "
+            f"({spec.band[0]}, {spec.band[1]}); at most {spec.max_rounds} screening rounds a step"
+        )
+    return (
+        f"budget (Knapsack RL): {spec.min_per_prompt}-{spec.max_per_prompt} completions a prompt, "
+        f"rates trusted after {spec.min_history} completions"
+    )
+
+
 def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
     """Resolve and print everything `dump train` would use; return it as a dict (for tests and
     tools). Loads no weights and writes nothing."""
@@ -351,6 +371,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
             else []
         ),
         ("dynamic sampling (train.filter)", _describe_filter(recipe)),
+        ("rollouts per prompt (train.rollouts)", _describe_rollouts(recipe)),
         ("reward", _describe_reward(recipe)),
         ("generation", generation),
         ("vLLM installed here", "yes" if vllm_here else "no (pip install 'dumpcli[vllm]')"),
@@ -480,6 +501,7 @@ def dry_run(recipe: Recipe, console: Console) -> dict[str, Any]:
         },
         "generation_steps": total,
         "filter": recipe.train.filter.model_dump(mode="json"),
+        "rollouts": recipe.train.rollouts.model_dump(mode="json", exclude_defaults=True),
         "reward_scheme": recipe.train.reward.scheme,
         "reward": recipe.train.reward.model_dump(mode="json"),
         "generation": generation,
