@@ -78,6 +78,7 @@ class _StepRollouts:
     screened: int = 0
     screened_out: int = 0
     known: int = 0
+    seconds: float = 0.0  # in train.rollouts' own work
     groups: int = 0
     all_right: int = 0
     all_wrong: int = 0
@@ -252,15 +253,16 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         assert spec is not None and state is not None and history is not None
         pool = num_prompts * spec.pool_factor
         rows = self.curriculum.draw(pool, step=self.state.global_step)
-        view = history.get(self._problem_ids(rows))
-        if bool(view.seen.any()):
-            state.adapting = True
-        rng = np.random.default_rng([self.curriculum.seed, self.curriculum.draws - 1, SKIP_STREAM])
-        skip = rules.skip_decisions(
-            view.streak_all, view.streak_none, state.p_easy, state.p_hard, rng.random((pool, 2))
-        )
-        positions, filled = rules.fill_in_order((~skip).tolist(), num_prompts)
-        self.curriculum.take(positions)
+        with self._bookkeeping():
+            view = history.get(self._problem_ids(rows))
+            if bool(view.seen.any()):
+                state.adapting = True
+            rng = np.random.default_rng([self.curriculum.seed, self.curriculum.draws - 1, SKIP_STREAM])
+            skip = rules.skip_decisions(
+                view.streak_all, view.streak_none, state.p_easy, state.p_hard, rng.random((pool, 2))
+            )
+            positions, filled = rules.fill_in_order((~skip).tolist(), num_prompts)
+            self.curriculum.take(positions)
         examined = pool if filled else positions[-1] + 1
         self._rollout_step.skipped += int(skip.sum()) - filled if filled else examined - num_prompts
         self._rollout_step.filled += filled
@@ -270,14 +272,19 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         """Knapsack RL: the step's `total` completions shared by the drawn prompts' predicted success."""
         spec, history = self.rollouts, self.history
         assert spec is not None and history is not None
-        started = time.perf_counter()
-        view = history.get(self._problem_ids(rows))
-        known = view.completions >= spec.min_history
-        p_hat = rules.estimated_rate(view.last_success, view.last_size, view.recent_rate)
-        sizes = rules.knapsack_allocation(
-            p_hat, known, total, self.num_generations, spec.min_per_prompt, spec.max_per_prompt, spec.alpha
-        )
-        self._curriculum_seconds += time.perf_counter() - started
+        with self._bookkeeping():
+            view = history.get(self._problem_ids(rows))
+            known = view.completions >= spec.min_history
+            p_hat = rules.estimated_rate(view.last_success, view.last_size, view.recent_rate)
+            sizes = rules.knapsack_allocation(
+                p_hat,
+                known,
+                total,
+                self.num_generations,
+                spec.min_per_prompt,
+                spec.max_per_prompt,
+                spec.alpha,
+            )
         self._rollout_step.known += int(known.sum())
         return [int(n) for n in sizes]
 
@@ -341,10 +348,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             for i, s in enumerate(chosen)
             for pair in [(s[0], s[1] * k + t) for t in range(k)] + [(last, i * rest + t) for t in range(rest)]
         ]
-        merged = merge_rows(outputs, picked, self.processing_class.pad_token_id)
-        merged["num_items_in_batch"] = self.accelerator.gather(merged["completion_mask"].sum()).sum()
-        rewards = torch.stack([train_rewards[r][row] for r, row in picked])
-        merged["advantages"] = self._advantages(rewards, [g] * (need * world))
+        with self._bookkeeping():
+            merged = merge_rows(outputs, picked, self.processing_class.pad_token_id)
+            merged["num_items_in_batch"] = self.accelerator.gather(merged["completion_mask"].sum()).sum()
+            rewards = torch.stack([train_rewards[r][row] for r, row in picked])
+            merged["advantages"] = self._advantages(rewards, [g] * (need * world))
         # the continuation's feedback carries the advantages of the whole groups it completes
         rest_advantages = merged["advantages"].view(need, g)[:, k:].reshape(-1).to(torch.float32)
         everyone = self.accelerator.gather(rest_advantages).cpu().tolist()
@@ -364,6 +372,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     def _log_rollouts(self, output: dict[str, Any], sizes: Sequence[int]) -> None:
         """The step's rollout log (train_log's rollouts/*), and GRESO's adaptation of p_easy / p_hard."""
+        with self._bookkeeping():
+            self._log_rollout_metrics(output, sizes)
+        self._metrics["train"]["rollouts/seconds"].append(self._rollout_step.seconds)
+
+    def _log_rollout_metrics(self, output: dict[str, Any], sizes: Sequence[int]) -> None:
         step, metrics = self._rollout_step, self._metrics["train"]
         advantages = self.accelerator.gather(output["advantages"].detach().to(torch.float32)).cpu()
         index = rules.group_index(sizes)
@@ -391,6 +404,15 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             metrics["rollouts/filled"].append(float(step.filled))
         elif spec.method == "budget":
             metrics["rollouts/known"].append(float(step.known) / max(1, len(sizes)))
+
+    @contextmanager
+    def _bookkeeping(self) -> Iterator[None]:
+        """Time spent in train.rollouts' own work and the step log (rollouts/seconds): its cost."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._rollout_step.seconds += time.perf_counter() - started
 
     def rollouts_state(self) -> dict[str, Any] | None:
         """What `train.rollouts` carries from step to step (saved in every checkpoint)."""
@@ -463,9 +485,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             start = self.accelerator.process_index * len(inputs)
             rewards = total[start : start + len(inputs)].tolist()
         successes = [float(v.format_ok and v.answer_score >= 1.0) for v in verdicts]
-        self._last_train_rewards = self._train_rewards(len(inputs))
-        if sizes is not None:
-            output["advantages"] = self._advantages(self._last_train_rewards, sizes)
+        with self._bookkeeping():
+            self._last_train_rewards = self._train_rewards(len(inputs))
+            if sizes is not None:
+                output["advantages"] = self._advantages(self._last_train_rewards, sizes)
         device = self.accelerator.device
         local = torch.tensor(list(zip(rewards, successes, strict=True)), dtype=torch.float32, device=device)
         advantages = output["advantages"].detach().to(torch.float32).reshape(-1, 1)
@@ -478,17 +501,18 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             if sizes is not None
             else [self.num_generations] * (len(gathered) // self.num_generations)
         )
-        self._rollout_step.note_groups([row[1] for row in gathered], all_sizes)
-        if feed:  # new prompts (a screen's continuation adds to prompts already counted)
-            self._rollout_step.spent.extend(all_sizes)
-        if sizes is not None:  # TRL's share of zero-std groups counted each completion as a group
-            zero = self._metrics["train"]["frac_reward_zero_std"]
-            if zero:
-                zero.pop()
-            all_rewards = self.accelerator.gather(self._last_train_rewards.to(device)).cpu().tolist()
-            zero.append(rules.zero_variance_groups(all_rewards, all_sizes) / max(1, len(all_sizes)))
-        if self.history is not None:
-            self.history.update([pid for _, pid in names], [row[1] for row in gathered])
+        with self._bookkeeping():
+            self._rollout_step.note_groups([row[1] for row in gathered], all_sizes)
+            if feed:  # new prompts (a screen's continuation adds to prompts already counted)
+                self._rollout_step.spent.extend(all_sizes)
+            if sizes is not None:  # TRL's share of zero-std groups counted each completion as a group
+                zero = self._metrics["train"]["frac_reward_zero_std"]
+                if zero:
+                    zero.pop()
+                all_rewards = self.accelerator.gather(self._last_train_rewards.to(device)).cpu().tolist()
+                zero.append(rules.zero_variance_groups(all_rewards, all_sizes) / max(1, len(all_sizes)))
+            if self.history is not None:
+                self.history.update([pid for _, pid in names], [row[1] for row in gathered])
         self._rollout_step.rounds += 1
         self._last_round = (names, gathered)
         if feed:
