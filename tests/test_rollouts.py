@@ -429,3 +429,51 @@ def test_dry_run_describes_the_rollouts(tmp_path):
     got = dry_run(load_recipe(path, ["train.rollouts={method: budget, min_per_prompt: 1}"]), console=console)
     assert got["rollouts"] == {"method": "budget", "min_per_prompt": 1}
     assert "budget (Knapsack RL): 1-128 completions a prompt" in console.export_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["budget", "screen"])
+def test_two_ranks_agree_on_the_rollouts(tmp_path, method):
+    """torchrun, 2 CPU processes (gloo): the run finishes, every completion is counted once, and with
+    `budget` the two local batches are rank 0's allocation laid out contiguously across the ranks."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    rollouts = (
+        {"method": "budget", "min_history": 2} if method == "budget" else {"method": "screen", "k_screen": 2}
+    )
+    recipe = tiny_train_recipe(
+        **{
+            "data.sources.0.train_per_difficulty": 3,
+            "train.grpo.num_generations": 4,
+            "train.grpo.per_device_train_batch_size": 4,
+            "train.grpo.max_steps": 3,
+            "train.scheduler": {"name": "uniform"},
+            "train.rollouts": rollouts,
+        }
+    )
+    path = save_recipe(tmp_path, recipe)
+    run_cli("prepare", str(path))
+    script = Path(__file__).parent / "rank_log_train.py"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
+        str(script), str(path),
+    ]  # fmt: skip
+    proc = subprocess.run(
+        cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = tmp_path / "out"
+    logs = [line for line in read_jsonl(out / "train_log.jsonl") if "loss" in line]
+    assert len(logs) == 3
+    assert_logs_add_up(logs)
+    if method == "budget":
+        ranks = [read_jsonl(out / "ranks" / f"rank{r}.jsonl") for r in (0, 1)]
+        for r0, r1 in zip(*ranks, strict=True):
+            assert r0["drawn_rows"] == r1["drawn_rows"]
+            both = r0["local_rows"] + r1["local_rows"]
+            assert len(both) == 8
+            runs = [row for i, row in enumerate(both) if i == 0 or both[i - 1] != row]
+            drawn = r0["drawn_rows"]  # each drawn prompt's group, contiguous, in draw order
+            assert runs == [row for i, row in enumerate(drawn) if i == 0 or drawn[i - 1] != row]
