@@ -477,3 +477,24 @@ def test_two_ranks_agree_on_the_rollouts(tmp_path, method):
             runs = [row for i, row in enumerate(both) if i == 0 or both[i - 1] != row]
             drawn = r0["drawn_rows"]  # each drawn prompt's group, contiguous, in draw order
             assert runs == [row for i, row in enumerate(drawn) if i == 0 or drawn[i - 1] != row]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["skip", "screen", "budget"])
+@pytest.mark.parametrize("scheduler", ["curator", "thompson", "ucb"])
+def test_every_rollout_method_composes_with_schedulers_and_selectors(
+    coin_family, tmp_path, method, scheduler
+):
+    """The curator learns from the policy improvement of the prompts actually trained (a screen's
+    chosen ones, groups of budget's sizes), thompson and ucb from every completion."""
+    options = {"curator": {"name": "curator", "warmup_steps": 1, "pool_factor": 2}}.get(
+        scheduler, {"name": scheduler}
+    )
+    rollouts = {"skip": {"method": "skip"}, "screen": {"method": "screen", "k_screen": 2},
+                "budget": {"method": "budget", "min_history": 4}}[method]  # fmt: skip
+    logs = rollout_logs(tmp_path, rollouts, **{"train.scheduler": options, "train.grpo.max_steps": 3})
+    assert_logs_add_up(logs)
+    lines = read_jsonl(tmp_path / "out" / "curriculum.jsonl")
+    assert {line["scheduler"] for line in lines} == {scheduler}
+    if scheduler == "curator":
+        assert sum(1 for line in logs if "curator/mean_u" in line) == 3  # one bandit update a step
