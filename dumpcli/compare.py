@@ -26,6 +26,7 @@ from rich.table import Table
 from dumpcli.errors import DumpError
 from dumpcli.io import atomic_path, read_json, write_json
 from dumpcli.recipe import Recipe, RecipeError, SchedulerSpec
+from dumpcli.report import rollout_stats
 from dumpcli.run_folder import (
     append_eval,
     checkpoint_dirs,
@@ -246,48 +247,6 @@ def compute_by_step(out: Path) -> dict[int, dict[str, float]]:
         if "compute/completions" in line:
             found[int(line["step"])] = {k: float(line[f"compute/{k}"]) for k in COMPUTE_AXES}  # type: ignore[literal-required]
     return found
-
-
-ROLLOUT_KEYS = {  # what a step spent, from train_log.jsonl (the rollouts/* keys of dumpcli/train/trainer.py)
-    "completions": "rollouts/completions",
-    "prompts": "rollouts/prompts",
-    "rounds": "rollouts/rounds",
-    "informative_groups": "rollouts/informative_groups",
-    "skipped": "rollouts/skipped",
-    "screened_out": "rollouts/screened_out",
-}
-
-
-def rollout_stats(outs: list[Path]) -> dict[str, float | None]:
-    """Per optimizer step, the mean over the runs' steps: completions generated, prompts generated,
-    generation rounds, share of the trained groups whose rewards differ (the groups that move the
-    policy), prompts skipped and screened out (None where no run logged it). Runs logged before the
-    rollouts/* keys: completions from compute/completions, and the informative share from TRL's
-    frac_reward_zero_std when each step trained every group it generated (no train.filter)."""
-    values: dict[str, list[float]] = {k: [] for k in ROLLOUT_KEYS}
-    for out in outs:
-        before = 0.0
-        for line in read_train_log(out):
-            if "loss" not in line:
-                continue
-            got = {k: line.get(key) for k, key in ROLLOUT_KEYS.items()}
-            spent = line.get("compute/completions")
-            if got["completions"] is None and spent is not None:
-                got["completions"] = float(spent) - before
-            if spent is not None:
-                before = float(spent)
-            if got["rounds"] is None and spent is not None:
-                got["rounds"] = float(line.get("filter/rounds", 1.0))
-            if (
-                got["informative_groups"] is None
-                and "filter/rounds" not in line
-                and "frac_reward_zero_std" in line
-            ):
-                got["informative_groups"] = 1.0 - float(line["frac_reward_zero_std"])
-            for k, v in got.items():
-                if v is not None:
-                    values[k].append(float(v))
-    return {k: (sum(v) / len(v) if v else None) for k, v in values.items()}
 
 
 def _point(step: int, result: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,14 @@ from rich.table import Table
 
 from dumpcli.errors import DumpError
 from dumpcli.io import atomic_path
-from dumpcli.run_folder import RunFolder, read_curriculum, read_evals, read_run_info, start_verdict
+from dumpcli.run_folder import (
+    RunFolder,
+    read_curriculum,
+    read_evals,
+    read_run_info,
+    read_train_log,
+    start_verdict,
+)
 from dumpcli.tables import keep_headers_whole
 
 FIGSIZE = (10.0, 5.0)  # inches; at DPI this is the PNG size in pixels (1000 x 500)
@@ -259,6 +266,65 @@ def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+ROLLOUT_KEYS = {  # what a step spent, from train_log.jsonl (the rollouts/* keys of dumpcli/train/trainer.py)
+    "completions": "rollouts/completions",
+    "prompts": "rollouts/prompts",
+    "rounds": "rollouts/rounds",
+    "informative_groups": "rollouts/informative_groups",
+    "skipped": "rollouts/skipped",
+    "screened_out": "rollouts/screened_out",
+}
+
+
+def rollout_stats(outs: list[Path]) -> dict[str, float | None]:
+    """Per optimizer step, the mean over the runs' steps: completions generated, prompts generated,
+    generation rounds, share of the trained groups whose rewards differ (the groups that move the
+    policy), prompts skipped and screened out (None where no run logged it). Runs logged before the
+    rollouts/* keys: completions from compute/completions, and the informative share from TRL's
+    frac_reward_zero_std when each step trained every group it generated (no train.filter)."""
+    values: dict[str, list[float]] = {k: [] for k in ROLLOUT_KEYS}
+    for out in outs:
+        before = 0.0
+        for line in read_train_log(out):
+            if "loss" not in line:
+                continue
+            got = {k: line.get(key) for k, key in ROLLOUT_KEYS.items()}
+            spent = line.get("compute/completions")
+            if got["completions"] is None and spent is not None:
+                got["completions"] = float(spent) - before
+            if spent is not None:
+                before = float(spent)
+            if got["rounds"] is None and spent is not None:
+                got["rounds"] = float(line.get("filter/rounds", 1.0))
+            if (
+                got["informative_groups"] is None
+                and "filter/rounds" not in line
+                and "frac_reward_zero_std" in line
+            ):
+                got["informative_groups"] = 1.0 - float(line["frac_reward_zero_std"])
+            for k, v in got.items():
+                if v is not None:
+                    values[k].append(float(v))
+    return {k: (sum(v) / len(v) if v else None) for k, v in values.items()}
+
+
+def spent_per_step(stats: dict[str, float | None]) -> str | None:
+    """One sentence of what a step spent (`rollout_stats` of one run), or None without compute logs."""
+    if stats.get("completions") is None:
+        return None
+    parts = [f"{stats['completions']:.1f} completions"]
+    if stats.get("prompts") is not None:
+        parts.append(f"{stats['prompts']:.1f} prompts")
+    if stats.get("rounds") is not None:
+        parts.append(f"{stats['rounds']:.2f} generation rounds")
+    if stats.get("informative_groups") is not None:
+        parts.append(f"{stats['informative_groups']:.0%} of the trained groups with rewards that differ")
+    for key, what in (("skipped", "prompts skipped"), ("screened_out", "prompts screened out")):
+        if stats.get(key) is not None:
+            parts.append(f"{stats[key]:.1f} {what}")
+    return "Per step, on average: " + ", ".join(parts) + "."
+
+
 def report(run_dir: Path, console: Console) -> dict[str, Path]:
     """Write the plots and report.md into `run_dir`; returns {name: path} of what was written."""
     run_dir = Path(run_dir)
@@ -289,7 +355,10 @@ def report(run_dir: Path, console: Console) -> dict[str, Path]:
         notes["eval_accuracy"] = "no eval.jsonl (set `train.eval_every` > 0, or run `dump eval --run`)"
 
     rows = final_rows(curriculum, evals, order)
-    written["report"] = _write_markdown(run_dir, run_info, curriculum, evals, rows, written, notes, scheduler)
+    spent = spent_per_step(rollout_stats([run_dir]))
+    written["report"] = _write_markdown(
+        run_dir, run_info, curriculum, evals, rows, written, notes, scheduler, spent
+    )
 
     # collapse_padding: the nine columns fit an 80-column terminal without cutting a header word
     table = Table(
@@ -322,6 +391,8 @@ def report(run_dir: Path, console: Console) -> dict[str, Path]:
             _fmt(r["eval_reward"], "+.2f"),
         )
     console.print(keep_headers_whole(table, console))
+    if spent:
+        console.print(spent)
     if evals:
         verdict, below = start_verdict(evals)
         console.print(f"[bold red]{verdict}" if below else verdict)
@@ -341,6 +412,7 @@ def _write_markdown(
     written: dict[str, Path],
     notes: dict[str, str],
     scheduler: str,
+    spent: str | None = None,
 ) -> Path:
     last_step = drawn_through(curriculum)
     recipe_name = run_info.get("recipe", {}).get("name", run_dir.name) if run_info else run_dir.name
@@ -415,6 +487,8 @@ def _write_markdown(
     if evals:
         verdict, below = start_verdict(evals)
         lines += ["", f"Against the start: {'**' + verdict + '**' if below else verdict}."]
+    if spent:
+        lines += ["", spent]
     lines += [
         "",
         "Train reward and accuracy: mean over those of the last tenth of generation steps that drew "

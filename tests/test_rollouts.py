@@ -365,6 +365,10 @@ def test_skip_runs_and_resumes_exactly(coin_family, tmp_path):
     out = tmp_path / "out"
     full = read_jsonl(out / "curriculum.jsonl")
     assert all(sum(line["drawn"].values()) == 2 for line in full)  # only the generated prompts count
+    skipped = sum(line["rollouts/skipped"] for line in logs) / len(logs)
+    printed = run_cli("report", str(out))
+    assert "Per step, on average: 8.0 completions, 2.0 prompts, 1.00 generation rounds" in printed
+    assert f"{skipped:.1f} prompts skipped" in printed
     shutil.rmtree(out / "checkpoint-4")
     run_cli("train", str(tmp_path / "recipe.yaml"), "--resume")
     assert read_jsonl(out / "curriculum.jsonl") == full
