@@ -6,7 +6,7 @@ recipe's data hash no longer matches this one's).
 
 Reads each `<method>-seed<seed>/` folder, the shared step 0 from `start_eval.json`, the
 distribution order and the step settings from the first run's run.json; writes compare.json,
-compare.md and the plots into the compare folder (what `dump compare` writes).
+compare.md and the plots into the compare folder (what `dump compare` writes), or into --out.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--schedulers", required=True)
     parser.add_argument("--seeds", required=True)
     parser.add_argument("--name", default=None, help="recipe name for the titles (default: the runs')")
+    parser.add_argument("--out", type=Path, default=None, help="where to write the tables (default: root)")
     args = parser.parse_args()
     schedulers = [s for s in args.schedulers.split(",") if s]
     seeds = [int(s) for s in args.seeds.split(",") if s]
@@ -42,7 +43,9 @@ def main() -> None:
     }
     start = read_json(args.root / "start_eval.json")["result"]
     console = Console(width=200)
-    tabulate(args.root, args.name or recipe["name"], runs, info["distributions"], start, settings, console)
+    out = args.out or args.root
+    out.mkdir(parents=True, exist_ok=True)
+    tabulate(out, args.name or recipe["name"], runs, info["distributions"], start, settings, console)
 
 
 if __name__ == "__main__":
