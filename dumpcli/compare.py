@@ -832,12 +832,13 @@ def _per_distribution_rows(result: dict[str, Any]) -> tuple[list[str], list[list
 
 
 def _rollout_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["method", "completions", "prompts", "rounds", "informative groups", "skipped", "screened out"]
+    header = ["method", "completions", "prompts", "rounds", "informative groups", "per 1k completions",
+              "skipped", "screened out"]  # fmt: skip
     rows = []
     for sched in result["schedulers"]:
         s = result.get("rollouts", {}).get(sched, {})
         formats = {"completions": ".1f", "prompts": ".1f", "rounds": ".2f", "informative_groups": ".2f",
-                   "skipped": ".1f", "screened_out": ".1f"}  # fmt: skip
+                   "informative_per_1k": ".1f", "skipped": ".1f", "screened_out": ".1f"}  # fmt: skip
         rows.append([sched, *("-" if s.get(k) is None else format(s[k], f) for k, f in formats.items())])
     return header, rows
 
@@ -889,7 +890,8 @@ def _write_markdown(result: dict[str, Any], path: Path, plots: list[Path]) -> Pa
         "",
         "What a step spent (train_log.jsonl, mean over the steps of all seeds): completions and prompts "
         "generated, generation rounds, the share of the trained groups whose rewards differ (the ones "
-        "that move the policy), prompts skipped (`train.rollouts: skip`) and screened out (`screen`):",
+        "that move the policy) and how many such groups 1000 generated completions bought, prompts "
+        "skipped (`train.rollouts: skip`) and screened out (`screen`):",
         "",
         *_markdown_table(*_rollout_rows(result)),
         "",

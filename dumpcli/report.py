@@ -279,11 +279,16 @@ ROLLOUT_KEYS = {  # what a step spent, from train_log.jsonl (the rollouts/* keys
 def rollout_stats(outs: list[Path]) -> dict[str, float | None]:
     """Per optimizer step, the mean over the runs' steps: completions generated, prompts generated,
     generation rounds, share of the trained groups whose rewards differ (the groups that move the
-    policy), prompts skipped and screened out (None where no run logged it). Runs logged before the
-    rollouts/* keys: completions from compute/completions, and the informative share from TRL's
-    frac_reward_zero_std when each step trained every group it generated (no train.filter)."""
+    policy), prompts skipped and screened out (None where no run logged it); and
+    `informative_per_1k`: such groups per 1000 completions generated, what `train.rollouts` and
+    `train.filter` try to raise. Runs logged before the rollouts/* keys: completions from
+    compute/completions; the informative groups from TRL's frac_reward_zero_std (a step without
+    train.filter trains every group it generated) or from train.filter's filled_with_dropped (the
+    groups it had to train on although their rewards were all equal)."""
     values: dict[str, list[float]] = {k: [] for k in ROLLOUT_KEYS}
+    informative = spent_total = 0.0
     for out in outs:
+        groups = _groups_per_step(out)
         before = 0.0
         for line in read_train_log(out):
             if "loss" not in line:
@@ -296,16 +301,35 @@ def rollout_stats(outs: list[Path]) -> dict[str, float | None]:
                 before = float(spent)
             if got["rounds"] is None and spent is not None:
                 got["rounds"] = float(line.get("filter/rounds", 1.0))
-            if (
-                got["informative_groups"] is None
-                and "filter/rounds" not in line
-                and "frac_reward_zero_std" in line
-            ):
-                got["informative_groups"] = 1.0 - float(line["frac_reward_zero_std"])
+            moving = line.get("rollouts/informative")
+            if got["informative_groups"] is None:
+                if "filter/rounds" in line and groups:
+                    got["informative_groups"] = (
+                        1.0 - float(line.get("filter/filled_with_dropped", 0.0)) / groups
+                    )
+                elif "filter/rounds" not in line and "frac_reward_zero_std" in line:
+                    got["informative_groups"] = 1.0 - float(line["frac_reward_zero_std"])
+            if moving is None and got["informative_groups"] is not None and groups:
+                moving = got["informative_groups"] * groups
+            if moving is not None and got["completions"]:
+                informative += float(moving)
+                spent_total += float(got["completions"])
             for k, v in got.items():
                 if v is not None:
                     values[k].append(float(v))
-    return {k: (sum(v) / len(v) if v else None) for k, v in values.items()}
+    stats: dict[str, float | None] = {k: (sum(v) / len(v) if v else None) for k, v in values.items()}
+    stats["informative_per_1k"] = 1000.0 * informative / spent_total if spent_total else None
+    return stats
+
+
+def _groups_per_step(out: Path) -> float | None:
+    """Groups trained per optimizer step (one process), from run.json's GRPO settings."""
+    recipe = (read_run_info(out) or {}).get("recipe") or {}
+    grpo = (recipe.get("train") or {}).get("grpo") or {}
+    try:
+        return float(grpo["per_device_train_batch_size"]) / float(grpo["num_generations"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
 
 
 def spent_per_step(stats: dict[str, float | None]) -> str | None:
@@ -319,6 +343,8 @@ def spent_per_step(stats: dict[str, float | None]) -> str | None:
         parts.append(f"{stats['rounds']:.2f} generation rounds")
     if stats.get("informative_groups") is not None:
         parts.append(f"{stats['informative_groups']:.0%} of the trained groups with rewards that differ")
+    if stats.get("informative_per_1k") is not None:
+        parts.append(f"{stats['informative_per_1k']:.1f} such groups per 1000 completions")
     for key, what in (("skipped", "prompts skipped"), ("screened_out", "prompts screened out")):
         if stats.get(key) is not None:
             parts.append(f"{stats[key]:.1f} {what}")

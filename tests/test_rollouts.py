@@ -417,9 +417,32 @@ def test_compare_tabulates_what_each_step_spent(tmp_path):
     (old / "train_log.jsonl").write_bytes(b"\n".join(orjson.dumps(x) for x in lines) + b"\n")
     got = rollout_stats([new])
     assert got == {"completions": 110.0, "prompts": 22.0, "rounds": 2.5, "informative_groups": 0.75,
-                   "skipped": None, "screened_out": 7.0}  # fmt: skip
+                   "skipped": None, "screened_out": 7.0, "informative_per_1k": None}  # fmt: skip
     got = rollout_stats([old])
     assert got["completions"] == 64.0 and got["rounds"] == 1.0 and got["informative_groups"] == 0.5
+    # with run.json's GRPO settings (8 groups a step): informative groups per 1000 completions,
+    # (0.25 * 8 + 0.75 * 8) / 128 completions
+    (old / "run.json").write_bytes(
+        orjson.dumps(
+            {"recipe": {"train": {"grpo": {"per_device_train_batch_size": 64, "num_generations": 8}}}}
+        )
+    )
+    assert rollout_stats([old])["informative_per_1k"] == 1000 * 8 / 128
+    lines = [
+        {
+            "step": 1,
+            "loss": 0.1,
+            "compute/completions": 192.0,
+            "filter/rounds": 3,
+            "filter/filled_with_dropped": 2,
+        }
+    ]
+    filtered = tmp_path / "filtered"
+    filtered.mkdir()
+    (filtered / "train_log.jsonl").write_bytes(orjson.dumps(lines[0]) + b"\n")
+    (filtered / "run.json").write_bytes((old / "run.json").read_bytes())
+    got = rollout_stats([filtered])  # 8 groups trained, 2 of them all-equal fillers
+    assert got["informative_groups"] == 0.75 and got["informative_per_1k"] == 1000 * 6 / 192
 
 
 def test_dry_run_describes_the_rollouts(tmp_path):

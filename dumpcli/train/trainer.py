@@ -382,6 +382,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         index = rules.group_index(sizes)
         moving = torch.zeros(len(sizes)).index_add_(0, index, (advantages.abs() > 0).to(torch.float32))
         metrics["rollouts/informative_groups"].append(float((moving > 0).to(torch.float32).mean()))
+        metrics["rollouts/informative"].append(float((moving > 0).sum()))
         metrics["rollouts/completions"].append(float(self.compute.completions - step.completions_before))
         metrics["rollouts/prompts"].append(float(len(step.spent or sizes)))
         metrics["rollouts/rounds"].append(float(step.rounds))
