@@ -299,27 +299,30 @@ def summarise(
             raise DumpError(f"{sched}: no evaluation step common to all seeds")
         at = {seed: {p["step"]: p for p in pts} for seed, pts in by_seed.items()}
         mean_curve = [(s, _mean_std([at[seed][s]["mean_accuracy"] for seed in at])) for s in steps]
-        final = steps[-1]
+        # each run's own last point: runs stopped by train.budget end at different steps, past the
+        # last step the seeds have in common
+        last = {seed: max(pts, key=lambda p: p["step"]) for seed, pts in by_seed.items()}
         final_dists = {
-            d: _mean_std([at[seed][final]["distributions"][d] for seed in at])
+            d: _mean_std([last[seed]["distributions"][d] for seed in at])
             for d in order
-            if all(d in at[seed][final]["distributions"] for seed in at)
+            if all(d in last[seed]["distributions"] for seed in at)
         }
         first = steps[0]  # step 0, the starting policy, when the curves have it
-        gains = [at[seed][final]["mean_accuracy"] - at[seed][first]["mean_accuracy"] for seed in at]
+        gains = [last[seed]["mean_accuracy"] - at[seed][first]["mean_accuracy"] for seed in at]
         out[sched] = {
             "seeds": sorted(by_seed),
             "start_step": first,
-            "final_step": final,
+            "final_step": max(p["step"] for p in last.values()),
+            "final_steps": sorted({p["step"] for p in last.values()}),
             "final": final_dists,
-            "final_mean_accuracy": _mean_std([at[seed][final]["mean_accuracy"] for seed in at]),
+            "final_mean_accuracy": _mean_std([last[seed]["mean_accuracy"] for seed in at]),
             "gain_over_start": _mean_std(gains),
             "seeds_below_start": sum(g < 0 for g in gains),
             "curve": [{"step": s, **ms} for s, ms in mean_curve],
             "auc": auc([(s, ms["mean"]) for s, ms in mean_curve]),
         }
-        if all("mean_sampled_accuracy" in at[seed][final] for seed in at):
-            sampled = [at[seed][final]["mean_sampled_accuracy"] for seed in at]
+        if all("mean_sampled_accuracy" in last[seed] for seed in at):
+            sampled = [last[seed]["mean_sampled_accuracy"] for seed in at]
             out[sched]["final_mean_sampled_accuracy"] = _mean_std(sampled)
             if all("mean_sampled_accuracy" in at[seed][first] for seed in at):
                 start_sampled = [at[seed][first]["mean_sampled_accuracy"] for seed in at]
@@ -852,8 +855,8 @@ def _write_markdown(result: dict[str, Any], path: Path, plots: list[Path]) -> Pa
         f"{result['max_steps']} GRPO steps each from the same warm start; evaluation every "
         f"{result['eval_every']} step(s) and at the end (step 0 = the starting policy).",
         "",
-        f"Final accuracy per distribution (easy \u2192 hard) at step {result['max_steps']}, mean \u00b1 std over "
-        f"seeds. AUC: area under the mean-accuracy curve divided by the step range. Steps to target: first "
+        f"Final accuracy per distribution (easy \u2192 hard) where each run ended (step {result['max_steps']}, "
+        "or the step that spent its train.budget), mean \u00b1 std over seeds. AUC: area under the mean-accuracy curve divided by the step range. Steps to target: first "
         f"evaluated step whose seed-mean mean accuracy reaches {result['target']:.3f} "
         f"({result['reference_note']}); in brackets, as a multiple of the reference's own steps. Gain over "
         "start: final mean accuracy minus the starting policy's (step 0).",

@@ -379,3 +379,21 @@ def test_compare_budget_stops_every_run_at_the_same_completions(
     assert again.exit_code == 0, again.output
     rerun = orjson.loads((tmp_path / "out" / "compare" / "compare.json").read_bytes())
     assert {run["status"] for run in rerun["runs"].values()} == {"reused"}
+
+
+def test_final_is_where_each_run_ended_when_budgets_stop_runs_at_different_steps() -> None:
+    """Runs stopped by train.budget end at different steps: "final" is each run's own last
+    evaluation, not the last step the seeds have in common."""
+
+    def pts(values: dict[int, float]) -> list[dict]:
+        return [{"step": s, "mean_accuracy": v, "distributions": {"a": v}} for s, v in values.items()]
+
+    curves = {
+        "uniform": {0: pts({0: 0.3, 25: 0.4, 50: 0.5}), 1: pts({0: 0.3, 25: 0.4, 50: 0.5})},
+        "screen": {0: pts({0: 0.3, 25: 0.35, 41: 0.6}), 1: pts({0: 0.3, 25: 0.45, 38: 0.4})},
+    }
+    s = summarise(curves, ["a"], "uniform")["summary"]["screen"]
+    assert s["final_mean_accuracy"]["mean"] == pytest.approx(0.5)  # 0.6 and 0.4, not step 25's 0.4
+    assert s["final"]["a"]["mean"] == pytest.approx(0.5)
+    assert s["gain_over_start"]["mean"] == pytest.approx(0.2)
+    assert s["final_steps"] == [38, 41]
