@@ -710,7 +710,7 @@ def compare_table(result: dict[str, Any]) -> Table:
     header, rows = _rows(result)
     seeds = ", ".join(map(str, result["seeds"]))
     table = Table(
-        title=f"compare: {result['recipe']}, final accuracy at step {result['max_steps']} (seeds {seeds})",
+        title=f"compare: {result['recipe']}, final accuracy where each run ended (seeds {seeds})",
         caption=f"mean \u00b1 std over seeds; AUC of mean accuracy vs step / step range; "
         f"target = {result['reference_note']}",
     )
