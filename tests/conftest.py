@@ -104,17 +104,23 @@ class ToyFamily(PuzzleFamily):
         return Verdict(True, float(ok), True, "correct" if ok else "wrong")
 
 
+def register_family(monkeypatch: pytest.MonkeyPatch, family: type[PuzzleFamily]) -> None:
+    """Register a test's puzzle family (and its verifier) under its `name` for the test's duration."""
+    from dumpcli.puzzles import registry
+
+    module_name = f"dumpcli_test_{family.name}"
+    module = types.ModuleType(module_name)
+    module.__spec__ = importlib.machinery.ModuleSpec(module_name, None)
+    module.Family = family
+    monkeypatch.setitem(sys.modules, module_name, module)
+    monkeypatch.setitem(registry._FAMILIES, family.name, f"{module_name}:Family")
+    monkeypatch.setattr(registry, "_cache", {})
+
+
 @pytest.fixture
 def toy_family(monkeypatch: pytest.MonkeyPatch) -> type[ToyFamily]:
     """Register ToyFamily as puzzle family and verifier "toy" for the duration of a test."""
-    from dumpcli.puzzles import registry
-
-    module = types.ModuleType("dumpcli_test_toy")
-    module.__spec__ = importlib.machinery.ModuleSpec("dumpcli_test_toy", None)
-    module.Toy = ToyFamily  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "dumpcli_test_toy", module)
-    monkeypatch.setitem(registry._FAMILIES, "toy", "dumpcli_test_toy:Toy")
-    monkeypatch.setattr(registry, "_cache", {})
+    register_family(monkeypatch, ToyFamily)
     return ToyFamily
 
 

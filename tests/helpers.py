@@ -94,3 +94,19 @@ def train_until_then_signal(recipe: Any, env: dict[str, str], signum: int, draws
     proc.send_signal(signum)
     output, _ = proc.communicate(timeout=300)
     return proc.returncode, output
+
+
+def record_loss_inputs(monkeypatch: Any) -> list[tuple[list[int], list[float]]]:
+    """Patch the trainer's compute_loss to record, per call, each row's position in its generation
+    batch and its advantage (what reached the loss); returns the list it fills."""
+    from dumpcli.train.trainer import ROW, CurriculumGRPOTrainer
+
+    seen: list[tuple[list[int], list[float]]] = []
+    original = CurriculumGRPOTrainer.compute_loss
+
+    def recording(self: Any, model: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append((inputs[ROW].tolist(), inputs["advantages"].tolist()))
+        return original(self, model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(CurriculumGRPOTrainer, "compute_loss", recording)
+    return seen

@@ -4,18 +4,16 @@ options end to end from the CLI, with logs that add up and an exact resume."""
 
 from __future__ import annotations
 
-import importlib.machinery
 import itertools
 import shutil
 import sys
-import types
 import zlib
 
 import numpy as np
 import pytest
 import torch
-from conftest import ToyFamily, read_jsonl, save_recipe
-from helpers import tiny_train_recipe
+from conftest import ToyFamily, read_jsonl, register_family, save_recipe
+from helpers import record_loss_inputs, tiny_train_recipe
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -272,14 +270,7 @@ class CoinFamily(ToyFamily):
 
 @pytest.fixture
 def coin_family(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dumpcli.puzzles import registry
-
-    module = types.ModuleType("dumpcli_test_coin")
-    module.__spec__ = importlib.machinery.ModuleSpec("dumpcli_test_coin", None)
-    module.Coin = CoinFamily  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "dumpcli_test_coin", module)
-    monkeypatch.setitem(registry._FAMILIES, "coin", "dumpcli_test_coin:Coin")
-    monkeypatch.setattr(registry, "_cache", {})
+    register_family(monkeypatch, CoinFamily)
 
 
 ROLLOUT_RECIPE = {  # 6 problems, so prompts come back with a history; 2 prompts x 4 completions a step
@@ -329,16 +320,7 @@ def test_budget_shares_the_steps_completions_by_predicted_success(coin_family, t
 def test_screen_generates_the_rest_of_a_group_only_for_prompts_that_qualify(
     coin_family, tmp_path, monkeypatch
 ):
-    from dumpcli.train.trainer import ROW, CurriculumGRPOTrainer
-
-    seen: list[tuple[list[int], list[float]]] = []
-    original = CurriculumGRPOTrainer.compute_loss
-
-    def recording(self, model, inputs, *args, **kwargs):
-        seen.append((inputs[ROW].tolist(), inputs["advantages"].tolist()))
-        return original(self, model, inputs, *args, **kwargs)
-
-    monkeypatch.setattr(CurriculumGRPOTrainer, "compute_loss", recording)
+    seen = record_loss_inputs(monkeypatch)
     logs = rollout_logs(tmp_path, {"method": "screen", "k_screen": 2, "max_rounds": 3})
     assert_logs_add_up(logs)
     assert len(seen) == len(logs) == 4

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 from conftest import read_jsonl, save_recipe
-from helpers import TINY_TRAIN_RECIPE, tiny_train_recipe, train_until_then_signal
+from helpers import TINY_TRAIN_RECIPE, record_loss_inputs, tiny_train_recipe, train_until_then_signal
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
@@ -282,16 +282,7 @@ def test_thompson_trains_end_to_end_and_resumes_with_its_posterior(tmp_path):
 def test_zero_variance_drop_keeps_all_equal_groups_out_of_a_full_batch(tmp_path, monkeypatch):
     """What reaches the loss: every group of the generation batch (rows regrouped by their position)
     has rewards that differ, unless the step says it ran out of rounds and filled with dropped ones."""
-    from dumpcli.train.trainer import ROW, CurriculumGRPOTrainer
-
-    seen: list[tuple[list[int], list[float]]] = []
-    original = CurriculumGRPOTrainer.compute_loss
-
-    def recording(self, model, inputs, *args, **kwargs):
-        seen.append((inputs[ROW].tolist(), inputs["advantages"].tolist()))
-        return original(self, model, inputs, *args, **kwargs)
-
-    monkeypatch.setattr(CurriculumGRPOTrainer, "compute_loss", recording)
+    seen = record_loss_inputs(monkeypatch)
     recipe = save_recipe(
         tmp_path, tiny_train_recipe(**{"train.filter": {"zero_variance": "drop", "max_rounds": 6}})
     )
