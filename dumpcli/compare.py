@@ -423,13 +423,24 @@ def _seed_mean_curve(by_seed: dict[int, list[dict[str, Any]]], axis: str) -> lis
     seed-mean final)."""
     steps = sorted(set.intersection(*[{p["step"] for p in pts} for pts in by_seed.values()]))
     at = [{p["step"]: p for p in pts} for pts in by_seed.values()]
-    return [
+    curve = [
         (
             sum(float(a[step][axis]) for a in at) / len(at),
             sum(float(a[step]["mean_accuracy"]) for a in at) / len(at),
         )
         for step in steps
     ]
+    # runs stopped by train.budget end at different steps, past the last one they share: their
+    # ends, averaged, are the curve's last point
+    last = [max(pts, key=lambda p: p["step"]) for pts in by_seed.values()]
+    if any(p["step"] not in steps or p["step"] != steps[-1] for p in last):
+        curve.append(
+            (
+                sum(float(p[axis]) for p in last) / len(last),
+                sum(float(p["mean_accuracy"]) for p in last) / len(last),
+            )
+        )
+    return curve
 
 
 def below_start(result: dict[str, Any]) -> list[str]:

@@ -397,3 +397,24 @@ def test_final_is_where_each_run_ended_when_budgets_stop_runs_at_different_steps
     assert s["final"]["a"]["mean"] == pytest.approx(0.5)
     assert s["gain_over_start"]["mean"] == pytest.approx(0.2)
     assert s["final_steps"] == [38, 41]
+
+
+def test_completions_to_target_counts_runs_stopped_at_different_steps() -> None:
+    """Budget-stopped runs end at different steps: the seed-mean curve ends at their averaged ends,
+    so a method that reaches the target only at its end is not reported as never reaching it."""
+
+    def pts(values: dict[int, float], per: int) -> list[dict]:
+        return [
+            {"step": s, "mean_accuracy": v, "distributions": {"a": v}, "completions": per * s,
+             "tokens": 10.0 * per * s, "seconds": float(s)}
+            for s, v in values.items()
+        ]  # fmt: skip
+
+    curves = {
+        "uniform": {0: pts({0: 0.2, 50: 0.3, 100: 0.4}, 100), 1: pts({0: 0.2, 50: 0.3, 100: 0.4}, 100)},
+        "screen": {0: pts({0: 0.2, 50: 0.3, 96: 0.5}, 104), 1: pts({0: 0.2, 50: 0.3, 93: 0.5}, 106)},
+    }
+    v = compute_verdicts(curves, ["a"], "uniform", 0.4)
+    reach = v["methods"]["screen"]["completions_to_target"]
+    # seed-mean curve: (0, .2), (5250, .3), ((9984 + 9858) / 2, .5): the first point at 0.4 or above
+    assert reach["completions"] == pytest.approx((96 * 104 + 93 * 106) / 2)
