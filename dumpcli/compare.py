@@ -300,8 +300,12 @@ def summarise(
         at = {seed: {p["step"]: p for p in pts} for seed, pts in by_seed.items()}
         mean_curve = [(s, _mean_std([at[seed][s]["mean_accuracy"] for seed in at])) for s in steps]
         # each run's own last point: runs stopped by train.budget end at different steps, past the
-        # last step the seeds have in common
+        # last step the seeds have in common; their averaged ends close the curve (as on the compute
+        # axes, `_seed_mean_curve`)
         last = {seed: max(pts, key=lambda p: p["step"]) for seed, pts in by_seed.items()}
+        if any(p["step"] != steps[-1] for p in last.values()):
+            end = sum(p["step"] for p in last.values()) / len(last)
+            mean_curve.append((end, _mean_std([p["mean_accuracy"] for p in last.values()])))
         final_dists = {
             d: _mean_std([last[seed]["distributions"][d] for seed in at])
             for d in order
@@ -433,7 +437,7 @@ def _seed_mean_curve(by_seed: dict[int, list[dict[str, Any]]], axis: str) -> lis
     # runs stopped by train.budget end at different steps, past the last one they share: their
     # ends, averaged, are the curve's last point
     last = [max(pts, key=lambda p: p["step"]) for pts in by_seed.values()]
-    if any(p["step"] not in steps or p["step"] != steps[-1] for p in last):
+    if any(p["step"] != steps[-1] for p in last):
         curve.append(
             (
                 sum(float(p[axis]) for p in last) / len(last),

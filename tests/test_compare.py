@@ -242,7 +242,12 @@ def test_compare_two_step_budget_every_scheduler_and_seed(
         assert [p["completions"] for p in run["curve"]] == [0, 4, 8]
         assert run["curve"][-1]["tokens"] > 0 and run["curve"][-1]["seconds"] > 0
     assert sum(data["drawn_share"]["uniform"].values()) == pytest.approx(1.0)
-    for name in ("mean_accuracy", "mean_accuracy_completions", "mean_accuracy_tokens", "mean_accuracy_seconds"):
+    for name in (
+        "mean_accuracy",
+        "mean_accuracy_completions",
+        "mean_accuracy_tokens",
+        "mean_accuracy_seconds",
+    ):
         assert f"({name}.png)" in md
         assert imread(root / f"{name}.png").shape[:2] == (500, 1000)
     assert "uniform" in result.output and "ucb" in result.output and "AUC" in result.output
@@ -355,20 +360,36 @@ def test_compare_budget_stops_every_run_at_the_same_completions(
             "train.scheduler": {"name": "ucb", "window": 50},
             "train.grpo": {**RECIPE["train"]["grpo"], "max_steps": 6},
             "compare": {
-                "variants": {"ucb-ds": {"scheduler": {"name": "ucb"}, "filter": {"zero_variance": "drop", "max_rounds": 3}}}
+                "variants": {
+                    "ucb-ds": {
+                        "scheduler": {"name": "ucb"},
+                        "filter": {"zero_variance": "drop", "max_rounds": 3},
+                    }
+                }
             },
         }
     )
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    args = ["compare", str(path), "--schedulers", "uniform,ucb-ds", "--seeds", "0", "--budget", "completions=8"]
+    args = [
+        "compare",
+        str(path),
+        "--schedulers",
+        "uniform,ucb-ds",
+        "--seeds",
+        "0",
+        "--budget",
+        "completions=8",
+    ]
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = orjson.loads((tmp_path / "out" / "compare" / "compare.json").read_bytes())
     assert data["budget"] == {"completions": 8}
     for name, run in data["runs"].items():
         out = Path(run["output_dir"])
-        logs = [orjson.loads(x) for x in (out / "train_log.jsonl").read_bytes().splitlines() if b'"loss"' in x]
+        logs = [
+            orjson.loads(x) for x in (out / "train_log.jsonl").read_bytes().splitlines() if b'"loss"' in x
+        ]
         spent = [line["compute/completions"] for line in logs]
         assert spent[-1] >= 8 and all(c < 8 for c in spent[:-1]), name
         last = logs[-1]["step"]
@@ -397,6 +418,29 @@ def test_final_is_where_each_run_ended_when_budgets_stop_runs_at_different_steps
     assert s["final"]["a"]["mean"] == pytest.approx(0.5)
     assert s["gain_over_start"]["mean"] == pytest.approx(0.2)
     assert s["final_steps"] == [38, 41]
+    assert s["curve"][-1]["step"] == pytest.approx(39.5) and s["curve"][-1]["mean"] == pytest.approx(0.5)
+
+
+def test_plots_of_runs_stopped_at_different_steps(tmp_path: Path) -> None:
+    """The plot's x (the compute axis) and y (the summary curve) have the same points when the runs
+    end at different steps (it raised before)."""
+    from dumpcli.compare import plot_mean_accuracy
+
+    def pts(values: dict[int, float]) -> list[dict]:
+        return [{"step": s, "mean_accuracy": v, "distributions": {"a": v}, "completions": 100.0 * s,
+                 "tokens": 1000.0 * s, "seconds": float(s)} for s, v in values.items()]  # fmt: skip
+
+    curves = {"screen": {0: pts({0: 0.3, 25: 0.35, 41: 0.6}), 1: pts({0: 0.3, 25: 0.45, 38: 0.4})}}
+    result = {
+        "recipe": "r",
+        **summarise(curves, ["a"], "screen"),
+        "runs": {
+            f"screen-seed{k}": {"scheduler": "screen", "seed": k, "curve": v}
+            for k, v in curves["screen"].items()
+        },
+    }
+    for axis in ("step", "completions"):
+        assert plot_mean_accuracy(result, tmp_path / f"{axis}.png", axis=axis).is_file()
 
 
 def test_completions_to_target_counts_runs_stopped_at_different_steps() -> None:
