@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -64,6 +64,17 @@ class Draw:
     probabilities: dict[str, float]
     drawn_rows: list[int]  # the global draw (the same on every rank)
     local_rows: list[int]  # this rank's slice of it, each prompt num_generations times
+
+
+class _Screened(NamedTuple):
+    """One prompt a screen generated: its round, place in the round, dataset row, whether it
+    qualified, and its position in the concatenated draws (what a selector's `keep` takes)."""
+
+    round: int
+    index: int
+    row: int
+    qualified: bool
+    position: int
 
 
 @dataclass
@@ -300,14 +311,12 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         need = local_size // g
         outputs: list[dict[str, Any]] = []
         train_rewards: list[torch.Tensor] = []
-        screened: list[
-            tuple[int, int, int, bool, int]
-        ] = []  # (round, prompt in round, row, qualified, draw position)
+        screened: list[_Screened] = []
         drawn_before = 0  # prompts of the earlier screening draws (positions for a selector's `keep`)
         qualified_all = screened_all = 0
         first_prompt = len(self._rollout_step.spent)  # the screened prompts' entries, in draw order
         while len(outputs) < spec.max_rounds:
-            missing = need - sum(1 for s in screened if s[3])
+            missing = need - sum(1 for s in screened if s.qualified)
             most = int(
                 self.accelerator.gather(torch.tensor([max(0, missing)], device=self.accelerator.device)).max()
             )
@@ -323,7 +332,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             )
             ok = rules.qualifies(np.asarray(successes).reshape(n, k).mean(axis=1), spec.band)
             for j, r in enumerate(mine):
-                screened.append((len(outputs), j, r, bool(ok[j]), drawn_before + rank * n + j))
+                screened.append(_Screened(len(outputs), j, r, bool(ok[j]), drawn_before + rank * n + j))
             outputs.append(out)
             train_rewards.append(self._last_train_rewards)
             drawn_before += n * world
@@ -332,12 +341,12 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                 self.accelerator.gather(torch.tensor([int(ok.sum())], device=self.accelerator.device)).sum()
             )
         self._qualified_share = qualified_all / max(1, screened_all)
-        positions, filled = rules.fill_in_order([s[3] for s in screened], need)
+        positions, filled = rules.fill_in_order([s.qualified for s in screened], need)
         chosen = [screened[i] for i in positions]
-        by_row = {s[2]: self.train_dataset[s[2]] for s in chosen}
+        by_row = {s.row: self.train_dataset[s.row] for s in chosen}
         rest = g - k
         out, _, _ = self._generate_round(
-            [dict(by_row[s[2]]) for s in chosen for _ in range(rest)], [rest] * (need * world), feed=False
+            [dict(by_row[s.row]) for s in chosen for _ in range(rest)], [rest] * (need * world), feed=False
         )
         names, gathered = self._last_round
         outputs.append(out)
@@ -346,7 +355,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         picked = [
             pair
             for i, s in enumerate(chosen)
-            for pair in [(s[0], s[1] * k + t) for t in range(k)] + [(last, i * rest + t) for t in range(rest)]
+            for pair in [(s.round, s.index * k + t) for t in range(k)]
+            + [(last, i * rest + t) for t in range(rest)]
         ]
         with self._bookkeeping():
             merged = merge_rows(outputs, picked, self.processing_class.pad_token_id)
@@ -357,7 +367,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         rest_advantages = merged["advantages"].view(need, g)[:, k:].reshape(-1).to(torch.float32)
         everyone = self.accelerator.gather(rest_advantages).cpu().tolist()
         self._feed(names, [[r, s, a, tok] for (r, s, _, tok), a in zip(gathered, everyone, strict=True)])
-        kept = gather_object([s[4] for s in chosen])  # draw positions, in the batch's order
+        kept = gather_object([s.position for s in chosen])  # draw positions, in the batch's order
         if self.curriculum.learns_from_improvement:
             self.curriculum.keep(kept)
         step = self._rollout_step
