@@ -77,6 +77,19 @@ class _Screened(NamedTuple):
     position: int
 
 
+class _Round(NamedTuple):
+    """One generation round as `_generate_round` leaves it: TRL's output, this rank's rewards (the
+    scheme's, for the curriculum), successes and rewards as TRL normalises them, and the gathered
+    (distribution, id) and [reward, success, advantage, tokens] of every rank."""
+
+    output: dict[str, Any]
+    rewards: list[float]
+    successes: list[float]
+    train_rewards: torch.Tensor
+    names: list[tuple[str, str]]
+    gathered: list[list[float]]
+
+
 @dataclass
 class _StepRollouts:
     """What one generation step spent (its `rollouts/*` log)."""
@@ -214,8 +227,6 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self._qualified_share = 1.0  # screen: share of screened prompts that qualified last step
         self._batch_sizes: list[int] | None = None  # completions per prompt of the drawn batch (global)
         self._rollout_step = _StepRollouts(completions_before=0)
-        self._last_train_rewards = torch.zeros(0)
-        self._last_round: tuple[Sequence[tuple[str, str]], list[list[float]]] = ([], [])
         self._id_column: Any = None
         if self.rollouts is None:
             return
@@ -327,14 +338,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             rows = self._draw_prompts(n * world)
             mine = rows[rank * n : (rank + 1) * n]
             by_row = {r: self.train_dataset[r] for r in set(mine)}
-            out, _, successes = self._generate_round(
+            screen = self._generate_round(
                 [dict(by_row[r]) for r in mine for _ in range(k)], [k] * (n * world)
             )
-            ok = rules.qualifies(np.asarray(successes).reshape(n, k).mean(axis=1), spec.band)
+            ok = rules.qualifies(np.asarray(screen.successes).reshape(n, k).mean(axis=1), spec.band)
             for j, r in enumerate(mine):
                 screened.append(_Screened(len(outputs), j, r, bool(ok[j]), drawn_before + rank * n + j))
-            outputs.append(out)
-            train_rewards.append(self._last_train_rewards)
+            outputs.append(screen.output)
+            train_rewards.append(screen.train_rewards)
             drawn_before += n * world
             screened_all += n * world
             qualified_all += int(
@@ -345,12 +356,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         chosen = [screened[i] for i in positions]
         by_row = {s.row: self.train_dataset[s.row] for s in chosen}
         rest = g - k
-        out, _, _ = self._generate_round(
+        continuation = self._generate_round(
             [dict(by_row[s.row]) for s in chosen for _ in range(rest)], [rest] * (need * world), feed=False
         )
-        names, gathered = self._last_round
-        outputs.append(out)
-        train_rewards.append(self._last_train_rewards)
+        outputs.append(continuation.output)
+        train_rewards.append(continuation.train_rewards)
         last = len(outputs) - 1
         picked = [
             pair
@@ -361,12 +371,16 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         with self._bookkeeping():
             merged = merge_rows(outputs, picked, self.processing_class.pad_token_id)
             merged["num_items_in_batch"] = self.accelerator.gather(merged["completion_mask"].sum()).sum()
-            rewards = torch.stack([train_rewards[r][row] for r, row in picked])
-            merged["advantages"] = self._advantages(rewards, [g] * (need * world))
+            rewards = torch.stack([train_rewards[r][row] for r, row in picked]).to(self.accelerator.device)
+            everyone = self.accelerator.gather(rewards.to(torch.float32)).cpu()
+            merged["advantages"] = self._advantages(everyone, [g] * (need * world), len(picked))
         # the continuation's feedback carries the advantages of the whole groups it completes
         rest_advantages = merged["advantages"].view(need, g)[:, k:].reshape(-1).to(torch.float32)
         everyone = self.accelerator.gather(rest_advantages).cpu().tolist()
-        self._feed(names, [[r, s, a, tok] for (r, s, _, tok), a in zip(gathered, everyone, strict=True)])
+        self._feed(
+            continuation.names,
+            [[r, s, a, tok] for (r, s, _, tok), a in zip(continuation.gathered, everyone, strict=True)],
+        )
         kept = gather_object([s.position for s in chosen])  # draw positions, in the batch's order
         if self.curriculum.learns_from_improvement:
             self.curriculum.keep(kept)
@@ -465,9 +479,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         else:
             sizes = list(self._batch_sizes or [])
             own = sizes if any(n != self.num_generations for n in sizes) else None
-            output, rewards, successes = self._generate_round(inputs, own)
+            first = self._generate_round(inputs, own)
+            output = first.output
             if self.group_filter is not None:
-                output = self._fill_with_kept_groups(inputs, output, rewards, successes)
+                output = self._fill_with_kept_groups(inputs, output, first.rewards, first.successes)
         self._log_rollouts(output, sizes)
         # each completion's position in the generation batch survives TRL's shuffle and split
         output[ROW] = torch.arange(output["prompt_ids"].shape[0], device=self.accelerator.device)
@@ -477,11 +492,11 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     def _generate_round(
         self, inputs: list[dict[str, Any]], sizes: Sequence[int] | None = None, feed: bool = True
-    ) -> tuple[dict[str, Any], list[float], list[float]]:
-        """TRL's generation and scoring of one batch, then the curriculum's feedback from it.
-        `sizes`: the global batch's groups, when they are not TRL's num_generations each (TRL then
-        sees every completion alone and the advantages are computed here, group by group).
-        Returns the output and this rank's per-completion rewards and successes."""
+    ) -> _Round:
+        """TRL's generation and scoring of one batch, then the curriculum's feedback from it (unless
+        `feed` is False). `sizes`: the global batch's groups, when they are not TRL's num_generations
+        each (TRL then sees every completion alone and the advantages are computed here, group by
+        group)."""
         with self._trl_group_size(1 if sizes is not None else None):
             output = super()._generate_and_score_completions(inputs)
         verdicts = self.reward_function.last_verdicts
@@ -497,9 +512,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             rewards = total[start : start + len(inputs)].tolist()
         successes = [float(v.format_ok and v.answer_score >= 1.0) for v in verdicts]
         with self._bookkeeping():
-            self._last_train_rewards = self._train_rewards(len(inputs))
+            everyone = self._train_rewards()
             if sizes is not None:
-                output["advantages"] = self._advantages(self._last_train_rewards, sizes)
+                output["advantages"] = self._advantages(everyone, sizes, len(inputs))
         device = self.accelerator.device
         local = torch.tensor(list(zip(rewards, successes, strict=True)), dtype=torch.float32, device=device)
         advantages = output["advantages"].detach().to(torch.float32).reshape(-1, 1)
@@ -520,15 +535,14 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                 zero = self._metrics["train"]["frac_reward_zero_std"]
                 if zero:
                     zero.pop()
-                all_rewards = self.accelerator.gather(self._last_train_rewards.to(device)).cpu().tolist()
-                zero.append(rules.zero_variance_groups(all_rewards, all_sizes) / max(1, len(all_sizes)))
+                zero.append(rules.zero_variance_groups(everyone.tolist(), all_sizes) / max(1, len(all_sizes)))
             if self.history is not None:
                 self.history.update([pid for _, pid in names], [row[1] for row in gathered])
         self._rollout_step.rounds += 1
-        self._last_round = (names, gathered)
         if feed:
             self._feed(names, gathered)
-        return output, rewards, successes
+        start = self.accelerator.process_index * len(inputs)
+        return _Round(output, rewards, successes, everyone[start : start + len(inputs)], names, gathered)
 
     def _feed(self, names: Sequence[tuple[str, str]], gathered: Sequence[Sequence[float]]) -> None:
         """The curriculum's feedback from gathered (distribution, id) and [reward, success, advantage, tokens]."""
@@ -562,24 +576,21 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         finally:
             self.num_generations = saved
 
-    def _train_rewards(self, local_count: int) -> torch.Tensor:
-        """This rank's rewards as TRL normalises them (weighted sum over the reward functions, NaN
-        where every function returned None)."""
+    def _train_rewards(self) -> torch.Tensor:
+        """Every rank's rewards of the last scoring as TRL normalises them (weighted sum over the
+        reward functions, NaN where every function returned None), on the CPU."""
         assert self._rewards_per_func is not None
         per_func = self._rewards_per_func
         total = (per_func * self.reward_weights.to(per_func.device)).nansum(dim=1)
         total[torch.isnan(per_func).all(dim=1)] = torch.nan
-        start = self.accelerator.process_index * local_count
-        return total[start : start + local_count]
+        return total.to(torch.float32).cpu()
 
-    def _advantages(self, local_rewards: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
-        """This rank's advantages when the global batch is groups of `sizes` (every rank holds the
-        same number of completions; a group may straddle ranks)."""
-        device = self.accelerator.device
-        everyone = self.accelerator.gather(local_rewards.to(device=device, dtype=torch.float32)).cpu()
+    def _advantages(self, everyone: torch.Tensor, sizes: Sequence[int], local_count: int) -> torch.Tensor:
+        """This rank's advantages when every rank's rewards `everyone` are groups of `sizes` (every
+        rank holds `local_count` completions; a group may straddle ranks)."""
         advantages = rules.group_advantages(everyone, sizes, self.scale_rewards)
-        start = self.accelerator.process_index * local_rewards.numel()
-        return advantages[start : start + local_rewards.numel()].to(device)
+        start = self.accelerator.process_index * local_count
+        return advantages[start : start + local_count].to(self.accelerator.device)
 
     def _calculate_rewards(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         """TRL's per-function rewards (gathered over ranks), kept for the curriculum's feedback."""
@@ -612,9 +623,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         judge(0, rewards, successes)
         while len(rounds) < spec.max_rounds and self._any_rank(len(kept) < need):
             more = self._draw_generation_batch(len(inputs))
-            out, r, s = self._generate_round(more)
-            judge(len(rounds), r, s)
-            rounds.append(out)
+            extra = self._generate_round(more)
+            judge(len(rounds), extra.rewards, extra.successes)
+            rounds.append(extra.output)
         filled = dropped[: max(0, need - len(kept))]
         chosen = sorted(kept[:need] + filled)
         merged = merge_groups(rounds, chosen, g, self.processing_class.pad_token_id)
