@@ -502,18 +502,15 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         verdicts = self.reward_function.last_verdicts
         if len(verdicts) != len(inputs):
             raise RuntimeError(f"reward function scored {len(verdicts)} completions, expected {len(inputs)}")
+        everyone = self._train_rewards()
+        start = self.accelerator.process_index * len(inputs)
         if len(self.reward_funcs) == 1:
             rewards = [score(v, self.reward_function.scheme) for v in verdicts]
         else:  # the weighted sum GRPO trains on (TRL's nansum: a None counts 0), this rank's slice
-            assert self._rewards_per_func is not None
-            weights = self.reward_weights.to(self._rewards_per_func.device)
-            total = (self._rewards_per_func * weights).nansum(dim=1)
-            start = self.accelerator.process_index * len(inputs)
-            rewards = total[start : start + len(inputs)].tolist()
+            rewards = torch.nan_to_num(everyone[start : start + len(inputs)], nan=0.0).tolist()
         successes = [float(v.format_ok and v.answer_score >= 1.0) for v in verdicts]
-        with self._bookkeeping():
-            everyone = self._train_rewards()
-            if sizes is not None:
+        if sizes is not None:
+            with self._bookkeeping():
                 output["advantages"] = self._advantages(everyone, sizes, len(inputs))
         device = self.accelerator.device
         local = torch.tensor(list(zip(rewards, successes, strict=True)), dtype=torch.float32, device=device)
@@ -541,7 +538,6 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self._rollout_step.rounds += 1
         if feed:
             self._feed(names, gathered)
-        start = self.accelerator.process_index * len(inputs)
         return _Round(output, rewards, successes, everyone[start : start + len(inputs)], names, gathered)
 
     def _feed(self, names: Sequence[tuple[str, str]], gathered: Sequence[Sequence[float]]) -> None:
