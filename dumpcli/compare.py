@@ -298,14 +298,12 @@ def summarise(
         if not steps:
             raise DumpError(f"{sched}: no evaluation step common to all seeds")
         at = {seed: {p["step"]: p for p in pts} for seed, pts in by_seed.items()}
-        mean_curve = [(s, _mean_std([at[seed][s]["mean_accuracy"] for seed in at])) for s in steps]
-        # each run's own last point: runs stopped by train.budget end at different steps, past the
-        # last step the seeds have in common; their averaged ends close the curve (as on the compute
-        # axes, `_seed_mean_curve`)
+        mean_curve = [
+            (sum(p["step"] for p in points) / len(points), _mean_std([p["mean_accuracy"] for p in points]))
+            for points in aligned_points(by_seed)
+        ]
+        # each run's own last point: runs stopped by train.budget end at different steps
         last = {seed: max(pts, key=lambda p: p["step"]) for seed, pts in by_seed.items()}
-        if any(p["step"] != steps[-1] for p in last.values()):
-            end = sum(p["step"] for p in last.values()) / len(last)
-            mean_curve.append((end, _mean_std([p["mean_accuracy"] for p in last.values()])))
         final_dists = {
             d: _mean_std([last[seed]["distributions"][d] for seed in at])
             for d in order
@@ -421,30 +419,30 @@ def compute_verdicts(
     return out
 
 
-def _seed_mean_curve(by_seed: dict[int, list[dict[str, Any]]], axis: str) -> list[tuple[float, float]]:
-    """(mean over seeds of `axis`, mean over seeds of mean accuracy) at each step every seed evaluated:
-    the seed-mean curve on a compute axis, or on `step` (its last point reaches the method's own
-    seed-mean final)."""
+def aligned_points(by_seed: dict[int, list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """The seeds' points that one seed-mean curve averages, in order: those at each step every seed
+    evaluated, then, when the runs ended at different steps (stopped by train.budget past the last
+    step they share), their ends."""
     steps = sorted(set.intersection(*[{p["step"] for p in pts} for pts in by_seed.values()]))
     at = [{p["step"]: p for p in pts} for pts in by_seed.values()]
-    curve = [
-        (
-            sum(float(a[step][axis]) for a in at) / len(at),
-            sum(float(a[step]["mean_accuracy"]) for a in at) / len(at),
-        )
-        for step in steps
-    ]
-    # runs stopped by train.budget end at different steps, past the last one they share: their
-    # ends, averaged, are the curve's last point
+    points = [[a[step] for a in at] for step in steps]
     last = [max(pts, key=lambda p: p["step"]) for pts in by_seed.values()]
-    if any(p["step"] != steps[-1] for p in last):
-        curve.append(
-            (
-                sum(float(p[axis]) for p in last) / len(last),
-                sum(float(p["mean_accuracy"]) for p in last) / len(last),
-            )
+    if not steps or any(p["step"] != steps[-1] for p in last):
+        points.append(last)
+    return points
+
+
+def _seed_mean_curve(by_seed: dict[int, list[dict[str, Any]]], axis: str) -> list[tuple[float, float]]:
+    """(mean over seeds of `axis`, mean over seeds of mean accuracy) along `aligned_points`: the
+    seed-mean curve on a compute axis, or on `step` (its last point is the method's own seed-mean
+    final)."""
+    return [
+        (
+            sum(float(p[axis]) for p in points) / len(points),
+            sum(float(p["mean_accuracy"]) for p in points) / len(points),
         )
-    return curve
+        for points in aligned_points(by_seed)
+    ]
 
 
 def below_start(result: dict[str, Any]) -> list[str]:
