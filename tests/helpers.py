@@ -110,3 +110,10 @@ def record_loss_inputs(monkeypatch: Any) -> list[tuple[list[int], list[float]]]:
 
     monkeypatch.setattr(CurriculumGRPOTrainer, "compute_loss", recording)
     return seen
+
+
+def quiz_line(i: int) -> bytes:
+    """One valid JSONL record of the prepare tests' `quiz`/`answer`/`depth` source."""
+    import orjson
+
+    return orjson.dumps({"quiz": f"Question {i}", "answer": str(i), "depth": 3})

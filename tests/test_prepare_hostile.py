@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from helpers import quiz_line
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -34,10 +35,6 @@ def run(path: Path, overrides: list[str] | None = None, **kw) -> dict:
     return prepare(
         load_recipe(path, overrides), console=Console(file=io.StringIO(), width=200), force=True, **kw
     )
-
-
-def good(i: int) -> bytes:
-    return orjson.dumps({"quiz": f"Question {i}", "answer": str(i), "depth": 3})
 
 
 SOURCE = {
@@ -111,7 +108,7 @@ def test_a_bad_record_stops_the_run(
     write_recipe, write_jsonl, monkeypatch, columnwise, name, line, overrides, message, reason
 ):
     monkeypatch.setattr(fastpath, "ENABLED", columnwise)
-    write_jsonl("data/x.jsonl", raw=good(1) + b"\n" + line + b"\n" + good(3) + b"\n")
+    write_jsonl("data/x.jsonl", raw=quiz_line(1) + b"\n" + line + b"\n" + quiz_line(3) + b"\n")
     with pytest.raises(DataError) as info:
         run(write_recipe({"sources": [SOURCE]}), overrides)
     assert str(info.value) == f"data/x.jsonl:2: {message}"
@@ -123,7 +120,7 @@ def test_skip_invalid_counts_and_writes_the_bad_record(
     write_recipe, write_jsonl, tmp_path, monkeypatch, columnwise, name, line, overrides, message, reason
 ):
     monkeypatch.setattr(fastpath, "ENABLED", columnwise)
-    write_jsonl("data/x.jsonl", raw=good(1) + b"\n" + line + b"\n" + good(3) + b"\n")
+    write_jsonl("data/x.jsonl", raw=quiz_line(1) + b"\n" + line + b"\n" + quiz_line(3) + b"\n")
     manifest = run(write_recipe({"sources": [SOURCE]}), overrides, skip_invalid=True)
     assert manifest["counts"]["read"] == 3 and manifest["counts"]["rejected"] == 1
     assert manifest["rejected"] == {reason: 1}
@@ -154,7 +151,7 @@ def test_a_duplicate_key_in_a_later_byte_range_is_seen(write_recipe, write_jsonl
     """Ranges after the first are parsed with the first range's types for the fields used; an
     unused field is still parsed, so its duplicate key is not passed over."""
     monkeypatch.setattr(fastpath, "RANGE_BYTES", 300)
-    records = [good(i) for i in range(40)]
+    records = [quiz_line(i) for i in range(40)]
     records[30] = b'{"quiz": "Q30", "answer": "30", "depth": 3, "x": {"k": 1, "k": 2}}'
     write_jsonl("data/x.jsonl", raw=b"\n".join(records) + b"\n")
     manifest = run(write_recipe({"sources": [SOURCE]}), skip_invalid=True)
@@ -173,7 +170,7 @@ def test_a_record_nested_thousands_deep_is_refused_not_a_crash(write_recipe, wri
     """pyarrow's JSON reader crashed the process (exit 139) on 20,000 levels in a field the
     recipe does not read; a subprocess, so that a crash fails this test and not the suite."""
     bad = b'{"quiz": "Q", "answer": "1", "depth": 3, "junk": ' + b"[" * depth + b"]" * depth + b"}"
-    write_jsonl("data/x.jsonl", raw=good(1) + b"\n" + bad + b"\n" + good(3) + b"\n")
+    write_jsonl("data/x.jsonl", raw=quiz_line(1) + b"\n" + bad + b"\n" + quiz_line(3) + b"\n")
     path = write_recipe({"sources": [SOURCE]})
     env = {**os.environ, "DUMP_CACHE_DIR": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "dumpcli", "prepare", str(path)]
@@ -235,7 +232,7 @@ def test_duplicate_key(text, key):
 
 
 def test_the_limits_are_checked_in_the_recipe(write_recipe, write_jsonl):
-    write_jsonl("data/x.jsonl", raw=good(1) + b"\n")
+    write_jsonl("data/x.jsonl", raw=quiz_line(1) + b"\n")
     path = write_recipe({"sources": [SOURCE]})
     assert load_recipe(path).data.max_prompt_chars == 100_000
     assert load_recipe(path).data.max_answer_chars == 10_000

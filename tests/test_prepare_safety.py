@@ -13,10 +13,9 @@ import textwrap
 import time
 from pathlib import Path
 
-import orjson
 import psutil
 import pytest
-from helpers import run_prepare
+from helpers import quiz_line, run_prepare
 from typer.testing import CliRunner
 
 from dumpcli.cli import app
@@ -30,10 +29,6 @@ pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 run = run_prepare  # (manifest, printed text) of `dump prepare` on a recipe file
-
-
-def good(i: int) -> bytes:
-    return orjson.dumps({"quiz": f"Question {i}", "answer": str(i), "depth": 3})
 
 
 SOURCE = {
@@ -61,12 +56,12 @@ def leftovers(tmp_path: Path) -> list[str]:
 def test_an_output_dir_with_its_own_data_folder_is_left_alone(
     write_recipe, write_jsonl, tmp_path, output_dir
 ):
-    write_jsonl("in/x.jsonl", raw=good(1) + b"\n" + good(2) + b"\n")
+    write_jsonl("in/x.jsonl", raw=quiz_line(1) + b"\n" + quiz_line(2) + b"\n")
     user = tmp_path / (output_dir or ".") / "data"
     user.mkdir(parents=True, exist_ok=True)
     (user / "notes.txt").write_text("my notes")
     (user / "sub").mkdir()
-    (user / "sub" / "records.jsonl").write_bytes(good(9) + b"\n")
+    (user / "sub" / "records.jsonl").write_bytes(quiz_line(9) + b"\n")
     before = tree(user)
     path = write_recipe({"sources": [SOURCE]}, output_dir=output_dir)
     manifest, _ = run(path)
@@ -77,7 +72,7 @@ def test_an_output_dir_with_its_own_data_folder_is_left_alone(
 
 @pytest.mark.parametrize("kind", ["file", "symlink", "dangling symlink"])
 def test_a_file_or_symlink_at_out_data_does_not_get_stuck(write_recipe, write_jsonl, tmp_path, kind):
-    write_jsonl("in/x.jsonl", raw=good(1) + b"\n")
+    write_jsonl("in/x.jsonl", raw=quiz_line(1) + b"\n")
     (tmp_path / "out").mkdir()
     target = tmp_path / "elsewhere"
     target.mkdir()
@@ -119,7 +114,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, count: int = 1) -> None:
 
 
 def test_kill_9_leaves_no_staging_folders(write_recipe, write_jsonl, tmp_path):
-    write_jsonl("in/x.jsonl", raw=b"".join(good(i) + b"\n" for i in range(50)))
+    write_jsonl("in/x.jsonl", raw=b"".join(quiz_line(i) + b"\n" for i in range(50)))
     path = write_recipe({"sources": [SOURCE]})
     script = """
         import sys, time
@@ -144,7 +139,7 @@ def test_kill_9_leaves_no_staging_folders(write_recipe, write_jsonl, tmp_path):
 
 
 def test_forked_workers_die_with_a_killed_parent(write_recipe, write_jsonl, tmp_path):
-    write_jsonl("in/x.jsonl", raw=b"".join(good(i) + b"\n" for i in range(400)))
+    write_jsonl("in/x.jsonl", raw=b"".join(quiz_line(i) + b"\n" for i in range(400)))
     path = write_recipe({"sources": [SOURCE]})
     script = """
         import os, sys, time
@@ -185,10 +180,10 @@ def test_forked_workers_die_with_a_killed_parent(write_recipe, write_jsonl, tmp_
 def test_a_crash_before_the_manifest_never_mixes_old_and_new(
     write_recipe, write_jsonl, tmp_path, monkeypatch, which
 ):
-    data = write_jsonl("in/x.jsonl", raw=good(1) + b"\n" + good(2) + b"\n")
+    data = write_jsonl("in/x.jsonl", raw=quiz_line(1) + b"\n" + quiz_line(2) + b"\n")
     path = write_recipe({"sources": [SOURCE]})
     run(path)
-    data.write_bytes(data.read_bytes() + good(3) + b"\n")
+    data.write_bytes(data.read_bytes() + quiz_line(3) + b"\n")
     real = prep.write_json
 
     def crash(target, obj):
@@ -214,7 +209,7 @@ def test_a_crash_before_the_manifest_never_mixes_old_and_new(
 def test_a_skip_invalid_run_that_accepts_nothing_keeps_rejects_and_manifest_in_step(
     write_recipe, write_jsonl, tmp_path
 ):
-    data = write_jsonl("in/x.jsonl", raw=good(1) + b"\n{bad\n")
+    data = write_jsonl("in/x.jsonl", raw=quiz_line(1) + b"\n{bad\n")
     path = write_recipe({"sources": [SOURCE]})
     run(path, skip_invalid=True)
     data.write_bytes(b"{bad\n[]\n{worse\n")
@@ -232,7 +227,7 @@ def test_a_skip_invalid_run_that_accepts_nothing_keeps_rejects_and_manifest_in_s
 def test_unusable_output_dir_is_one_message_and_exit_2(
     write_recipe, write_jsonl, tmp_path, monkeypatch, case
 ):
-    write_jsonl("in/x.jsonl", raw=good(1) + b"\n")
+    write_jsonl("in/x.jsonl", raw=quiz_line(1) + b"\n")
     output_dir = "out"
     if case == "a file":
         (tmp_path / "out").write_text("not a folder")
@@ -261,7 +256,7 @@ def test_unusable_output_dir_is_one_message_and_exit_2(
 
 
 def test_a_glob_over_the_output_does_not_read_its_own_rejects(write_recipe, write_jsonl, tmp_path):
-    write_jsonl("data/a/x.jsonl", raw=good(1) + b"\n" + good(2) + b"\n{bad\n")
+    write_jsonl("data/a/x.jsonl", raw=quiz_line(1) + b"\n" + quiz_line(2) + b"\n{bad\n")
     source = {**SOURCE, "files": ["data/**/*.jsonl"]}
     path = write_recipe({"sources": [source]}, output_dir="data/out")
     first, _ = run(path, skip_invalid=True)
@@ -274,7 +269,7 @@ def test_a_glob_over_the_output_does_not_read_its_own_rejects(write_recipe, writ
 def test_two_prepares_of_the_same_data_at_once(write_recipe, write_jsonl, tmp_path):
     """Two run folders, one data set: they take turns (a lock per data set); the second finds the
     data built and reuses it. (Two prepares of one run folder: the second stops, test_run_folder.)"""
-    write_jsonl("in/x.jsonl", raw=b"".join(good(i) + b"\n" for i in range(300)))
+    write_jsonl("in/x.jsonl", raw=b"".join(quiz_line(i) + b"\n" for i in range(300)))
     path = write_recipe({"sources": [SOURCE]})
     script = "import sys\nfrom dumpcli.cli import app\napp(['prepare', *sys.argv[1:]])"
     procs = [_start(script, tmp_path, str(path), "--set", f"output_dir=out{i}") for i in range(2)]

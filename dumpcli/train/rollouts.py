@@ -69,6 +69,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from dumpcli.train.filters import EQUAL  # rewards closer than this count as equal
+
 SKIP_FLOOR = 0.01  # GRESO: the chance of a prompt to be generated never falls below 1%
 RECENT = 16  # Knapsack RL's reward buffer: the latest completions that estimate a success rate
 
@@ -255,11 +257,11 @@ def group_advantages(rewards: torch.Tensor, sizes: Sequence[int], scale: str = "
 
 
 def zero_variance_groups(rewards: Sequence[float], sizes: Sequence[int]) -> int:
-    """How many groups have all rewards equal (nothing to learn from them)."""
+    """How many groups have all rewards equal (nothing to learn from them; `train.filter`'s rule)."""
     out, start = 0, 0
     for size in sizes:
         r = [x for x in rewards[start : start + size] if not math.isnan(x)]
-        out += int(not r or max(r) - min(r) <= 1e-9)
+        out += int(not r or max(r) - min(r) <= EQUAL)
         start += size
     return out
 
