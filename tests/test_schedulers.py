@@ -458,6 +458,10 @@ def recompute_from_stats(name: str, sched, stats: dict[str, dict[str, float]]) -
         score = col("score")
         base = score / score.sum() if score.sum() > 0 else np.full(sched.k, 1 / sched.k)
         return (1 - o.epsilon) * base + o.epsilon / sched.k
+    if name == "frontier":
+        w, s = col("weight"), col("score")
+        c, freed = o.scale / o.horizon, (1 - w).sum() / sched.k
+        return (w + (1 - w) * c / (s.sum() + c)) / sched.k + freed * s / (s.sum() + c)
     if name in ("weights", "pools"):
         w = col("weight")
         return w / w.sum() if w.sum() > 0 else np.full(sched.k, 1 / sched.k)
@@ -540,7 +544,7 @@ def test_bad_feedback_is_a_clear_error(name):
     if name in ("ucb", "sec"):
         with pytest.raises(ValueError, match=r"feedback\[1\]\.advantage is nan"):
             s.update([fb("a", 1.0), fb("b", float("nan"))])
-    if name in ("sequential", "learnability", "exp3", "pools", "progress"):
+    if name in ("sequential", "learnability", "exp3", "pools", "progress", "frontier"):
         with pytest.raises(
             ValueError, match=r"feedback\[0\]\.success is 2.0 \(expected a value in \[0, 1\]\)"
         ):

@@ -313,3 +313,26 @@ def test_problem_pools_trains_from_the_cli(tmp_path):
     state = load_curriculum_state(tmp_path / "out" / "checkpoint-4")["selector"]
     last = state["history"]["last_success"]
     assert len(last) and bool(((last >= 0.0) & (last <= 1.0)).all())
+
+
+def test_frontier_trains_from_the_cli_and_logs_its_statistics(tmp_path):
+    """Our `frontier` scheduler from `--scheduler`: every step logs its per-distribution statistics,
+    it counts the groups of the prompts drawn before (a problem drawn twice in a row is one run of
+    completions, so at most one per prompt), and its state (the round clock) is in the checkpoint."""
+    recipe = save_recipe(tmp_path, TINY_RECIPE)
+    run_cli("train", str(recipe), "--scheduler", "frontier", "--set", "train.scheduler.min_groups=3")
+    out = tmp_path / "out"
+    lines = read_jsonl(out / "curriculum.jsonl")
+    assert [line["scheduler"] for line in lines] == ["frontier"] * 4
+    assert lines[0]["probabilities"] == {"kk/2": 0.5, "kk/3": 0.5}  # nothing judged yet: uniform
+    keys = {"groups", "success", "mixed", "weight", "slope", "se", "known", "score"}
+    groups = {"kk/2": 0, "kk/3": 0}
+    for line in lines:
+        for dist in groups:
+            assert set(line["stats"][dist]) == keys
+            assert min(groups[dist], 1) <= line["stats"][dist]["groups"] <= groups[dist]
+        for dist, prompts in line["drawn"].items():
+            groups[dist] += prompts
+    state = load_curriculum_state(out / "checkpoint-4")["scheduler"]
+    assert state["scheduler"] == "frontier" and state["rounds"] == 4
+    assert state["options"]["min_groups"] == 3

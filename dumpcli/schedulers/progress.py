@@ -78,10 +78,7 @@ class Progress(Scheduler):
         counts = self.times.count()
         since = self.rounds - self.options.horizon  # groups of rounds > since are in the horizon
         for d in np.flatnonzero(counts >= self.options.min_groups).tolist():
-            t = np.asarray(self.times.window(d))
-            m = np.asarray(self.means.window(d))
-            recent = t > since
-            t, m = t[recent], m[recent]
+            t, m = self.recent_groups(d, since)
             if len(t) < self.options.min_groups:
                 continue
             dt = t - t.mean()
@@ -94,6 +91,13 @@ class Progress(Scheduler):
             se[d] = float(np.sqrt(max(float(resid @ resid), 0.0) / (len(t) - 2) / s_tt))
             known[d] = True
         return b, se, known
+
+    def recent_groups(self, d: int, since: float) -> tuple[np.ndarray, np.ndarray]:
+        """(t_g, m_g) of distribution d's kept groups from rounds after `since`."""
+        t = np.asarray(self.times.window(d))
+        m = np.asarray(self.means.window(d))
+        recent = t > since
+        return t[recent], m[recent]
 
     def scores(self, slopes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """s per distribution, from `slopes()` (computed here unless the caller has them)."""

@@ -38,6 +38,7 @@ _SCHEDULERS: dict[str, str] = {
     "pools": "dumpcli.schedulers.pools:Pools",
     "problem_pools": "dumpcli.schedulers.problem_pools:ProblemPools",
     "progress": "dumpcli.schedulers.progress:Progress",
+    "frontier": "dumpcli.schedulers.frontier:Frontier",
 }
 
 
