@@ -5,6 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
+
+from dumpcli.schedulers.base import Feedback
+
 TINY_TRAIN_RECIPE: dict[str, Any] = {
     "name": "tiny-train",
     "seed": 0,
@@ -117,3 +121,23 @@ def quiz_line(i: int) -> bytes:
     import orjson
 
     return orjson.dumps({"quiz": f"Question {i}", "answer": str(i), "depth": 3})
+
+
+def simulate_mixture(scheduler: Any, rate_of: Any, rounds: int, seed: int = 0) -> dict[str, float]:
+    """Train a scheduler on simulated success rates: each round draws 16 prompts from its own
+    probabilities, gives each a group of 8 completions that succeed with probability
+    `rate_of(name, groups of that distribution trained so far)`, and feeds them back. Returns each
+    distribution's share of the prompts drawn."""
+    rng = np.random.default_rng(seed)
+    dists = scheduler.distributions
+    trained = dict.fromkeys(dists, 0)
+    for t in range(rounds):
+        picks = rng.choice(len(dists), size=16, p=scheduler.probabilities())
+        feedback = []
+        for j, d in enumerate(picks):
+            name = dists[d]
+            successes = (rng.random(8) < rate_of(name, trained[name])).astype(float).tolist()
+            feedback += [Feedback(name, f"{name}-{t}-{j}", x, 0.0, x) for x in successes]
+            trained[name] += 1
+        scheduler.update(feedback)
+    return {d: trained[d] / (rounds * 16) for d in dists}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import simulate_mixture
 
 from dumpcli.schedulers.base import Feedback
 from dumpcli.schedulers.frontier import Frontier
@@ -83,24 +84,14 @@ def test_simulated_mixture_moves_dead_weight_to_progress_and_not_to_a_coin_flip(
     `solved` is 1, `hopeless` 0 and `slow` rises from 0.2 to 0.3 over 2000 groups. Drawn from the
     scheduler's own probabilities, 16 prompts x 8 completions a round for 300 rounds: `learn` must get
     more than uniform's share, from the dead weight, and `coin` and `slow` about uniform's."""
-    dists = ["solved", "learn", "coin", "hopeless", "slow"]
-    s = Frontier(dists)
-    rng = np.random.default_rng(0)
-    trained = dict.fromkeys(dists, 0)
-    for t in range(300):
-        picks = rng.choice(len(dists), size=16, p=s.probabilities())
-        feedback = []
-        for j, d in enumerate(picks):
-            name = dists[d]
-            rate = {"solved": 1.0, "coin": 0.5, "hopeless": 0.0}.get(name)
-            if name == "learn":
-                rate = 0.1 + 0.8 * min(1.0, trained[name] / 400)
-            elif name == "slow":
-                rate = 0.2 + 0.1 * min(1.0, trained[name] / 2000)
-            feedback += group(name, f"{name}-{t}-{j}", (rng.random(8) < rate).astype(float).tolist())
-            trained[name] += 1
-        s.update(feedback)
-    share = {d: trained[d] / (300 * 16) for d in dists}
+    def rate(name: str, trained: int) -> float:
+        if name == "learn":
+            return 0.1 + 0.8 * min(1.0, trained / 400)
+        if name == "slow":
+            return 0.2 + 0.1 * min(1.0, trained / 2000)
+        return {"solved": 1.0, "coin": 0.5, "hopeless": 0.0}[name]
+
+    share = simulate_mixture(Frontier(["solved", "learn", "coin", "hopeless", "slow"]), rate, rounds=300)
     assert share["learn"] > 0.25
     assert share["solved"] < 0.18 and share["hopeless"] < 0.18
     assert 0.18 < share["coin"] < 0.22 and 0.18 < share["slow"] < 0.24

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import simulate_mixture
 
 from dumpcli.schedulers.base import Feedback
 from dumpcli.schedulers.progress import Progress
@@ -92,22 +93,9 @@ def test_simulated_mixture_prefers_progress_over_coin_flips_and_fixed_rates():
     `solved` is 1 and `hopeless` 0. Drawn from the scheduler's own probabilities, 16 prompts x 8
     completions a round for 60 rounds: `learn` must get far more than uniform's share and more than
     `coin`, which must get no more than uniform's share."""
-    dists = ["solved", "learn", "coin", "hopeless"]
-    s = Progress(dists)
-    rng = np.random.default_rng(0)
-    trained = dict.fromkeys(dists, 0)
-    drawn = dict.fromkeys(dists, 0)
-    for t in range(60):
-        picks = rng.choice(len(dists), size=16, p=s.probabilities())
-        feedback = []
-        for j, d in enumerate(picks):
-            name = dists[d]
-            rate = {"solved": 1.0, "coin": 0.5, "hopeless": 0.0}.get(name, 0.1 + 0.8 * min(1.0, trained[name] / 400))
-            feedback += group(name, f"{name}-{t}-{j}", (rng.random(8) < rate).astype(float).tolist())
-            trained[name] += 1
-            drawn[name] += 1
-        s.update(feedback)
-    share = {d: drawn[d] / (60 * 16) for d in dists}
+    fixed = {"solved": 1.0, "coin": 0.5, "hopeless": 0.0}
+    s = Progress(["solved", "learn", "coin", "hopeless"])
+    share = simulate_mixture(s, lambda name, n: fixed.get(name, 0.1 + 0.8 * min(1.0, n / 400)), rounds=60)
     assert share["learn"] > 0.4
     assert share["learn"] > 2 * share["coin"]
     assert share["coin"] <= 0.25

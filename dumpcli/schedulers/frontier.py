@@ -113,22 +113,10 @@ class Frontier(Progress):
 
     # -- logs -------------------------------------------------------------------------------
     def stats(self) -> dict[str, dict[str, float]]:
-        b, se, known = self.slopes()
-        s = self.scores((b, se, known))
+        """`progress`'s statistics (with this rule's score), plus `mixed` and `weight`."""
+        stats = super().stats()
         mixed, judged = self.mixed_shares()
         w = self.weights(mixed, judged)
-        counts = self.times.count()
-        success = self.means.mean(empty=float("nan"))
-        return {
-            d: {
-                "groups": float(counts[i]),
-                "success": float(success[i]) if counts[i] else -1.0,
-                "mixed": float(mixed[i]),
-                "weight": float(w[i]),
-                "slope": float(b[i]),
-                "se": float(se[i]),
-                "known": float(known[i]),
-                "score": float(s[i]),
-            }
-            for i, d in enumerate(self.distributions)
-        }
+        for i, d in enumerate(self.distributions):
+            stats[d].update(mixed=float(mixed[i]), weight=float(w[i]))
+        return stats
